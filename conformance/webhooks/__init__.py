@@ -1,0 +1,1 @@
+"""Webhooks: the event catalogue (from ``openapi/`` webhooks), the sink and sequence expectations."""
