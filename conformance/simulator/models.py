@@ -174,6 +174,12 @@ class RealTimeTranscription:
     tracks: list[dict[str, Any]] = field(default_factory=list)
 
 
+class Clock(Protocol):
+    """The simulator's notion of now (virtual or real); always timezone-aware UTC."""
+
+    def now(self) -> datetime: ...
+
+
 class EngineRejected(Exception):
     """Raised by a :class:`CallEngine` when the request cannot apply to the call's current state.
 
