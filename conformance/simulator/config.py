@@ -1,0 +1,347 @@
+"""The simulator's settings (one frozen dataclass) and its accounts file.
+
+An accounts file is JSON or YAML shaped like this (every key but ``id``, ``username`` and
+``password`` is optional)::
+
+    accounts:
+      - id: "9900000"
+        username: bw-user
+        password: bw-pass
+        callsPerSecond: 5          # omit or null: no limit
+        maxConcurrentCalls: 100    # omit or null: no limit
+        applications:
+          - id: 11111111-1111-4111-8111-111111111111
+            name: default
+            callInitiatedCallbackUrl: https://example.test/initiate
+            callInitiatedMethod: POST
+            callStatusCallbackUrl: https://example.test/status
+            callStatusMethod: POST
+            callbackUsername: hook-user
+            callbackPassword: hook-pass
+        numbers:
+          - {number: "+19195550100", applicationId: 11111111-1111-4111-8111-111111111111}
+
+Instead of ``number``, an entry may give an inclusive range:
+``{range: ["+19195550100", "+19195550199"], applicationId: ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conformance.errors import ConfigurationError
+from conformance.simulator.models import Account, Application, Method, PhoneNumber
+
+__all__ = [
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_APPLICATION_ID",
+    "DEFAULT_PASSWORD",
+    "DEFAULT_USERNAME",
+    "OTHER_ACCOUNT_ID",
+    "OTHER_APPLICATION_ID",
+    "OTHER_PASSWORD",
+    "OTHER_USERNAME",
+    "SimulatorConfig",
+    "account_from_json",
+    "account_to_json",
+    "application_from_json",
+    "application_to_json",
+    "default_accounts",
+    "load_accounts",
+    "parse_accounts",
+]
+
+DEFAULT_ACCOUNT_ID = "9900000"
+DEFAULT_USERNAME = "bw-user"
+DEFAULT_PASSWORD = "bw-pass"  # noqa: S105 - a documented simulator credential
+DEFAULT_APPLICATION_ID = "11111111-1111-4111-8111-111111111111"
+OTHER_ACCOUNT_ID = "9900001"
+OTHER_USERNAME = "bw-other"
+OTHER_PASSWORD = "bw-other-pass"  # noqa: S105 - a documented simulator credential
+OTHER_APPLICATION_ID = "22222222-2222-4222-8222-222222222222"
+
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+_METHODS = ("GET", "POST")
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything a simulator needs to start.
+
+    ``time_scale`` ``None`` means virtual time (timers complete instantly when nothing else is
+    pending); ``1.0`` is real time.  ``calls_per_second`` and ``max_concurrent_calls`` are
+    defaults for accounts that do not set their own (``None``: unlimited).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    accounts: tuple[Account, ...] = field(default_factory=lambda: tuple(default_accounts()))
+    time_scale: float | None = None
+    calls_per_second: float | None = None
+    max_concurrent_calls: int | None = None
+    log_requests: bool = False
+    max_body_bytes: int = 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigurationError(f"port {self.port} is outside 0-65535", reason="bad-port")
+        if self.time_scale is not None and not self.time_scale > 0:
+            raise ConfigurationError(
+                f"time_scale must be positive or None, got {self.time_scale}", reason="bad-time-scale"
+            )
+        if self.calls_per_second is not None and not self.calls_per_second > 0:
+            raise ConfigurationError("calls_per_second must be positive or None", reason="bad-rate-limit")
+        if self.max_concurrent_calls is not None and self.max_concurrent_calls < 1:
+            raise ConfigurationError(
+                "max_concurrent_calls must be at least 1 or None", reason="bad-rate-limit"
+            )
+
+
+def default_accounts() -> list[Account]:
+    """The two accounts the simulator has when no accounts file is given (issue 2 §3)."""
+    main_app = Application(id=DEFAULT_APPLICATION_ID, name="default")
+    main = Account(
+        id=DEFAULT_ACCOUNT_ID,
+        username=DEFAULT_USERNAME,
+        password=DEFAULT_PASSWORD,
+        applications={main_app.id: main_app},
+        numbers={
+            f"+191955501{i:02d}": PhoneNumber(f"+191955501{i:02d}", DEFAULT_APPLICATION_ID)
+            for i in range(100)
+        },
+    )
+    other_app = Application(id=OTHER_APPLICATION_ID, name="other")
+    other = Account(
+        id=OTHER_ACCOUNT_ID,
+        username=OTHER_USERNAME,
+        password=OTHER_PASSWORD,
+        applications={other_app.id: other_app},
+    )
+    return [main, other]
+
+
+# --------------------------------------------------------------------------------------- parsing
+def _fail(where: str, problem: str) -> ConfigurationError:
+    return ConfigurationError(f"{where}: {problem}", reason="bad-accounts")
+
+
+def _str(obj: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise _fail(where, f"'{key}' is required")
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and key == "id":
+        value = str(value)
+    if not isinstance(value, str) or (required and not value):
+        raise _fail(where, f"'{key}' must be a non-empty string")
+    return value
+
+
+def _required(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = _str(obj, key, where, required=True)
+    if value is None:  # pragma: no cover - _str raised already
+        raise _fail(where, f"'{key}' is required")
+    return value
+
+
+def _method(obj: Mapping[str, Any], key: str, where: str) -> Method:
+    value = obj.get(key, "POST")
+    if value is None:
+        return "POST"
+    if not isinstance(value, str) or value.upper() not in _METHODS:
+        raise _fail(where, f"'{key}' must be GET or POST")
+    return "GET" if value.upper() == "GET" else "POST"
+
+
+def _url(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = _str(obj, key, where)
+    if value is not None and (not value.startswith(("http://", "https://")) or len(value) > 2048):
+        raise _fail(where, f"'{key}' must be an http(s) URL of at most 2048 characters")
+    return value
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _fail(where, "must be an object")
+    return value
+
+
+def _list(value: Any, where: str) -> Sequence[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _fail(where, "must be a list")
+    return value
+
+
+def application_from_json(raw: Any, where: str = "application") -> Application:
+    obj = _mapping(raw, where)
+    app_id = _required(obj, "id", where)
+    timeout = obj.get("callbackTimeout", 15.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 1 <= timeout <= 25:
+        raise _fail(where, "'callbackTimeout' must be a number from 1 to 25")
+    return Application(
+        id=app_id,
+        name=_str(obj, "name", where) or "",
+        call_initiated_callback_url=_url(obj, "callInitiatedCallbackUrl", where),
+        call_initiated_method=_method(obj, "callInitiatedMethod", where),
+        call_initiated_fallback_url=_url(obj, "callInitiatedFallbackUrl", where),
+        call_initiated_fallback_method=_method(obj, "callInitiatedFallbackMethod", where),
+        call_status_callback_url=_url(obj, "callStatusCallbackUrl", where),
+        call_status_method=_method(obj, "callStatusMethod", where),
+        callback_username=_str(obj, "callbackUsername", where),
+        callback_password=_str(obj, "callbackPassword", where),
+        callback_timeout=float(timeout),
+    )
+
+
+def application_to_json(app: Application) -> dict[str, Any]:
+    return {
+        "id": app.id,
+        "name": app.name,
+        "callInitiatedCallbackUrl": app.call_initiated_callback_url,
+        "callInitiatedMethod": app.call_initiated_method,
+        "callInitiatedFallbackUrl": app.call_initiated_fallback_url,
+        "callInitiatedFallbackMethod": app.call_initiated_fallback_method,
+        "callStatusCallbackUrl": app.call_status_callback_url,
+        "callStatusMethod": app.call_status_method,
+        "callbackUsername": app.callback_username,
+        "callbackPassword": "*****" if app.callback_password else None,
+        "callbackTimeout": app.callback_timeout,
+    }
+
+
+def _numbers(raw: Any, where: str, applications: Mapping[str, Application]) -> dict[str, PhoneNumber]:
+    numbers: dict[str, PhoneNumber] = {}
+    for i, item in enumerate(_list(raw, where)):
+        here = f"{where}[{i}]"
+        if isinstance(item, str):
+            item = {"number": item}
+        obj = _mapping(item, here)
+        app_id = _str(obj, "applicationId", here)
+        if app_id is not None and app_id not in applications:
+            raise _fail(here, f"applicationId {app_id!r} is not an application of this account")
+        if "range" in obj:
+            bounds = obj["range"]
+            if (
+                not isinstance(bounds, list)
+                or len(bounds) != 2
+                or not all(isinstance(b, str) and _E164.match(b) for b in bounds)
+            ):
+                raise _fail(here, "'range' must be two E.164 numbers [first, last]")
+            first, last = int(bounds[0][1:]), int(bounds[1][1:])
+            if last < first or last - first > 100_000:
+                raise _fail(here, "'range' must run upwards and hold at most 100001 numbers")
+            for n in range(first, last + 1):
+                numbers[f"+{n}"] = PhoneNumber(f"+{n}", app_id)
+            continue
+        number = _required(obj, "number", here)
+        if not _E164.match(number):
+            raise _fail(here, f"number {number!r} is not E.164 (+ and up to 15 digits)")
+        numbers[number] = PhoneNumber(number, app_id)
+    return numbers
+
+
+def _positive(obj: Mapping[str, Any], key: str, where: str, kind: type) -> Any:
+    value = obj.get(key)
+    if value is None:
+        return None
+    ok_types = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, ok_types) or value <= 0:
+        raise _fail(where, f"'{key}' must be a positive {'integer' if kind is int else 'number'} or null")
+    return kind(value)
+
+
+def account_from_json(raw: Any, where: str = "account") -> Account:
+    obj = _mapping(raw, where)
+    account_id = _required(obj, "id", where)
+    username = _required(obj, "username", where)
+    password = _required(obj, "password", where)
+    applications: dict[str, Application] = {}
+    for i, app_raw in enumerate(_list(obj.get("applications"), f"{where}.applications")):
+        app = application_from_json(app_raw, f"{where}.applications[{i}]")
+        if app.id in applications:
+            raise _fail(f"{where}.applications[{i}]", f"duplicate application id {app.id!r}")
+        applications[app.id] = app
+    numbers = _numbers(obj.get("numbers"), f"{where}.numbers", applications)
+    return Account(
+        id=account_id,
+        username=username,
+        password=password,
+        applications=applications,
+        numbers=numbers,
+        calls_per_second=_positive(obj, "callsPerSecond", where, float),
+        max_concurrent_calls=_positive(obj, "maxConcurrentCalls", where, int),
+    )
+
+
+def account_to_json(account: Account) -> dict[str, Any]:
+    """The control API's view of an account (passwords masked)."""
+    return {
+        "id": account.id,
+        "username": account.username,
+        "password": "*****",
+        "callsPerSecond": account.calls_per_second,
+        "maxConcurrentCalls": account.max_concurrent_calls,
+        "applications": [application_to_json(a) for a in account.applications.values()],
+        "numbers": [
+            {"number": n.number, "applicationId": n.application_id} for n in account.numbers.values()
+        ],
+    }
+
+
+def parse_accounts(document: Any, where: str = "accounts file") -> list[Account]:
+    """Accounts from an already-parsed document (``{"accounts": [...]}``)."""
+    obj = _mapping(document, where)
+    raw_accounts = obj.get("accounts")
+    if not isinstance(raw_accounts, list) or not raw_accounts:
+        raise _fail(where, "'accounts' must be a non-empty list")
+    accounts = [account_from_json(a, f"{where}: accounts[{i}]") for i, a in enumerate(raw_accounts)]
+    seen_ids: set[str] = set()
+    seen_users: set[str] = set()
+    owner: dict[str, str] = {}
+    for account in accounts:
+        if account.id in seen_ids:
+            raise _fail(where, f"duplicate account id {account.id!r}")
+        if account.username in seen_users:
+            raise _fail(where, f"duplicate username {account.username!r}")
+        seen_ids.add(account.id)
+        seen_users.add(account.username)
+        for number in account.numbers:
+            if number in owner:
+                raise _fail(where, f"number {number} belongs to accounts {owner[number]} and {account.id}")
+            owner[number] = account.id
+    return accounts
+
+
+def load_accounts(path: str | Path | None = None) -> list[Account]:
+    """Accounts from a JSON or YAML file, or the two default accounts when ``path`` is ``None``.
+
+    Raises :class:`~conformance.errors.ConfigurationError` naming the file and the problem.
+    """
+    if path is None:
+        return default_accounts()
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(f"accounts file {file} does not exist", reason="bad-accounts") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"accounts file {file} cannot be read: {exc}", reason="bad-accounts"
+        ) from None
+    try:
+        document = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigurationError(
+            f"accounts file {file} is not valid JSON/YAML: {exc}", reason="bad-accounts"
+        ) from None
+    return parse_accounts(document, where=f"accounts file {file}")

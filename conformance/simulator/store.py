@@ -1,0 +1,314 @@
+"""The simulator's in-memory state: accounts, calls, recordings, conferences, transcriptions, log.
+
+One :class:`Store` belongs to one running simulator.  The REST layer and the call engine both read
+and change records only through it, so a ``GET`` always sees what the engine last did.
+
+Concurrency: everything runs on the server's single asyncio event loop and no method awaits, so
+each method is atomic with respect to the others and no lock is needed.  Code on another thread
+(a test holding a :class:`~conformance.simulator.server.Simulator` handle) should treat the store
+as read-mostly, or schedule changes onto the loop.
+
+Ids follow the formats the real API uses: a prefix (``c-``, ``conf-``, ``r-``, ``t-``, ``s-``)
+then eight hex digits, a dash and a UUID4, e.g. ``c-`` + 45 characters = 47 for a call id.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from conformance.simulator.models import (
+    Account,
+    Application,
+    Call,
+    Clock,
+    Conference,
+    ConferenceMember,
+    RealTimeTranscription,
+    Recording,
+)
+
+__all__ = [
+    "CALL_ID_PREFIX",
+    "CONFERENCE_ID_PREFIX",
+    "RECORDING_ID_PREFIX",
+    "STREAM_ID_PREFIX",
+    "TRANSCRIPTION_ID_PREFIX",
+    "RequestRecord",
+    "Store",
+    "new_id",
+]
+
+CALL_ID_PREFIX = "c-"
+CONFERENCE_ID_PREFIX = "conf-"
+RECORDING_ID_PREFIX = "r-"
+TRANSCRIPTION_ID_PREFIX = "t-"
+STREAM_ID_PREFIX = "s-"
+
+_DEFAULT_LOG_SIZE = 10_000
+
+
+def new_id(prefix: str) -> str:
+    """A fresh id: ``prefix`` + 8 hex digits + ``-`` + a UUID4 (45 characters after the prefix)."""
+    return f"{prefix}{secrets.token_hex(4)}-{uuid.uuid4()}"
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request the simulator answered, as shown by ``GET /_sim/requests``.
+
+    ``rule`` names the contract rule the request broke (``None`` when it was valid) and
+    ``description`` is the voiceApiError description sent back with it.
+    """
+
+    seq: int
+    time: datetime
+    method: str
+    path: str
+    status: int
+    operation: str | None = None
+    account_id: str | None = None
+    rule: str | None = None
+    description: str | None = None
+    duration_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "operation": self.operation,
+            "accountId": self.account_id,
+            "rule": self.rule,
+            "description": self.description,
+            "durationMs": round(self.duration_ms, 3),
+        }
+
+
+@dataclass
+class _Index:
+    """Derived look-up tables, rebuilt when accounts change."""
+
+    by_username: dict[str, Account] = field(default_factory=dict)
+    by_number: dict[str, Account] = field(default_factory=dict)
+
+
+class Store:
+    """All records of one simulator, with the look-ups the REST layer and the call engine need."""
+
+    def __init__(self, clock: Clock, accounts: Iterable[Account] = (), *, log_size: int = _DEFAULT_LOG_SIZE):
+        self.clock = clock
+        self.accounts: dict[str, Account] = {}
+        self.calls: dict[str, Call] = {}  # insertion order is creation order
+        self.recordings: dict[str, Recording] = {}
+        self.conferences: dict[str, Conference] = {}
+        self.realtime_transcriptions: dict[str, RealTimeTranscription] = {}
+        self.requests: deque[RequestRecord] = deque(maxlen=log_size)
+        self._request_seq = 0
+        self._index = _Index()
+        for account in accounts:
+            self.accounts[account.id] = account
+        self.reindex()
+
+    # ----------------------------------------------------------------------------- time, ids
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @staticmethod
+    def new_call_id() -> str:
+        return new_id(CALL_ID_PREFIX)
+
+    @staticmethod
+    def new_conference_id() -> str:
+        return new_id(CONFERENCE_ID_PREFIX)
+
+    @staticmethod
+    def new_recording_id() -> str:
+        return new_id(RECORDING_ID_PREFIX)
+
+    @staticmethod
+    def new_transcription_id() -> str:
+        return new_id(TRANSCRIPTION_ID_PREFIX)
+
+    @staticmethod
+    def new_stream_id() -> str:
+        return new_id(STREAM_ID_PREFIX)
+
+    # ----------------------------------------------------------------------------- accounts
+    def reindex(self) -> None:
+        """Rebuild the username and number tables; call after changing accounts in place."""
+        index = _Index()
+        for account in self.accounts.values():
+            index.by_username[account.username] = account
+            for number in account.numbers:
+                index.by_number[number] = account
+        self._index = index
+
+    def account(self, account_id: str) -> Account | None:
+        return self.accounts.get(account_id)
+
+    def account_by_username(self, username: str) -> Account | None:
+        return self._index.by_username.get(username)
+
+    def put_account(self, account: Account) -> None:
+        """Add or replace an account (its calls and other records stay)."""
+        self.accounts[account.id] = account
+        self.reindex()
+
+    def remove_account(self, account_id: str) -> Account | None:
+        account = self.accounts.pop(account_id, None)
+        self.reindex()
+        return account
+
+    def application(self, account_id: str, application_id: str) -> Application | None:
+        account = self.accounts.get(account_id)
+        return None if account is None else account.applications.get(application_id)
+
+    def route(self, number: str) -> tuple[Account, Application] | None:
+        """The account and application a number is routed to, or ``None`` (unknown or unassigned)."""
+        account = self._index.by_number.get(number)
+        if account is None:
+            return None
+        phone = account.numbers.get(number)
+        if phone is None or phone.application_id is None:
+            return None
+        application = account.applications.get(phone.application_id)
+        return None if application is None else (account, application)
+
+    # ----------------------------------------------------------------------------- calls
+    def call(self, call_id: str) -> Call | None:
+        return self.calls.get(call_id)
+
+    def add_call(self, call: Call) -> Call:
+        if call.call_id in self.calls:
+            raise ValueError(f"duplicate call id {call.call_id}")
+        now = self.now()
+        if call.enqueued_time is None:
+            call.enqueued_time = now
+        if call.last_update is None:
+            call.last_update = now
+        self.calls[call.call_id] = call
+        return call
+
+    def update_call(self, call_id: str, **changes: Any) -> Call:
+        """Set fields of a call (``KeyError`` when unknown) and stamp ``last_update``."""
+        call = self.calls[call_id]
+        for name, value in changes.items():
+            if not hasattr(call, name):
+                raise AttributeError(f"Call has no field {name!r}")
+            setattr(call, name, value)
+        call.last_update = self.now()
+        return call
+
+    def calls_of(self, account_id: str) -> Iterator[Call]:
+        """The account's calls, oldest first."""
+        return (c for c in self.calls.values() if c.account_id == account_id)
+
+    def active_call_count(self, account_id: str) -> int:
+        return sum(1 for c in self.calls.values() if c.account_id == account_id and not c.ended)
+
+    def queued_call_count(self, account_id: str) -> int:
+        return sum(1 for c in self.calls.values() if c.account_id == account_id and c.state == "queued")
+
+    # ----------------------------------------------------------------------------- conferences
+    def conference(self, conference_id: str) -> Conference | None:
+        return self.conferences.get(conference_id)
+
+    def conference_by_name(self, account_id: str, name: str) -> Conference | None:
+        """The account's *active* conference of that name (names are reused once one ends)."""
+        for conf in self.conferences.values():
+            if conf.account_id == account_id and conf.name == name and conf.active:
+                return conf
+        return None
+
+    def conferences_of(self, account_id: str) -> Iterator[Conference]:
+        return (c for c in self.conferences.values() if c.account_id == account_id)
+
+    def add_conference(self, account_id: str, name: str, *, conference_id: str | None = None) -> Conference:
+        conf = Conference(
+            account_id=account_id,
+            id=conference_id or self.new_conference_id(),
+            name=name,
+            created_time=self.now(),
+        )
+        if conf.id in self.conferences:
+            raise ValueError(f"duplicate conference id {conf.id}")
+        self.conferences[conf.id] = conf
+        return conf
+
+    def add_member(self, conference: Conference, member: ConferenceMember) -> ConferenceMember:
+        conference.members[member.call_id] = member
+        return member
+
+    def remove_member(self, conference: Conference, call_id: str) -> ConferenceMember | None:
+        return conference.members.pop(call_id, None)
+
+    def complete_conference(self, conference: Conference) -> None:
+        if conference.completed_time is None:
+            conference.completed_time = self.now()
+        conference.members.clear()
+
+    # ----------------------------------------------------------------------------- recordings
+    def recording(self, recording_id: str) -> Recording | None:
+        return self.recordings.get(recording_id)
+
+    def add_recording(self, recording: Recording) -> Recording:
+        if recording.recording_id in self.recordings:
+            raise ValueError(f"duplicate recording id {recording.recording_id}")
+        self.recordings[recording.recording_id] = recording
+        return recording
+
+    def delete_recording(self, recording_id: str) -> Recording | None:
+        return self.recordings.pop(recording_id, None)
+
+    def recordings_of_account(self, account_id: str) -> Iterator[Recording]:
+        return (r for r in self.recordings.values() if r.account_id == account_id and r.call_id is not None)
+
+    def recordings_of_call(self, call_id: str) -> Iterator[Recording]:
+        return (r for r in self.recordings.values() if r.call_id == call_id)
+
+    def recordings_of_conference(self, conference_id: str) -> Iterator[Recording]:
+        return (r for r in self.recordings.values() if r.conference_id == conference_id)
+
+    # ----------------------------------------------------------------------------- real-time transcriptions
+    def realtime_transcription(self, transcription_id: str) -> RealTimeTranscription | None:
+        return self.realtime_transcriptions.get(transcription_id)
+
+    def add_realtime_transcription(self, transcription: RealTimeTranscription) -> RealTimeTranscription:
+        self.realtime_transcriptions[transcription.transcription_id] = transcription
+        return transcription
+
+    def delete_realtime_transcription(self, transcription_id: str) -> RealTimeTranscription | None:
+        return self.realtime_transcriptions.pop(transcription_id, None)
+
+    def realtime_transcriptions_of(self, call_id: str) -> Iterator[RealTimeTranscription]:
+        return (t for t in self.realtime_transcriptions.values() if t.call_id == call_id)
+
+    # ----------------------------------------------------------------------------- request log
+    def log_request(self, record: RequestRecord) -> RequestRecord:
+        """Append to the log, assigning the next sequence number."""
+        self._request_seq += 1
+        stored = replace(record, seq=self._request_seq)
+        self.requests.append(stored)
+        return stored
+
+    def clear_requests(self) -> None:
+        self.requests.clear()
+
+    def snapshot(self) -> dict[str, int]:
+        """Counts of every kind of record: a cheap way for tests to see whether anything changed."""
+        return {
+            "accounts": len(self.accounts),
+            "calls": len(self.calls),
+            "recordings": len(self.recordings),
+            "conferences": len(self.conferences),
+            "members": sum(len(c.members) for c in self.conferences.values()),
+            "realtimeTranscriptions": len(self.realtime_transcriptions),
+        }
