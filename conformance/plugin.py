@@ -1,8 +1,23 @@
-"""pytest plugin (entry point ``pytest11: bw_conformance``): options, fixtures and markers only."""
+"""pytest plugin (entry point ``pytest11: bw_conformance``): options, fixtures and markers only.
+
+Logic lives in classes usable without pytest: :mod:`conformance.settings`, :mod:`conformance.target`,
+:mod:`conformance.webhooks`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+from conformance.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from conformance.target import Target
+    from conformance.webhooks.sink import SinkScope, WebhookSink
 
 MARKERS = {
     "api": "REST contract tests (schemathesis over openapi/)",
@@ -12,7 +27,67 @@ MARKERS = {
     "slow": "takes more than a few seconds",
 }
 
+_OPTIONS = {
+    # option -> (settings field, help)
+    "--bw-target": ("target", "base URL of the Voice API under test (default: the embedded simulator)"),
+    "--bw-spec": ("spec", "OpenAPI document to test against (default: the packaged contract)"),
+    "--bw-account-id": ("account_id", "account id used in every path"),
+    "--bw-callback-base-url": ("callback_base_url", "base URL at which the target reaches the webhook sink"),
+    "--bw-profile": ("profile", "simulator (everything) or sandbox (only what is safe on a real account)"),
+    "--bw-max-examples": ("max_examples", "hypothesis examples per operation or property"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("bw-conformance", "Bandwidth Voice API conformance")
+    for option, (field, help_text) in _OPTIONS.items():
+        kwargs: dict[str, Any] = {"dest": f"bw_{field}", "default": None, "help": help_text}
+        if field == "profile":
+            kwargs["choices"] = ["simulator", "sandbox"]
+        if field == "max_examples":
+            kwargs["type"] = int
+        group.addoption(option, **kwargs)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+
+
+@pytest.fixture(scope="session")
+def bw_settings(pytestconfig: pytest.Config) -> Settings:
+    """The run's settings (CLI option > pytest option > environment > pyproject)."""
+    overrides = {field: pytestconfig.getoption(f"bw_{field}") for field, _ in _OPTIONS.values()}
+    return load_settings(overrides, project_dir=pytestconfig.rootpath)
+
+
+@pytest.fixture(scope="session")
+def bw_target(bw_settings: Settings) -> Iterator[Target]:
+    """The target under test; the embedded simulator is started when no target is given."""
+    from conformance.target import open_target
+
+    with open_target(bw_settings) as target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+def bw_client(bw_target: Target) -> Iterator[httpx.Client]:
+    """An authenticated HTTP client for the target."""
+    with bw_target.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def bw_sink(bw_settings: Settings) -> Iterator[WebhookSink]:
+    """A webhook sink on 127.0.0.1, shared by the session; each test takes its own scope."""
+    from conformance.webhooks.sink import WebhookSink
+
+    with WebhookSink(public_base_url=bw_settings.callback_base_url) as sink:
+        yield sink
+        sink.check()
+
+
+@pytest.fixture
+def bw_webhooks(bw_sink: WebhookSink, request: pytest.FixtureRequest) -> SinkScope:
+    """This test's own path prefix on the sink, so parallel tests never mix."""
+    return bw_sink.scope(request.node.nodeid)

@@ -1,0 +1,66 @@
+"""The target under test: a base URL with credentials, or the embedded simulator started on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from conformance.errors import TargetUnreachableError
+from conformance.settings import Settings
+
+
+@dataclass(frozen=True)
+class Target:
+    """A reachable Voice API target."""
+
+    settings: Settings  # with ``target`` set to the base URL actually used
+    has_control_api: bool  # the simulator's /_sim/ control API is available
+
+    @property
+    def base_url(self) -> str:
+        assert self.settings.target is not None
+        return self.settings.target
+
+    @property
+    def account_url(self) -> str:
+        """``{base}/accounts/{accountId}``: the prefix of every Voice operation."""
+        return f"{self.base_url}/accounts/{self.settings.account_id}"
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        """An HTTP client for the target, authenticated with the configured credentials."""
+        auth = (self.settings.username or "", self.settings.password or "")
+        return httpx.Client(base_url=self.base_url, auth=auth, timeout=30.0, **kwargs)  # type: ignore[arg-type]
+
+
+def probe(base_url: str, timeout: float = 10.0) -> bool:
+    """Check that ``base_url`` answers HTTP; return whether it offers the ``/_sim/`` control API.
+
+    Raises :class:`TargetUnreachableError` when nothing answers.
+    """
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            response = client.get(f"{base_url}/_sim/accounts")
+    except httpx.HTTPError as exc:
+        raise TargetUnreachableError(f"target {base_url} is unreachable: {exc}") from exc
+    return response.status_code == 200 and response.headers.get("content-type", "").startswith(
+        "application/json"
+    )
+
+
+@contextmanager
+def open_target(settings: Settings) -> Iterator[Target]:
+    """Yield a :class:`Target` for ``settings``, starting the embedded simulator when none is given."""
+    with ExitStack() as stack:
+        if settings.target is None:
+            from conformance.simulator import Simulator
+
+            simulator = stack.enter_context(Simulator())
+            settings = settings.with_target(simulator.base_url)
+        assert settings.target is not None
+        yield Target(settings=settings, has_control_api=probe(settings.target))
+
+
+__all__ = ["Target", "open_target", "probe"]
