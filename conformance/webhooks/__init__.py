@@ -1,12 +1,33 @@
 """Webhooks: the event catalogue (from ``openapi/`` webhooks), the sink and sequence expectations."""
 
 from conformance.webhooks import events
+from conformance.webhooks.expectations import (
+    Flow,
+    FlowMismatch,
+    any_order,
+    count,
+    either_order,
+    optional,
+)
 from conformance.webhooks.records import Outcome, PayloadProblem, RecordFormatError, Webhook
+from conformance.webhooks.rules import (
+    ExpectationError,
+    Mismatch,
+    carries_tag,
+    equals,
+    matches,
+    non_decreasing,
+    same,
+)
 from conformance.webhooks.script import Fault, Reply, ScriptError
 from conformance.webhooks.sink import SinkScope, WebhookProblems, WebhookSink, WebhookTimeout
 
 __all__ = [
+    "ExpectationError",
     "Fault",
+    "Flow",
+    "FlowMismatch",
+    "Mismatch",
     "Outcome",
     "PayloadProblem",
     "RecordFormatError",
@@ -17,5 +38,14 @@ __all__ = [
     "WebhookProblems",
     "WebhookSink",
     "WebhookTimeout",
+    "any_order",
+    "carries_tag",
+    "count",
+    "either_order",
+    "equals",
     "events",
+    "matches",
+    "non_decreasing",
+    "optional",
+    "same",
 ]

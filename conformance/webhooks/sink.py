@@ -34,6 +34,7 @@ from werkzeug.wrappers import Request, Response
 from conformance.errors import ConfigurationError, ConformanceError
 from conformance.webhooks import events as _events
 from conformance.webhooks.events import EventType
+from conformance.webhooks.expectations import Flow
 from conformance.webhooks.payloads import PayloadChecker, read_payload
 from conformance.webhooks.records import Outcome, PayloadProblem, Webhook
 from conformance.webhooks.script import Fault, Reply, ReplySpec, Script, default_reply, render
@@ -186,6 +187,17 @@ class SinkScope:
             wanted += " matching the predicate"
         seen = "\n".join(f"  {w.describe()}" for w in received) or "  nothing"
         raise WebhookTimeout(f"no {wanted} within {timeout:g} s on {self.prefix}; received:\n{seen}")
+
+    def expect(self, flow: Flow, timeout: float = 10.0) -> list[Webhook]:
+        """Wait until what arrived satisfies ``flow`` (at most ``timeout`` seconds), then check it:
+        returns the webhooks, or raises :class:`~conformance.webhooks.expectations.FlowMismatch`."""
+        if timeout < 0:
+            raise ConfigurationError(f"timeout must be >= 0, not {timeout!r}")
+        with self.sink.condition:
+            self.sink.condition.wait_for(lambda: flow.satisfied_by(self._received), timeout=timeout)
+            received = list(self._received)
+        flow.check(received)
+        return received
 
     @property
     def errors(self) -> list[BaseException]:
