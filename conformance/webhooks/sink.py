@@ -397,9 +397,10 @@ class WebhookSink:
                 outcome=outcome,
             )
             self._record(scope, webhook)
-        if outcome.delay:
-            self._stopping.wait(outcome.delay)
-        if outcome.dropped or self._stopping.is_set():
+        # stop() wakes a delayed reply, which then drops its connection; other replies complete,
+        # and stop() returns only once every reply in flight is written (socketserver joins them).
+        interrupted = bool(outcome.delay) and self._stopping.wait(outcome.delay)
+        if outcome.dropped or interrupted:
             self._drop(request)
             return Response(b"", status=500)
         response = Response(outcome.body, status=outcome.status or 500)
