@@ -1,8 +1,9 @@
 """``bw-conformance sink``: a standalone webhook sink that prints and records every callback.
 
 Every path is accepted (the sink's catch-all scope).  Each webhook is printed as it arrives with
-the problems found in its payload (exit code 1 when any webhook had problems); ``--log`` appends one JSON line per request; ``--reply
-EVENT=FILE`` answers an event with the BXML in FILE.  Ctrl-C (or ``--max-requests``) stops it.
+the problems found in its payload; ``--log`` appends one JSON line per request; ``--reply
+EVENT=FILE`` answers an event with the BXML in FILE.  Ctrl-C (or ``--max-requests``) stops it;
+the exit code is 1 when any webhook broke the contract, else 0.
 """
 
 from __future__ import annotations
