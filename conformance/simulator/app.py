@@ -1,0 +1,243 @@
+"""The simulator's ASGI app: every Voice operation at ``/`` and ``/api/v2``, ``/health``, ``/_sim/``.
+
+:func:`create_app` wires the parts: a :class:`~conformance.simulator.clock.VirtualClock`, the
+:class:`~conformance.simulator.store.Store`, the call engine (``engine_factory(store, clock)``;
+:class:`~conformance.simulator.lifecycle.LifecycleEngine` by default), the rate limiter, the
+operation table and the request log.  The request path stays lean: routes are compiled once,
+validators are plain functions, and the log middleware is pure ASGI.
+
+Every answer that is not a success is a ``voiceApiError`` JSON body, including unknown paths (404),
+methods (405 with ``Allow``) and anything that escapes a handler (500 ``internal-error``, logged
+with rule ``internal-error``): no bare 500 ever leaves the app.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from conformance import __version__
+from conformance.simulator.api_errors import ApiError, error_response
+from conformance.simulator.clock import VirtualClock
+from conformance.simulator.config import SimulatorConfig
+from conformance.simulator.control import control_routes
+from conformance.simulator.lifecycle import LifecycleEngine
+from conformance.simulator.models import CallEngine, Clock
+from conformance.simulator.ops_calls import OPERATIONS as CALL_OPERATIONS
+from conformance.simulator.ops_conferences import OPERATIONS as CONFERENCE_OPERATIONS
+from conformance.simulator.ops_recordings import OPERATIONS as RECORDING_OPERATIONS
+from conformance.simulator.ratelimit import RateLimiter
+from conformance.simulator.runtime import Ctx, Operation, Runtime, json_response
+from conformance.simulator.store import RequestRecord, Store
+from conformance.simulator.transport import authenticate
+
+__all__ = ["API_PREFIX", "OPERATIONS", "EngineFactory", "RequestListener", "create_app", "format_record"]
+
+API_PREFIX = "/api/v2"
+OPERATIONS: tuple[Operation, ...] = (*CALL_OPERATIONS, *CONFERENCE_OPERATIONS, *RECORDING_OPERATIONS)
+
+EngineFactory = Callable[[Store, Clock], CallEngine]
+RequestListener = Callable[[RequestRecord], None]
+
+# Keys this app keeps in the ASGI scope for the request log.
+_OPERATION = "bw.operation"
+_ACCOUNT = "bw.account"
+_RULE = "bw.rule"
+_DESCRIPTION = "bw.description"
+
+
+def _mark(scope: Scope, error: ApiError) -> None:
+    scope[_RULE] = error.rule
+    scope[_DESCRIPTION] = error.description
+
+
+def _endpoint(runtime: Runtime, operations: dict[str, Operation]) -> Callable[[Request], Any]:
+    """One endpoint per path template, dispatching on the method."""
+    store = runtime.store
+
+    async def endpoint(request: Request) -> Response:
+        method = request.method
+        op = operations.get("GET" if method == "HEAD" else method)
+        scope = request.scope
+        if op is None:  # pragma: no cover - the route only admits the operations' methods
+            raise HTTPException(405, headers={"Allow": ", ".join(operations)})
+        scope[_OPERATION] = op.operation_id
+        try:
+            account = authenticate(request, store, request.path_params["accountId"])
+            scope[_ACCOUNT] = account.id
+            return await op.handler(Ctx(request, runtime, account))
+        except ApiError as error:
+            _mark(scope, error)
+            return error.response()
+
+    return endpoint
+
+
+def _api_routes(runtime: Runtime) -> list[BaseRoute]:
+    by_path: dict[str, dict[str, Operation]] = {}
+    for op in OPERATIONS:
+        by_path.setdefault(op.path, {})[op.method] = op
+    # Hot paths first: the router tries routes in order.
+    hot = ("/accounts/{accountId}/calls/{callId}", "/accounts/{accountId}/calls")
+    paths = sorted(by_path, key=lambda p: (p not in hot, hot.index(p) if p in hot else 0))
+    routes: list[BaseRoute] = []
+    for prefix in ("", API_PREFIX):
+        for path in paths:
+            ops = by_path[path]
+            routes.append(Route(prefix + path, _endpoint(runtime, ops), methods=list(ops)))
+    return routes
+
+
+async def _health(request: Request) -> Response:
+    return json_response({"status": "ok", "version": __version__})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        error = ApiError(
+            405, "Method Not Allowed", rule="method-not-allowed", headers=dict(exc.headers or {})
+        )
+    elif exc.status_code == 404:
+        error = ApiError(404, f"Resource [{request.url.path[:200]}] not found", rule="unknown-path")
+    else:
+        error = ApiError(exc.status_code, str(exc.detail), rule=f"http-{exc.status_code}")
+    _mark(request.scope, error)
+    return error.response()
+
+
+def format_record(record: RequestRecord) -> str:
+    """One line per request for ``serve --log-requests``."""
+    line = f"{record.method} {record.path} -> {record.status}"
+    if record.operation:
+        line += f" {record.operation}"
+    if record.rule:
+        line += f"  [{record.rule}] {record.description or ''}".rstrip()
+    return line
+
+
+def _print_record(record: RequestRecord) -> None:
+    sys.stderr.write(format_record(record) + "\n")
+    sys.stderr.flush()
+
+
+class RequestLog:
+    """Pure ASGI middleware: records every Voice API request and turns any escaped error into 500."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime, listener: RequestListener | None) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.listener = listener
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(("/_sim/", "/health")):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        except Exception as exc:  # the catch-all: never a bare 500
+            scope[_RULE] = "internal-error"
+            scope[_DESCRIPTION] = f"{type(exc).__name__}: {exc}"[:500]
+            if status == 0:
+                response = error_response(500, "internal-error", "An unknown internal error occurred")
+                await response(scope, receive, send)
+            status = 500
+        store = self.runtime.store
+        record = store.log_request(
+            RequestRecord(
+                seq=0,
+                time=store.now(),
+                method=scope["method"],
+                path=path
+                + (("?" + scope["query_string"].decode("latin-1")) if scope["query_string"] else ""),
+                status=status,
+                operation=scope.get(_OPERATION),
+                account_id=scope.get(_ACCOUNT),
+                rule=scope.get(_RULE),
+                description=scope.get(_DESCRIPTION),
+                duration_ms=(time.perf_counter() - started) * 1000.0,
+            )
+        )
+        if self.listener is not None:
+            self.listener(record)
+
+
+def create_app(
+    config: SimulatorConfig | None = None,
+    *,
+    engine_factory: EngineFactory | None = None,
+    on_request: RequestListener | None = None,
+) -> Starlette:
+    """The simulator as an ASGI app; ``app.state.runtime`` holds its clock, store and engine.
+
+    ``on_request`` is called with every logged request; when it is ``None`` and
+    ``config.log_requests`` is set, each request is printed to stderr.
+    """
+    config = config or SimulatorConfig()
+    clock = VirtualClock(time_scale=config.time_scale)
+    store = Store(clock, _copy_accounts(config))
+    engine = (engine_factory or LifecycleEngine)(store, clock)
+    limiter = RateLimiter(
+        store, calls_per_second=config.calls_per_second, max_concurrent_calls=config.max_concurrent_calls
+    )
+    runtime = Runtime(config=config, clock=clock, store=store, engine=engine, limiter=limiter)
+    listener = on_request if on_request is not None else (_print_record if config.log_requests else None)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        start = getattr(engine, "start", None)
+        if start is not None:
+            await start()
+        try:
+            yield
+        finally:
+            aclose = getattr(engine, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            await clock.aclose()
+
+    routes: list[BaseRoute] = [
+        *_api_routes(runtime),
+        Route("/health", _health, methods=["GET"]),
+        *control_routes(runtime),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestLog, runtime=runtime, listener=listener)],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    app.state.runtime = runtime
+    return app
+
+
+def _copy_accounts(config: SimulatorConfig) -> list[Any]:
+    """Deep copies, so changes through ``/_sim/`` never reach the frozen config's objects."""
+    import copy
+
+    return [copy.deepcopy(a) for a in config.accounts]

@@ -1,0 +1,399 @@
+"""The control API under ``/_sim/``: change accounts, routing, limits and time; read the request log.
+
+It needs no credentials (the simulator binds to loopback by default) and answers JSON; errors use
+the same ``voiceApiError`` body as the Voice API.  Bodies use the accounts-file shape (see
+:mod:`conformance.simulator.config`).  Passwords are never echoed (``"*****"``).
+
+=======  =================================================  ===========================================
+Method   Path                                               What it does
+=======  =================================================  ===========================================
+GET      ``/_sim/accounts``                                 ``{"accounts": [...]}``
+PUT      ``/_sim/accounts``                                 replace every account (``{"accounts": [...]}``)
+GET      ``/_sim/accounts/{accountId}``                     one account
+PUT      ``/_sim/accounts/{accountId}``                     add or replace one account (200; 201 if new)
+DELETE   ``/_sim/accounts/{accountId}``                     remove an account (204)
+GET      ``/_sim/accounts/{accountId}/applications``        ``{"applications": [...]}``
+GET      ``/_sim/accounts/{accountId}/applications/{id}``   one application
+PUT      ``/_sim/accounts/{accountId}/applications/{id}``   add or replace an application:
+                                                            ``callInitiatedCallbackUrl``,
+                                                            ``callInitiatedMethod``,
+                                                            ``callInitiatedFallbackUrl``,
+                                                            ``callStatusCallbackUrl``, ``callStatusMethod``,
+                                                            ``callbackUsername``, ``callbackPassword``,
+                                                            ``callbackTimeout``
+DELETE   ``/_sim/accounts/{accountId}/applications/{id}``   remove it (its numbers become unrouted)
+GET      ``/_sim/accounts/{accountId}/numbers``             ``{"numbers": [{number, applicationId}]}``
+GET      ``/_sim/accounts/{accountId}/numbers/{number}``    one number and its application
+PUT      ``/_sim/accounts/{accountId}/numbers/{number}``    route a number: ``{"applicationId": ...}``
+                                                            (moves it from another account)
+DELETE   ``/_sim/accounts/{accountId}/numbers/{number}``    release a number (204)
+GET/PUT  ``/_sim/accounts/{accountId}/limits``              ``callsPerSecond``, ``maxConcurrentCalls``
+                                                            (``null``: use the defaults),
+                                                            ``maxCallQueueSize``
+GET/PUT  ``/_sim/limits``                                   default ``callsPerSecond`` and
+                                                            ``maxConcurrentCalls`` (``null``: unlimited)
+GET      ``/_sim/requests``                                 the request log (``?since=SEQ&limit=N``):
+                                                            ``{"requests": [{seq, time, method, path,
+                                                            status, operation, accountId, rule,
+                                                            description, durationMs}]}``; ``rule`` names
+                                                            the contract rule the request broke
+DELETE   ``/_sim/requests``                                 clear the log (204)
+GET      ``/_sim/clock``                                    ``{"now": ISO time, "timeScale": n | null}``
+PUT      ``/_sim/clock``                                    ``{"timeScale": 1 | null}``: real time or
+                                                            virtual time (409 if the clock is fixed)
+=======  =================================================  ===========================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from conformance.errors import ConfigurationError
+from conformance.simulator.api_errors import ApiError, bad_request
+from conformance.simulator.config import (
+    account_from_json,
+    account_to_json,
+    application_from_json,
+    application_to_json,
+    parse_accounts,
+)
+from conformance.simulator.models import Account, PhoneNumber
+from conformance.simulator.render import iso_time
+from conformance.simulator.runtime import Runtime, json_response
+from conformance.simulator.transport import read_json
+from conformance.simulator.validation import E164
+
+__all__ = ["control_routes"]
+
+_Handler = Callable[[Request, Runtime], Awaitable[Response]]
+
+
+def _config_error(exc: ConfigurationError) -> ApiError:
+    return ApiError(400, str(exc), rule="control-invalid")
+
+
+def _account(request: Request, runtime: Runtime) -> Account:
+    account_id: str = request.path_params["accountId"]
+    account = runtime.store.account(account_id)
+    if account is None:
+        raise ApiError(404, f"Account [{account_id}] not found", rule="unknown-account")
+    return account
+
+
+async def _body(request: Request, runtime: Runtime) -> dict[str, Any]:
+    return await read_json(request, runtime.config.max_body_bytes)
+
+
+# ------------------------------------------------------------------------------------------ accounts
+async def get_accounts(request: Request, runtime: Runtime) -> Response:
+    return json_response({"accounts": [account_to_json(a) for a in runtime.store.accounts.values()]})
+
+
+async def put_accounts(request: Request, runtime: Runtime) -> Response:
+    body = await _body(request, runtime)
+    try:
+        accounts = parse_accounts(body, where="body")
+    except ConfigurationError as exc:
+        raise _config_error(exc) from None
+    store = runtime.store
+    store.accounts = {a.id: a for a in accounts}
+    store.reindex()
+    runtime.limiter.reset()
+    return await get_accounts(request, runtime)
+
+
+async def get_account(request: Request, runtime: Runtime) -> Response:
+    return json_response(account_to_json(_account(request, runtime)))
+
+
+async def put_account(request: Request, runtime: Runtime) -> Response:
+    account_id: str = request.path_params["accountId"]
+    body = await _body(request, runtime)
+    body.setdefault("id", account_id)
+    try:
+        account = account_from_json(body, where="body")
+    except ConfigurationError as exc:
+        raise _config_error(exc) from None
+    if account.id != account_id:
+        raise bad_request("id", "must match the account id in the path")
+    store = runtime.store
+    for other in store.accounts.values():
+        if other.id != account_id and other.username == account.username:
+            raise bad_request("username", f"is already used by account {other.id}")
+    existed = account_id in store.accounts
+    for number in account.numbers:  # numbers move to this account
+        for other in store.accounts.values():
+            if other.id != account_id:
+                other.numbers.pop(number, None)
+    store.put_account(account)
+    return json_response(account_to_json(account), 200 if existed else 201)
+
+
+async def delete_account(request: Request, runtime: Runtime) -> Response:
+    account = _account(request, runtime)
+    runtime.store.remove_account(account.id)
+    runtime.limiter.reset(account.id)
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------ applications
+async def get_applications(request: Request, runtime: Runtime) -> Response:
+    account = _account(request, runtime)
+    return json_response({"applications": [application_to_json(a) for a in account.applications.values()]})
+
+
+def _application_id(request: Request) -> str:
+    value: str = request.path_params["applicationId"]
+    return value
+
+
+async def get_application(request: Request, runtime: Runtime) -> Response:
+    account = _account(request, runtime)
+    app = account.applications.get(_application_id(request))
+    if app is None:
+        raise ApiError(404, f"Application [{_application_id(request)}] not found", rule="unknown-application")
+    return json_response(application_to_json(app))
+
+
+async def put_application(request: Request, runtime: Runtime) -> Response:
+    account = _account(request, runtime)
+    app_id = _application_id(request)
+    body = await _body(request, runtime)
+    body.setdefault("id", app_id)
+    try:
+        app = application_from_json(body, where="body")
+    except ConfigurationError as exc:
+        raise _config_error(exc) from None
+    if app.id != app_id:
+        raise bad_request("id", "must match the application id in the path")
+    existed = app_id in account.applications
+    account.applications[app_id] = app
+    return json_response(application_to_json(app), 200 if existed else 201)
+
+
+async def delete_application(request: Request, runtime: Runtime) -> Response:
+    account = _account(request, runtime)
+    app_id = _application_id(request)
+    if account.applications.pop(app_id, None) is None:
+        raise ApiError(404, f"Application [{app_id}] not found", rule="unknown-application")
+    for number in account.numbers.values():
+        if number.application_id == app_id:
+            number.application_id = None
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------ numbers
+def _number_json(number: PhoneNumber) -> dict[str, Any]:
+    return {"number": number.number, "applicationId": number.application_id}
+
+
+def _number(request: Request) -> str:
+    value: str = request.path_params["number"]
+    if E164.fullmatch(value) is None:
+        raise bad_request("number", "must be an E164 telephone number")
+    return value
+
+
+async def get_numbers(request: Request, runtime: Runtime) -> Response:
+    account = _account(request, runtime)
+    return json_response({"numbers": [_number_json(n) for n in account.numbers.values()]})
+
+
+async def get_number(request: Request, runtime: Runtime) -> Response:
+    account = _account(request, runtime)
+    number = _number(request)
+    found = account.numbers.get(number)
+    if found is None:
+        raise ApiError(404, f"Number [{number}] not found", rule="unknown-number")
+    return json_response(_number_json(found))
+
+
+async def put_number(request: Request, runtime: Runtime) -> Response:
+    account = _account(request, runtime)
+    number = _number(request)
+    body = await _body(request, runtime)
+    app_id = body.get("applicationId")
+    if app_id is not None and (not isinstance(app_id, str) or app_id not in account.applications):
+        raise bad_request("applicationId", "must be an application of this account or null")
+    store = runtime.store
+    for other in store.accounts.values():
+        if other.id != account.id:
+            other.numbers.pop(number, None)
+    account.numbers[number] = PhoneNumber(number, app_id)
+    store.reindex()
+    return json_response(_number_json(account.numbers[number]))
+
+
+async def delete_number(request: Request, runtime: Runtime) -> Response:
+    account = _account(request, runtime)
+    number = _number(request)
+    if account.numbers.pop(number, None) is None:
+        raise ApiError(404, f"Number [{number}] not found", rule="unknown-number")
+    runtime.store.reindex()
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------ limits
+def _limit(body: dict[str, Any], key: str, *, integer: bool) -> tuple[bool, Any]:
+    if key not in body:
+        return False, None
+    value = body[key]
+    if value is None:
+        return True, None
+    numeric = isinstance(value, int) if integer else isinstance(value, int | float)
+    if isinstance(value, bool) or not numeric or value <= 0:
+        kind = "a positive integer" if integer else "a positive number"
+        raise bad_request(key, f"must be {kind} or null")
+    return True, value
+
+
+def _account_limits(account: Account) -> dict[str, Any]:
+    return {
+        "callsPerSecond": account.calls_per_second,
+        "maxConcurrentCalls": account.max_concurrent_calls,
+        "maxCallQueueSize": account.max_call_queue_size,
+    }
+
+
+async def get_account_limits(request: Request, runtime: Runtime) -> Response:
+    return json_response(_account_limits(_account(request, runtime)))
+
+
+async def put_account_limits(request: Request, runtime: Runtime) -> Response:
+    account = _account(request, runtime)
+    body = await _body(request, runtime)
+    set_cps, cps = _limit(body, "callsPerSecond", integer=False)
+    set_conc, conc = _limit(body, "maxConcurrentCalls", integer=True)
+    set_queue, queue = _limit(body, "maxCallQueueSize", integer=True)
+    if set_queue and queue is None:
+        raise bad_request("maxCallQueueSize", "must be a positive integer")
+    if set_cps:
+        account.calls_per_second = None if cps is None else float(cps)
+        runtime.limiter.reset(account.id)
+    if set_conc:
+        account.max_concurrent_calls = conc
+    if set_queue:
+        account.max_call_queue_size = queue
+    return json_response(_account_limits(account))
+
+
+def _default_limits(runtime: Runtime) -> dict[str, Any]:
+    return {
+        "callsPerSecond": runtime.limiter.calls_per_second,
+        "maxConcurrentCalls": runtime.limiter.max_concurrent_calls,
+    }
+
+
+async def get_limits(request: Request, runtime: Runtime) -> Response:
+    return json_response(_default_limits(runtime))
+
+
+async def put_limits(request: Request, runtime: Runtime) -> Response:
+    body = await _body(request, runtime)
+    set_cps, cps = _limit(body, "callsPerSecond", integer=False)
+    set_conc, conc = _limit(body, "maxConcurrentCalls", integer=True)
+    if set_cps:
+        runtime.limiter.calls_per_second = None if cps is None else float(cps)
+        runtime.limiter.reset()
+    if set_conc:
+        runtime.limiter.max_concurrent_calls = conc
+    return json_response(_default_limits(runtime))
+
+
+# ------------------------------------------------------------------------------------------ log, clock
+def _int_query(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise bad_request(name, "must be a non-negative integer")
+    return int(raw)
+
+
+async def get_requests(request: Request, runtime: Runtime) -> Response:
+    since = _int_query(request, "since", 0)
+    limit = _int_query(request, "limit", 1000)
+    records = [r.to_json() for r in runtime.store.requests if r.seq > since][:limit]
+    return json_response({"requests": records})
+
+
+async def delete_requests(request: Request, runtime: Runtime) -> Response:
+    runtime.store.clear_requests()
+    return Response(status_code=204)
+
+
+def _clock_json(runtime: Runtime) -> dict[str, Any]:
+    return {"now": iso_time(runtime.clock.now()), "timeScale": getattr(runtime.clock, "time_scale", None)}
+
+
+def _settable_scale(clock: object) -> bool:
+    prop = getattr(type(clock), "time_scale", None)
+    return isinstance(prop, property) and prop.fset is not None
+
+
+async def get_clock(request: Request, runtime: Runtime) -> Response:
+    return json_response(_clock_json(runtime))
+
+
+async def put_clock(request: Request, runtime: Runtime) -> Response:
+    body = await _body(request, runtime)
+    if "timeScale" not in body:
+        raise bad_request("timeScale", "is required (a positive number, or null for virtual time)")
+    scale = body["timeScale"]
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0):
+        raise bad_request("timeScale", "must be a positive number or null")
+    clock = runtime.clock
+    if not _settable_scale(clock):
+        raise ApiError(409, "The simulator's clock does not support changing its time scale",
+                       rule="clock-fixed", error_id="")  # fmt: skip
+    try:
+        clock.time_scale = None if scale is None else float(scale)  # type: ignore[attr-defined]
+    except ConfigurationError as exc:
+        raise _config_error(exc) from None
+    return json_response(_clock_json(runtime))
+
+
+# ------------------------------------------------------------------------------------------ routes
+def _wrap(runtime: Runtime, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request, runtime)
+        except ApiError as error:
+            return error.response()
+
+    return endpoint
+
+
+def control_routes(runtime: Runtime) -> list[BaseRoute]:
+    acc = "/_sim/accounts/{accountId}"
+    table: list[tuple[str, dict[str, _Handler]]] = [
+        ("/_sim/accounts", {"GET": get_accounts, "PUT": put_accounts}),
+        (acc, {"GET": get_account, "PUT": put_account, "DELETE": delete_account}),
+        (f"{acc}/applications", {"GET": get_applications}),
+        (
+            f"{acc}/applications/{{applicationId}}",
+            {"GET": get_application, "PUT": put_application, "DELETE": delete_application},
+        ),
+        (f"{acc}/numbers", {"GET": get_numbers}),
+        (f"{acc}/numbers/{{number}}", {"GET": get_number, "PUT": put_number, "DELETE": delete_number}),
+        (f"{acc}/limits", {"GET": get_account_limits, "PUT": put_account_limits}),
+        ("/_sim/limits", {"GET": get_limits, "PUT": put_limits}),
+        ("/_sim/requests", {"GET": get_requests, "DELETE": delete_requests}),
+        ("/_sim/clock", {"GET": get_clock, "PUT": put_clock}),
+    ]
+    routes: list[BaseRoute] = []
+    for path, handlers in table:
+        wrapped = {m: _wrap(runtime, h) for m, h in handlers.items()}
+
+        async def endpoint(request: Request, wrapped: dict[str, Any] = wrapped) -> Response:
+            method = "GET" if request.method == "HEAD" else request.method
+            response: Response = await wrapped[method](request)
+            return response
+
+        routes.append(Route(path, endpoint, methods=list(handlers)))
+    return routes
