@@ -72,6 +72,10 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
 
 class _Server(HTTPServer):
+    def thread_target(self) -> None:
+        assert self.server is not None
+        self.server.serve_forever(poll_interval=0.05)  # stop() in 50 ms rather than 500
+
     def start(self) -> None:
         super().start()
         assert self.server is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from conformance.webhooks import WebhookSink
@@ -96,3 +97,9 @@ def payload(event: str, call_id: str = "c-1", second: int = 0, **fields: Any) ->
 def sink() -> Iterator[WebhookSink]:
     with WebhookSink(catalogue=SMALL_CATALOGUE) as running:
         yield running
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(trust_env=False, timeout=5.0) as http:
+        yield http
