@@ -203,7 +203,8 @@ def test_dropped_connection_gets_no_response(sink: WebhookSink, client: httpx.Cl
         client.post(scope.url("a"), json=payload("answer"))
     assert client.post(scope.url("a"), json=payload("answer")).status_code == 200
     dropped, answered = scope.requests
-    assert dropped.outcome.dropped and dropped.outcome.status is None
+    assert dropped.outcome.dropped
+    assert dropped.outcome.status is None
     assert not answered.outcome.dropped
 
 
@@ -244,7 +245,8 @@ def test_stop_wakes_a_delayed_reply_and_drops_it(client: httpx.Client) -> None:
     sink.stop()  # returns once the delayed reply thread has finished
     caller.join(timeout=30)
     assert not caller.is_alive()
-    assert len(errors) == 1 and isinstance(errors[0], httpx.RemoteProtocolError)
+    assert len(errors) == 1
+    assert isinstance(errors[0], httpx.RemoteProtocolError)
 
 
 # -- recording --------------------------------------------------------------------------------------
@@ -283,9 +285,13 @@ def test_get_callbacks_are_typed_back_from_the_schema(sink: WebhookSink, client:
     client.get(scope.url("d"), params={**payload("disconnect"), "sipResponseCode": "486"})
     client.get(scope.url("d"), params={**payload("disconnect"), "sipResponseCode": "busy"})
     amd, typed, wrong = scope.requests
-    assert amd.payload is not None and amd.payload["enabled"] is True and amd.payload["score"] == 0.75
-    assert amd.payload["callId"] == "c-1" and not amd.problems
-    assert typed.payload is not None and typed.payload["sipResponseCode"] == 486
+    assert amd.payload is not None
+    assert amd.payload["enabled"] is True
+    assert amd.payload["score"] == 0.75
+    assert amd.payload["callId"] == "c-1"
+    assert not amd.problems
+    assert typed.payload is not None
+    assert typed.payload["sipResponseCode"] == 486
     assert [p.field for p in wrong.problems] == ["sipResponseCode"]
 
 
@@ -301,11 +307,13 @@ def test_jsonl_log_one_complete_line_per_request(tmp_path: Path, client: httpx.C
         # flushed as it goes: readable while the sink runs
         assert len(log.read_text().splitlines()) == 3
     lines = log.read_bytes().split(b"\n")
-    assert lines[-1] == b"" and len(lines) == 4
+    assert lines[-1] == b""
+    assert len(lines) == 4
     records = [json.loads(line) for line in lines[:-1]]
     assert [r["seq"] for r in records] == [1, 2, 3]
     assert records[0]["reply"]["dropped"] is True
-    assert records[1]["auth"] == ["u", "p"] and records[1]["reply"]["status"] == 200
+    assert records[1]["auth"] == ["u", "p"]
+    assert records[1]["reply"]["status"] == 200
     assert records[2]["body_base64"] == "/wA="
     assert [p["reason"] for p in records[2]["problems"]] == ["not-json"]
     round_trip = [Webhook.from_json(r) for r in records]
@@ -346,7 +354,8 @@ def test_wait_for_blocks_until_the_webhook_arrives(sink: WebhookSink, client: ht
     release.set()
     gather = scope.wait_for("gather", call_id="c-9", timeout=10, predicate=lambda w: w.seq > 0)
     worker.join()
-    assert gather.payload is not None and gather.payload["digits"] == "42"
+    assert gather.payload is not None
+    assert gather.payload["digits"] == "42"
     answer = scope.wait_for("answer", timeout=0)
     assert scope.wait_for(None, after=answer, timeout=0) is gather
 
@@ -359,7 +368,8 @@ def test_wait_for_timeout_lists_what_was_received(sink: WebhookSink, client: htt
     text = str(info.value)
     assert "no disconnect for callId c-7" in text
     assert "answer callId=c-7" in text
-    assert isinstance(info.value, TimeoutError) and isinstance(info.value, ConformanceError)
+    assert isinstance(info.value, TimeoutError)
+    assert isinstance(info.value, ConformanceError)
     assert info.value.reason == "webhook-timeout"
     empty = sink.scope()
     with pytest.raises(WebhookTimeout, match="nothing"):
@@ -414,4 +424,5 @@ def test_catch_all_scope_takes_any_path(sink: WebhookSink, client: httpx.Client)
     client.post(sink.local_url + "/anything/at/all", json=payload("answer"))
     client.post(scoped.url("a"), json=payload("answer"))
     assert [w.event_path for w in catch_all.requests] == ["anything/at/all"]
-    assert len(scoped.requests) == 1 and sink.stray == []
+    assert len(scoped.requests) == 1
+    assert sink.stray == []
