@@ -1,0 +1,64 @@
+"""BXML: parse safely, validate against ``xsd/bxml.xsd`` plus the rules XSD cannot say, explain.
+
+>>> from conformance.bxml import iter_errors
+>>> [e.rule for e in iter_errors('<Response><Pause duration="0"/></Response>')]
+['attribute-range']
+
+``conformance.bxml.strategies`` (imported separately, it needs hypothesis) generates valid and
+deliberately broken documents from the same grammar.
+"""
+
+from __future__ import annotations
+
+from conformance.bxml.errors import BxmlError, BxmlValidationError, GrammarError, UnknownContextError
+from conformance.bxml.grammar import grammar
+from conformance.bxml.parsing import MAX_DEPTH, MAX_DOCUMENT_BYTES, element_path, parse
+from conformance.bxml.rules import CODE_RULES, CONTEXTS, allowed_verbs
+from conformance.bxml.validator import is_valid, iter_errors, validate
+
+#: Every BXML verb (the elements a <Response> may hold), read from the grammar.
+VERBS: tuple[str, ...] = grammar().verbs
+#: The two root elements: <Response> (documented) and <Bxml> (SDKs).
+ROOTS: tuple[str, ...] = grammar().roots
+
+#: Every rule name iter_errors can report.
+RULES: tuple[str, ...] = (
+    "document-too-large",
+    "invalid-encoding",
+    "forbidden-dtd",
+    "malformed-xml",
+    "too-deep",
+    "wrong-root",
+    "unknown-element",
+    "forbidden-child",
+    "too-many-children",
+    "too-few-children",
+    "unexpected-text",
+    "unknown-attribute",
+    "missing-attribute",
+    "attribute-value",
+    "attribute-range",
+    "missing-text",
+    "text-value",
+    *(rule.name for rule in CODE_RULES if rule.name != "missing-text"),
+)
+
+__all__ = [
+    "CODE_RULES",
+    "CONTEXTS",
+    "MAX_DEPTH",
+    "MAX_DOCUMENT_BYTES",
+    "ROOTS",
+    "RULES",
+    "VERBS",
+    "BxmlError",
+    "BxmlValidationError",
+    "GrammarError",
+    "UnknownContextError",
+    "allowed_verbs",
+    "element_path",
+    "is_valid",
+    "iter_errors",
+    "parse",
+    "validate",
+]

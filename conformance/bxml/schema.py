@@ -1,0 +1,219 @@
+"""XSD validation: lxml as the fast yes/no, xmlschema to explain a no, both on ``xsd/bxml.xsd``.
+
+A valid document costs one libxml2 pass.  For an invalid one, xmlschema (loaded once, on first
+need) lists every problem, and each is given a stable rule name from the kind of XSD component
+that failed.  Should xmlschema see nothing wrong where libxml2 did, libxml2's own log is used.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from lxml import etree  # type: ignore[import-untyped]
+
+from conformance.bxml.errors import BxmlError
+from conformance.bxml.grammar import ElementDecl, grammar
+from conformance.bxml.parsing import element_path
+from conformance.resources import xsd_path
+
+__all__ = ["lxml_schema", "schema_errors", "xmlschema_schema"]
+
+_local = threading.local()
+_ATTRIBUTE_REASON = re.compile(r"^attribute (\S+?)=(?:'[^']*'|\"[^\"]*\"):\s*")
+_LIBXML_ATTRIBUTE = re.compile(r"^Element '[^']*', attribute '([^']+)': ")
+_LIBXML_ELEMENT = re.compile(r"^Element '[^']*': ")
+_RANGE_FACETS = {
+    "XsdMinInclusiveFacet",
+    "XsdMaxInclusiveFacet",
+    "XsdMinExclusiveFacet",
+    "XsdMaxExclusiveFacet",
+}
+_LIBXML_RANGE = {
+    "SCHEMAV_CVC_MININCLUSIVE_VALID",
+    "SCHEMAV_CVC_MAXINCLUSIVE_VALID",
+    "SCHEMAV_CVC_MINEXCLUSIVE_VALID",
+    "SCHEMAV_CVC_MAXEXCLUSIVE_VALID",
+}
+
+
+def lxml_schema() -> etree.XMLSchema:
+    """This thread's compiled lxml schema (validators keep an error log, so one per thread)."""
+    schema: etree.XMLSchema | None = getattr(_local, "schema", None)
+    if schema is None:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        schema = etree.XMLSchema(etree.parse(str(xsd_path()), parser))
+        _local.schema = schema
+    return schema
+
+
+@cache
+def xmlschema_schema() -> Any:
+    """The xmlschema model of the grammar (loaded once; used to explain invalid documents)."""
+    import xmlschema
+
+    return xmlschema.XMLSchema10(str(xsd_path()), defuse="always")
+
+
+def schema_errors(root: etree._Element) -> Iterator[BxmlError]:
+    """Every XSD violation in ``root`` (empty when the document is valid to the XSD)."""
+    schema = lxml_schema()
+    if schema.validate(root):
+        return
+    log = list(schema.error_log)
+    seen: set[tuple[str, str, str]] = set()
+    found = False
+    for error in _explain(root):
+        key = (error.rule, error.path, error.message)
+        if key not in seen:
+            seen.add(key)
+            found = True
+            yield error
+    if not found:
+        yield from _from_libxml(root, log)
+
+
+# ---- xmlschema errors -> rules ------------------------------------------------------------
+def _explain(root: etree._Element) -> Iterator[BxmlError]:
+    seen_paths: set[tuple[str, str]] = set()
+    for issue in xmlschema_schema().iter_errors(root.getroottree()):
+        error = _classify(issue)
+        if error is None:
+            continue
+        if error.rule == "unexpected-text":
+            if (error.rule, error.path) in seen_paths:
+                continue
+            seen_paths.add((error.rule, error.path))
+        yield error
+
+
+def _classify(issue: Any) -> BxmlError | None:
+    element = issue.elem if isinstance(getattr(issue, "elem", None), etree._Element) else None
+    if element is None:
+        return None
+    name = type(issue).__name__
+    validator = type(issue.validator).__name__
+    reason = str(issue.reason or issue.message)
+    decl = grammar().elements.get(element.tag) if isinstance(element.tag, str) else None
+    if name == "XMLSchemaChildrenValidationError":
+        return _children_error(issue, element, decl, reason)
+    if "character data" in reason:
+        return _at(element, "unexpected-text", f"<{element.tag}> may not contain text here")
+    if validator == "XsdAttributeGroup":
+        return _attribute_group_error(element, decl, reason)
+    attribute = _ATTRIBUTE_REASON.match(reason)
+    detail = _ATTRIBUTE_REASON.sub("", reason).strip()
+    if attribute is not None:
+        attr_name = attribute.group(1)
+        value = element.get(attr_name, "")
+        rule = "attribute-range" if validator in _RANGE_FACETS else "attribute-value"
+        allowed = _allowed(decl, attr_name)
+        shown = _display(attr_name)
+        return _at(element, rule, f"<{element.tag}> {shown}={value!r}: {detail}{allowed}")
+    if decl is not None and decl.text is not None:
+        text = (element.text or "").strip()
+        allowed = f"; allowed: {decl.text.describe()}"
+        if not text:
+            return _at(element, "missing-text", f"<{element.tag}> needs text content{allowed}")
+        return _at(element, "text-value", f"<{element.tag}> text {text!r}: {detail}{allowed}")
+    if element.tag not in grammar().elements and element.getparent() is None:
+        return _at(element, "wrong-root", f"<{element.tag}> is not a BXML root")
+    return _at(element, "schema", reason)
+
+
+def _children_error(issue: Any, element: etree._Element, decl: ElementDecl | None, reason: str) -> BxmlError:
+    index = getattr(issue, "index", None)
+    children = [c for c in element if isinstance(c.tag, str)]
+    if "not complete" in reason or not isinstance(index, int) or index >= len(children):
+        low = decl.min_children if decl is not None else 1
+        expected = ", ".join(decl.children) if decl is not None else "more children"
+        return _at(
+            element,
+            "too-few-children",
+            f"<{element.tag}> needs at least {low} of: {expected}",
+        )
+    child = children[index]
+    return _unexpected_child(element, child, decl)
+
+
+def _unexpected_child(parent: etree._Element, child: etree._Element, decl: ElementDecl | None) -> BxmlError:
+    tag = child.tag if isinstance(child.tag, str) else str(child.tag)
+    allowed = decl.children if decl is not None else ()
+    if tag not in grammar().elements:
+        hint = f"; <{parent.tag}> takes " + (", ".join(allowed) if allowed else "no elements")
+        return _at(child, "unknown-element", f"<{tag}> is not a BXML element{hint}")
+    if tag in allowed and decl is not None:
+        return _at(
+            child,
+            "too-many-children",
+            f"<{parent.tag}> takes at most {decl.max_children} of: {', '.join(allowed)}",
+        )
+    takes = ", ".join(allowed) if allowed else "no child elements"
+    return _at(child, "forbidden-child", f"<{tag}> is not allowed inside <{parent.tag}> (it takes {takes})")
+
+
+def _attribute_group_error(element: etree._Element, decl: ElementDecl | None, reason: str) -> BxmlError:
+    quoted = re.search(r"'([^']+)'", reason)
+    attr_name = quoted.group(1) if quoted else "?"
+    if "missing" in reason or "required" in reason:
+        allowed = _allowed(decl, attr_name)
+        shown = _display(attr_name)
+        return _at(element, "missing-attribute", f"<{element.tag}> needs attribute {shown}{allowed}")
+    known = sorted(decl.attribute_names) if decl is not None else []
+    hint = f"; known: {', '.join(known)}" if known else "; it takes no attributes"
+    return _at(element, "unknown-attribute", f"<{element.tag}> has no attribute {attr_name!r}{hint}")
+
+
+def _allowed(decl: ElementDecl | None, attr_name: str) -> str:
+    attribute = decl.attribute(_clark(attr_name)) if decl is not None else None
+    return f"; allowed: {attribute.type.describe()}" if attribute is not None else ""
+
+
+def _display(name: str) -> str:
+    return name.replace("{http://www.w3.org/XML/1998/namespace}", "xml:")
+
+
+def _clark(name: str) -> str:
+    if name.startswith("xml:"):
+        return "{http://www.w3.org/XML/1998/namespace}" + name[4:]
+    return name
+
+
+def _at(element: etree._Element, rule: str, message: str) -> BxmlError:
+    return BxmlError(rule=rule, path=element_path(element), line=element.sourceline, message=message)
+
+
+# ---- libxml2 log -> rules (fallback) ------------------------------------------------------
+def _from_libxml(root: etree._Element, log: list[Any]) -> Iterator[BxmlError]:
+    tree = root.getroottree()
+    for entry in log:
+        found = tree.xpath(entry.path) if entry.path else []
+        element = (
+            found[0] if isinstance(found, list) and found and isinstance(found[0], etree._Element) else root
+        )
+        message = str(entry.message)
+        kind = str(entry.type_name)
+        attribute = _LIBXML_ATTRIBUTE.match(message)
+        detail = _LIBXML_ATTRIBUTE.sub("", _LIBXML_ELEMENT.sub("", message))
+        if kind == "SCHEMAV_ELEMENT_CONTENT":
+            parent = element.getparent()
+            if "Missing child" in message or parent is None:
+                rule = "too-few-children"
+            else:
+                decl = grammar().elements.get(str(parent.tag))
+                yield _unexpected_child(parent, element, decl)
+                continue
+        elif kind == "SCHEMAV_CVC_COMPLEX_TYPE_3_2_1":
+            rule = "unknown-attribute"
+        elif kind == "SCHEMAV_CVC_COMPLEX_TYPE_4":
+            rule = "missing-attribute"
+        elif kind.startswith("SCHEMAV_CVC_COMPLEX_TYPE_2"):
+            rule = "forbidden-child" if len(element) else "unexpected-text"
+        elif attribute is not None:
+            rule = "attribute-range" if kind in _LIBXML_RANGE else "attribute-value"
+        else:
+            rule = "text-value" if (element.text or "").strip() else "missing-text"
+        yield BxmlError(rule=rule, path=element_path(element), line=entry.line, message=detail)
