@@ -1,9 +1,11 @@
 """Scripted replies and faults of a sink scope.
 
 A rule answers an event type (or every event, ``event=None``), optionally only for one call id, a
-number of times (``times=None``: for ever).  Rules for the same (event, call id) form a queue used
-in order.  Lookup goes from the most specific key to the least: (event, call id), (event, any call),
-(any event, call id), (any event, any call).  Faults are looked up before replies.
+number of times (``times=None``: for ever).  For one (event, call id), rules with ``times`` are used
+first, in the order they were added (a queue, as pytest-httpserver serves one-shot handlers before
+permanent ones); then the permanent rule added last (scripting again overrides).  Lookup goes from
+the most specific key to the least: (event, call id), (event, any call), (any event, call id),
+(any event, any call).  Faults are looked up before replies.
 
 When no rule applies, the **default reply** keeps the behaviour explicit:
 
@@ -156,11 +158,13 @@ class Script:
             queue = rules.get(key)
             if not queue:
                 continue
-            rule = queue[0]
-            if rule.remaining is not None:
-                rule.remaining -= 1
-                if rule.remaining == 0:
-                    queue.popleft()
+            rule = next((r for r in queue if r.remaining is not None), None)
+            if rule is None:
+                return queue[-1].action  # only permanent rules left: the latest one
+            assert rule.remaining is not None
+            rule.remaining -= 1
+            if rule.remaining == 0:
+                queue.remove(rule)
             return rule.action
         return None
 

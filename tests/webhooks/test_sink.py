@@ -108,21 +108,28 @@ def test_reply_per_event_and_per_call(sink: WebhookSink, client: httpx.Client) -
     assert [w.outcome.source for w in scope.requests] == ["scripted"] * 3
 
 
-def test_reply_queue_is_used_in_order_then_falls_back(sink: WebhookSink, client: httpx.Client) -> None:
+def test_counted_replies_go_first_then_the_latest_permanent_one(
+    sink: WebhookSink, client: httpx.Client
+) -> None:
     scope = sink.scope()
-    scope.reply("gather", "<Response><Hangup/></Response>")  # for ever, after the queue
+    scope.reply("gather", "<Response>old</Response>")
+    scope.reply("gather", "<Response>for ever</Response>")  # overrides the earlier permanent rule
     scope.reply_sequence("gather", ["<Response>1</Response>", "<Response>2</Response>"])
-    scope.reply("answer", "<Response>once</Response>", times=1)
-    texts = [client.post(scope.url("g"), json=payload("gather")).text for _ in range(3)]
-    # rules for one key form a queue: the permanent rule came first, so it answers every time
-    assert texts == ["<Response><Hangup/></Response>"] * 3
-    other = sink.scope()
-    other.reply_sequence("gather", ["<Response>1</Response>", "<Response>2</Response>"])
-    other.reply("gather", "<Response>rest</Response>")
-    texts = [client.post(other.url("g"), json=payload("gather")).text for _ in range(4)]
-    assert texts == ["<Response>1</Response>", "<Response>2</Response>", "<Response>rest</Response>"] * 1 + [
-        "<Response>rest</Response>"
+    scope.reply("gather", "<Response>3</Response>", times=2)
+    texts = [client.post(scope.url("g"), json=payload("gather")).text for _ in range(6)]
+    assert texts == [
+        "<Response>1</Response>",
+        "<Response>2</Response>",
+        "<Response>3</Response>",
+        "<Response>3</Response>",
+        "<Response>for ever</Response>",
+        "<Response>for ever</Response>",
     ]
+
+
+def test_counted_reply_then_the_default(sink: WebhookSink, client: httpx.Client) -> None:
+    scope = sink.scope()
+    scope.reply("answer", "<Response>once</Response>", times=1)
     assert client.post(scope.url("a"), json=payload("answer")).text == "<Response>once</Response>"
     assert client.post(scope.url("a"), json=payload("answer")).content == DEFAULT_BXML
 
