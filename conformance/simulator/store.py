@@ -302,6 +302,17 @@ class Store:
     def clear_requests(self) -> None:
         self.requests.clear()
 
+    def fingerprint(self) -> str:
+        """A text that changes whenever any record changes (the request log excepted)."""
+        parts = [
+            repr(sorted(self.accounts.items())),
+            repr(list(self.calls.values())),
+            repr(list(self.recordings.values())),
+            repr(list(self.conferences.values())),
+            repr(list(self.realtime_transcriptions.values())),
+        ]
+        return "\n".join(parts)
+
     def snapshot(self) -> dict[str, int]:
         """Counts of every kind of record: a cheap way for tests to see whether anything changed."""
         return {

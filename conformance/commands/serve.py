@@ -1,0 +1,106 @@
+"""``bw-conformance serve``: run the reference Voice API simulator in the foreground.
+
+The API is served at ``http://HOST:PORT/`` and ``http://HOST:PORT/api/v2/`` (default
+``127.0.0.1:8080``), with ``/health`` and the ``/_sim/`` control API on the same port.  Without
+``--accounts`` the two default accounts exist (``bw-user`` / ``bw-pass`` on account 9900000).
+``--log-requests`` prints one line per Voice API request, with the contract rule it broke.
+Ctrl-C stops it.  Exit code 2: bad accounts file, bad option or port in use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import uvicorn
+
+from conformance.errors import ConfigurationError
+from conformance.simulator.app import create_app, format_record
+from conformance.simulator.config import SimulatorConfig, load_accounts
+from conformance.simulator.server import bind_socket
+from conformance.simulator.store import RequestRecord
+
+__all__ = ["DEFAULT_PORT", "command"]
+
+DEFAULT_PORT = 8080
+
+
+class _ServeError(click.ClickException):
+    exit_code = 2
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise click.BadParameter("must be a positive number", ctx=ctx, param=param)
+    return value
+
+
+@click.command(name="serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="0: any free port."
+)
+@click.option(
+    "--accounts",
+    "accounts_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON or YAML accounts file (default: the two built-in accounts).",
+)
+@click.option("--log-requests", is_flag=True, help="Print each request and the contract rule it broke.")
+@click.option(
+    "--time-scale",
+    type=float,
+    default=None,
+    callback=_positive,
+    help="1 = real time; omit for virtual time (waits finish at once).",
+)
+@click.option(
+    "--cps", type=float, default=None, callback=_positive, help="Default calls per second per account."
+)
+@click.option(
+    "--max-concurrent-calls",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Default concurrent calls per account.",
+)
+def command(
+    host: str,
+    port: int,
+    accounts_file: Path | None,
+    log_requests: bool,
+    time_scale: float | None,
+    cps: float | None,
+    max_concurrent_calls: int | None,
+) -> None:
+    """Run the embedded reference simulator."""
+    try:
+        accounts = load_accounts(accounts_file)
+        config = SimulatorConfig(
+            host=host,
+            port=port,
+            accounts=tuple(accounts),
+            time_scale=time_scale,
+            calls_per_second=cps,
+            max_concurrent_calls=max_concurrent_calls,
+            log_requests=log_requests,
+        )
+        sock = bind_socket(host, port)
+    except ConfigurationError as exc:
+        raise _ServeError(str(exc)) from None
+
+    def echo(record: RequestRecord) -> None:
+        click.echo(format_record(record))
+
+    app = create_app(config, on_request=echo if log_requests else None)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    click.echo(f"Bandwidth Voice API simulator on http://{shown}:{bound_port} (also under /api/v2)")
+    for account in accounts:
+        click.echo(f"  account {account.id}: {account.username}, {len(account.numbers)} numbers")
+    click.echo("Control API: /_sim/   Health: /health   Ctrl-C to stop")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
