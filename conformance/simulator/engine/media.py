@@ -1,0 +1,266 @@
+"""The media channel between call legs, and the audio that recordings are made of.
+
+A leg *emits* :class:`Sound` events (DTMF tones, spoken text, played audio); whoever is joined
+to it *hears* them.  Each leg keeps two timelines, what it heard and what it played itself, so a
+recording over any set of (virtual) time intervals can be rendered into real 8 kHz 16-bit PCM:
+DTMF as the standard dual tones, speech as a voice-band signal, played audio as its own samples
+when it is PCM WAV, and silence everywhere else.
+"""
+
+from __future__ import annotations
+
+import array
+import io
+import math
+import struct
+import wave
+import zlib
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+RATE = 8000
+SoundKind = Literal["dtmf", "speech", "audio", "tone"]
+
+_DTMF_FREQS: dict[str, tuple[float, float]] = {}
+for _row, _low in zip(("123A", "456B", "789C", "*0#D"), (697.0, 770.0, 852.0, 941.0), strict=True):
+    for _key, _high in zip(_row, (1209.0, 1336.0, 1477.0, 1633.0), strict=True):
+        _DTMF_FREQS[_key] = (_low, _high)
+
+
+@dataclass(frozen=True)
+class Sound:
+    """Something audible on a leg during ``[start, start + duration)`` (virtual seconds)."""
+
+    start: float
+    duration: float
+    kind: SoundKind
+    data: str = ""  # the digit, the spoken text, or the audio URL
+    pcm: bytes | None = None  # 8 kHz 16-bit mono samples of played audio, when decodable
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+def speech_seconds(text: str) -> float:
+    """How long a text-to-speech rendering of ``text`` lasts (about 150 words a minute)."""
+    words = len(text.split())
+    return round(max(0.5, 0.4 * words), 3)
+
+
+@cache
+def _dtmf_second(digit: str) -> array.array[int]:
+    low, high = _DTMF_FREQS.get(digit.upper(), (697.0, 1209.0))
+    out = array.array("h", bytes(2 * RATE))
+    for i in range(RATE):
+        t = i / RATE
+        out[i] = int(7000 * (math.sin(2 * math.pi * low * t) + math.sin(2 * math.pi * high * t)))
+    return out
+
+
+@cache
+def _voice_second(seed: int) -> array.array[int]:
+    """One second of a buzzy, syllable-modulated voice-band signal, varied by ``seed``."""
+    pitch = 110.0 + seed % 90
+    out = array.array("h", bytes(2 * RATE))
+    for i in range(RATE):
+        t = i / RATE
+        envelope = 0.55 + 0.45 * math.sin(2 * math.pi * 4.0 * t)
+        value = sum(math.sin(2 * math.pi * pitch * k * t) / k for k in (1, 2, 3, 5))
+        out[i] = int(5000 * envelope * value)
+    return out
+
+
+def _tile(second: array.array[int], count: int) -> array.array[int]:
+    reps = count // RATE + 1
+    tiled = second * reps
+    return tiled[:count]
+
+
+def _samples(sound: Sound) -> array.array[int] | None:
+    count = round(sound.duration * RATE)
+    if sound.kind == "dtmf":
+        return _tile(_dtmf_second(sound.data or "1"), count)
+    if sound.kind == "speech":
+        return _tile(_voice_second(zlib.crc32(sound.data.encode())), count)
+    if sound.kind == "audio" and sound.pcm:
+        pcm = array.array("h")
+        pcm.frombytes(sound.pcm[: 2 * count])
+        return pcm
+    if sound.kind in ("audio", "tone"):
+        return _tile(_voice_second(zlib.crc32(sound.data.encode()) + 7), count)
+    return None
+
+
+def render(intervals: list[tuple[float, float]], sounds: list[Sound]) -> array.array[int]:
+    """PCM samples for the concatenation of ``intervals`` of a timeline of ``sounds``."""
+    pieces: list[array.array[int]] = []
+    for begin, finish in intervals:
+        length = max(0, round((finish - begin) * RATE))
+        buf = array.array("h", bytes(2 * length))
+        for sound in sounds:
+            if sound.end <= begin or sound.start >= finish:
+                continue
+            src = _samples(sound)
+            if src is None:
+                continue
+            src_from = max(0, round((begin - sound.start) * RATE))
+            dst_from = max(0, round((sound.start - begin) * RATE))
+            n = min(len(src) - src_from, length - dst_from)
+            if n > 0:
+                buf[dst_from : dst_from + n] = src[src_from : src_from + n]
+        pieces.append(buf)
+    total = array.array("h")
+    for piece in pieces:
+        total.extend(piece)
+    return total
+
+
+def wav_bytes(channels: list[array.array[int]]) -> bytes:
+    """A PCM WAV (8 kHz, 16-bit) with one or more equally long channels."""
+    length = max((len(c) for c in channels), default=0)
+    if len(channels) == 1:
+        frames = channels[0].tobytes()
+    else:
+        mixed = array.array("h", bytes(2 * length * len(channels)))
+        for index, channel in enumerate(channels):
+            mixed[index : index + len(channel) * len(channels) : len(channels)] = channel
+        frames = mixed.tobytes()
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(len(channels))
+        wav.setsampwidth(2)
+        wav.setframerate(RATE)
+        wav.writeframes(frames)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------------- audio files
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """A fetched audio file: its play time and, when decodable, 8 kHz mono PCM."""
+
+    duration: float
+    pcm: bytes | None
+    kind: Literal["wav", "mp3", "unknown"]
+
+
+def _wav_header_duration(data: bytes) -> float | None:
+    """Duration from a RIFF/WAVE header (any codec): data size over byte rate."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    pos, byte_rate = 12, 0
+    while pos + 8 <= len(data):
+        chunk, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if chunk == b"fmt " and size >= 16:
+            byte_rate = struct.unpack("<I", data[pos + 16 : pos + 20])[0]
+        if chunk == b"data":
+            size = min(size, len(data) - pos - 8)
+            return size / byte_rate if byte_rate else None
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _wav_pcm(data: bytes) -> tuple[float, bytes] | None:
+    try:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            frames = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError, struct.error):
+        return None
+    if rate <= 0 or width not in (1, 2) or channels < 1:
+        return None
+    count = len(frames) // (width * channels)
+    duration = count / rate
+    if width == 2:
+        samples = array.array("h")
+        samples.frombytes(frames[: count * 2 * channels])
+    else:
+        samples = array.array("h", ((b - 128) << 8 for b in frames[: count * channels]))
+    if channels > 1:
+        samples = samples[::channels]
+    if rate != RATE:
+        ratio = rate / RATE
+        out_count = int(count / ratio)
+        samples = array.array("h", (samples[min(count - 1, int(i * ratio))] for i in range(out_count)))
+    return duration, samples.tobytes()
+
+
+_MP3_BITRATES = {
+    (1, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (2, 3): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MP3_RATES = {1: (44100, 48000, 32000), 2: (22050, 24000, 16000), 25: (11025, 12000, 8000)}
+
+
+def mp3_duration(data: bytes) -> float | None:
+    """Play time of an MPEG audio layer III stream, by walking its frame headers."""
+    pos = 0
+    if data[:3] == b"ID3" and len(data) >= 10:
+        size = data[6:10]
+        pos = 10 + ((size[0] << 21) | (size[1] << 14) | (size[2] << 7) | size[3])
+    total, frames = 0.0, 0
+    while pos + 4 <= len(data):
+        header = struct.unpack(">I", data[pos : pos + 4])[0]
+        if header >> 21 != 0x7FF:
+            pos += 1
+            continue
+        version_bits, layer_bits = (header >> 19) & 3, (header >> 17) & 3
+        bitrate_index, rate_index = (header >> 12) & 15, (header >> 10) & 3
+        padding = (header >> 9) & 1
+        version = {3: 1, 2: 2, 0: 25}.get(version_bits)
+        if version is None or layer_bits != 1 or bitrate_index in (0, 15) or rate_index == 3:
+            pos += 1
+            continue
+        bitrate = _MP3_BITRATES[(1 if version == 1 else 2, 3)][bitrate_index] * 1000
+        rate = _MP3_RATES[version][rate_index]
+        samples = 1152 if version == 1 else 576
+        length = (144 if version == 1 else 72) * bitrate // rate + padding
+        if length <= 4:
+            break
+        total += samples / rate
+        frames += 1
+        pos += length
+    return total if frames else None
+
+
+def decode_audio(data: bytes, content_type: str = "", url: str = "") -> AudioInfo:
+    """Work out what a PlayAudio file is and how long it plays.
+
+    The format is chosen as the platform does: from ``Content-Type``, then the URL's extension,
+    otherwise WAV.  Undecodable files play for zero seconds.
+    """
+    ctype = content_type.split(";")[0].strip().lower()
+    path = url.split("?")[0].lower()
+    is_mp3 = ctype in ("audio/mpeg", "audio/mp3", "audio/mpeg3") or (
+        not ctype.startswith("audio/") and path.endswith(".mp3")
+    )
+    if is_mp3:
+        duration = mp3_duration(data)
+        return AudioInfo(duration or 0.0, None, "mp3" if duration else "unknown")
+    decoded = _wav_pcm(data)
+    if decoded is not None:
+        return AudioInfo(decoded[0], decoded[1], "wav")
+    header = _wav_header_duration(data)
+    if header is not None:
+        return AudioInfo(header, None, "wav")
+    duration = mp3_duration(data)
+    if duration:
+        return AudioInfo(duration, None, "mp3")
+    return AudioInfo(0.0, None, "unknown")
+
+
+__all__ = [
+    "RATE",
+    "AudioInfo",
+    "Sound",
+    "SoundKind",
+    "decode_audio",
+    "mp3_duration",
+    "render",
+    "speech_seconds",
+    "wav_bytes",
+]

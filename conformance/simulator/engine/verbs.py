@@ -1,0 +1,345 @@
+"""The BXML interpreter: runs a document verb by verb on a leg.
+
+Each handler returns ``None`` to go on with the next verb, or a :class:`Document` (the BXML an app
+returned to a webhook) that replaces the rest of the current one.  Inbound calls are answered by
+the first verb that needs an answered call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import httpx
+
+from conformance.simulator.engine import recording
+from conformance.simulator.engine.delivery import Target, method_of, resolve
+from conformance.simulator.engine.documents import Document, Verb
+from conformance.simulator.engine.media import AudioInfo, Sound, decode_audio, speech_seconds
+
+if TYPE_CHECKING:
+    from conformance.simulator.clock import Mailbox
+    from conformance.simulator.engine.core import Engine
+    from conformance.simulator.engine.leg import Leg
+
+Handler = Callable[["Leg", Verb, Document], Awaitable[Document | None]]
+
+# Verbs that do not answer an inbound call by themselves.
+_NOT_ANSWERING = frozenset({"Tag", "Hangup", "Forward", "Redirect", "Ring"})
+# Verbs whose ``tag`` attribute is not the call's tag.
+_OWN_TAG = frozenset({"Conference"})
+_CACHE_AGE = re.compile(r"max-age\s*=\s*(\d+)")
+
+
+def target_from(
+    verb: Verb, base: str | None, url_attr: str, method_attr: str, fallback_url: str, fallback_method: str
+) -> Target | None:
+    url = resolve(base, verb.get(url_attr))
+    if url is None:
+        return None
+    return Target(
+        url,
+        method_of(verb.get(method_attr)),
+        verb.get("username"),
+        verb.get("password"),
+        resolve(base, verb.get(fallback_url)),
+        method_of(verb.get(fallback_method)),
+        verb.get("fallbackUsername"),
+        verb.get("fallbackPassword"),
+    )
+
+
+async def interpret(leg: Leg, document: Document) -> Document | None:
+    """Run ``document``; the document that replaces it, or ``None`` when it ran to its end."""
+    for verb in document.verbs:
+        if leg.done:
+            return None
+        handler = HANDLERS.get(verb.name)
+        if handler is None:
+            continue  # validated documents only hold known verbs; nothing else to do
+        if verb.name not in _NOT_ANSWERING or (verb.name == "Ring" and verb.flag("answerCall", True)):
+            leg.answer()
+        tag = verb.get("tag")
+        if tag is not None and verb.name not in _OWN_TAG:
+            leg.set_tag(tag)
+        following = await handler(leg, verb, document)
+        if following is not None:
+            return following
+    return None
+
+
+# ------------------------------------------------------------------------------ audio out
+
+
+def speech_of(verb: Verb) -> tuple[str, float]:
+    text = verb.text
+    return text, speech_seconds(text)
+
+
+async def fetch_audio(engine: Engine, url: str, username: str | None, password: str | None) -> AudioInfo:
+    """Fetch a PlayAudio file (cached when the server allows it); silence if it cannot be had."""
+    cached = engine.audio_cache.get(url)
+    if cached is not None and cached[0] > engine.clock.time():
+        return cached[1]
+    auth = httpx.BasicAuth(username, password or "") if username else None
+    try:
+        with engine.clock.busy():
+            response = await engine.http().get(url, auth=auth, timeout=15.0)
+    except httpx.HTTPError:
+        return AudioInfo(0.0, None, "unknown")
+    if response.status_code != 200:
+        return AudioInfo(0.0, None, "unknown")
+    info = decode_audio(response.content, response.headers.get("content-type", ""), url)
+    age = _CACHE_AGE.search(response.headers.get("cache-control", ""))
+    if age is not None and int(age.group(1)) > 0:
+        engine.audio_cache[url] = (engine.clock.time() + int(age.group(1)), info)
+    return info
+
+
+async def _prompt(leg: Leg, verb: Verb, base: str | None) -> Sound | None:
+    """Start playing a SpeakSentence or PlayAudio to the party (the caller waits for it)."""
+    if verb.name == "SpeakSentence":
+        text, seconds = speech_of(verb)
+        return leg.play("speech", seconds, text)
+    if verb.name == "PlayAudio":
+        url = resolve(base, verb.text)
+        if url is None:
+            return None
+        info = await fetch_audio(leg.engine, url, verb.get("username"), verb.get("password"))
+        return leg.play("audio", info.duration, url, info.pcm)
+    return None
+
+
+async def speak_sentence(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    sound = await _prompt(leg, verb, doc.base_url)
+    if sound is not None:
+        await leg.clock.sleep(sound.duration)
+    return None
+
+
+async def pause(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    await leg.clock.sleep(verb.number("duration", 1.0))
+    return None
+
+
+async def ring(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    await leg.clock.sleep(verb.number("duration", 5.0))
+    return None
+
+
+async def send_dtmf(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    tone = verb.number("toneDuration", 200.0) / 1000
+    gap = verb.number("toneInterval", 400.0) / 1000
+    digits = verb.text.replace(" ", "")
+    for index, char in enumerate(digits):
+        if char in ",w":
+            await leg.clock.sleep(0.5)
+            continue
+        if char == "W":
+            await leg.clock.sleep(1.0)
+            continue
+        leg.play("dtmf", tone, char.upper())
+        await leg.clock.sleep(tone)
+        following = digits[index + 1] if index + 1 < len(digits) else None
+        if following is not None and following not in ",wW":
+            await leg.clock.sleep(gap)
+    return None
+
+
+async def hangup(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    leg.hangup("hangup")
+    return None
+
+
+async def tag(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    leg.set_tag(verb.text)
+    return None
+
+
+async def redirect(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    target = target_from(
+        verb, doc.base_url, "redirectUrl", "redirectMethod", "redirectFallbackUrl", "redirectFallbackMethod"
+    )
+    if target is None:
+        return None
+    return await leg.fetch("redirect", target, "call")
+
+
+# ------------------------------------------------------------------------------ input
+
+
+async def _next_input(leg: Leg, box: Mailbox[Sound], seconds: float, kinds: frozenset[str]) -> Sound | None:
+    """The next DTMF digit or utterance within ``seconds``; ``None`` when none came."""
+    deadline = leg.clock.time() + seconds
+    while True:
+        remaining = deadline - leg.clock.time()
+        if remaining <= 0:
+            return None
+        try:
+            sound = await leg.clock.wait_for(box.get(), remaining)
+        except TimeoutError:
+            return None
+        if sound.kind in kinds:
+            return sound
+
+
+async def gather(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    """``<Gather>``: prompts (interrupted by input), then digits until a termination condition."""
+    target = target_from(
+        verb, doc.base_url, "gatherUrl", "gatherMethod", "gatherFallbackUrl", "gatherFallbackMethod"
+    )
+    terminators = verb.get("terminatingDigits") or ""
+    max_digits = max(1, int(verb.number("maxDigits", 50)))
+    inter = verb.number("interDigitTimeout", 5.0)
+    first = verb.number("firstDigitTimeout", 5.0)
+    repeat = max(1, int(verb.number("repeatCount", 1)))
+    mode = (verb.get("input") or "dtmf").lower()
+    kinds = frozenset(k for k, on in (("dtmf", "dtmf" in mode), ("speech", "speech" in mode)) if on)
+    digits, terminating, said = "", "", ""
+    box = leg.listen()
+    leg.gathering = True
+    try:
+        pending: Sound | None = None
+        for _ in range(repeat):
+            for child in verb.children:
+                sound = await _prompt(leg, child, doc.base_url)
+                if sound is None:
+                    continue
+                pending = await _next_input(leg, box, sound.end - leg.clock.time(), kinds)
+                if pending is not None:
+                    break
+            if pending is not None:
+                break
+        while True:
+            sound = pending or await _next_input(leg, box, inter if digits else first, kinds)
+            pending = None
+            if sound is None:
+                break
+            if sound.kind == "speech":
+                said = sound.data
+                await leg.clock.sleep(max(0.0, sound.end - leg.clock.time()))
+                break
+            if sound.data in terminators:
+                terminating = sound.data
+                break
+            digits += sound.data
+            if len(digits) >= max_digits:
+                break
+    finally:
+        leg.gathering = False
+        leg.unlisten(box)
+    if target is None:
+        return None
+    extra: dict[str, object] = {"digits": digits, "terminatingDigit": terminating}
+    if said:
+        extra.update(leg.engine.speech_fields(said))
+    return await leg.fetch("gather", target, "call", **extra)
+
+
+async def start_gather(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    target = Target(
+        resolve(doc.base_url, verb.get("dtmfUrl")) or "",
+        method_of(verb.get("dtmfMethod")),
+        verb.get("username"),
+        verb.get("password"),
+    )
+    _stop_gather(leg)
+    if not target.url:
+        return None
+    box = leg.listen()
+
+    async def listen() -> None:
+        try:
+            while True:
+                sound = await box.get()
+                if sound.kind == "dtmf" and not leg.gathering:
+                    leg.post("dtmf", target, digit=sound.data)
+        finally:
+            leg.unlisten(box)
+
+    leg.gather_task = leg.spawn(listen(), name=f"start-gather-{leg.id}")
+    return None
+
+
+def _stop_gather(leg: Leg) -> None:
+    task = leg.gather_task
+    leg.gather_task = None
+    if task is not None and not task.done():
+        task.cancel()
+
+
+async def stop_gather(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    _stop_gather(leg)
+    return None
+
+
+# ------------------------------------------------------------------------------ recording
+
+
+async def record(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    return await recording.record_verb(leg, verb, doc)
+
+
+async def start_recording(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    recording.start_recording(leg, verb, doc)
+    return None
+
+
+async def pause_recording(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    recording.pause_recording(leg)
+    return None
+
+
+async def resume_recording(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    recording.resume_recording(leg)
+    return None
+
+
+async def stop_recording(leg: Leg, verb: Verb, doc: Document) -> Document | None:
+    recording.stop_recording(leg)
+    return None
+
+
+def _handlers() -> dict[str, Handler]:
+    from conformance.simulator.engine import bridging, conference, extras
+
+    return {
+        "SpeakSentence": speak_sentence,
+        "PlayAudio": speak_sentence,
+        "Pause": pause,
+        "Ring": ring,
+        "SendDtmf": send_dtmf,
+        "Hangup": hangup,
+        "Tag": tag,
+        "Redirect": redirect,
+        "Gather": gather,
+        "StartGather": start_gather,
+        "StopGather": stop_gather,
+        "Record": record,
+        "StartRecording": start_recording,
+        "PauseRecording": pause_recording,
+        "ResumeRecording": resume_recording,
+        "StopRecording": stop_recording,
+        "Conference": conference.conference_verb,
+        "Transfer": bridging.transfer_verb,
+        "Bridge": bridging.bridge_verb,
+        "Forward": bridging.forward_verb,
+        "Refer": extras.refer_verb,
+        "StartStream": extras.start_stream,
+        "StopStream": extras.stop_stream,
+        "StartTranscription": extras.start_transcription,
+        "StopTranscription": extras.stop_transcription,
+    }
+
+
+class _LazyHandlers(dict[str, Handler]):
+    def get(self, key: str, default: Handler | None = None) -> Handler | None:  # type: ignore[override]
+        if not self:
+            self.update(_handlers())
+        return super().get(key, default)
+
+
+HANDLERS: dict[str, Handler] = _LazyHandlers()
+
+__all__ = ["HANDLERS", "fetch_audio", "interpret", "speech_of", "target_from"]
