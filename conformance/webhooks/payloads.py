@@ -167,13 +167,15 @@ class PayloadChecker:
         for error in errors:
             where = _dotted(error.absolute_path)
             if error.validator == "required" and isinstance(error.instance, Mapping):
-                missing = [r for r in error.validator_value if r not in error.instance]
-                for field in missing:
-                    path = f"{where}.{field}" if where else str(field)
+                # one error per missing name (or one for all, in older drafts): one problem per name
+                for name in error.validator_value:
+                    if name in error.instance:
+                        continue
+                    path = f"{where}.{name}" if where else str(name)
                     problems.append(PayloadProblem("missing-field", path, "required field is missing"))
                 continue
             problems.append(PayloadProblem("schema", where, error.message))
-        return problems
+        return sorted(set(problems), key=lambda p: (p.field, p.reason, p.message))
 
 
 __all__ = ["PayloadChecker", "is_date_time", "read_payload", "typed_query"]
