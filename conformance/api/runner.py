@@ -1,0 +1,84 @@
+"""Sending schemathesis cases the way a run's profile allows: paced, budgeted, 429-aware."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import hypothesis
+from schemathesis.errors import FailureGroup
+
+from conformance.api.operations import is_create_call, operation_id
+from conformance.api.pacing import CallBudgetExhaustedError, CallPacer
+from conformance.settings import Settings
+
+if TYPE_CHECKING:
+    from schemathesis import Case, Response
+    from schemathesis.generation.stateful.state_machine import APIStateMachine
+    from schemathesis.schemas import BaseSchema
+
+__all__ = ["ApiRunner", "pacer_for", "stateful_machine", "stateful_settings"]
+
+
+def pacer_for(settings: Settings) -> CallPacer:
+    """A pacer for ``settings``: calls/s and the call budget apply to the sandbox profile only."""
+    if settings.profile == "sandbox":
+        return CallPacer(calls_per_second=settings.calls_per_second, call_budget=settings.call_budget)
+    return CallPacer()
+
+
+class ApiRunner:
+    """Calls and validates schemathesis cases through one :class:`CallPacer`.
+
+    Call creation is paced and counted against the budget; 429 answers with ``Retry-After`` are
+    waited out and re-sent before the response is validated.
+    """
+
+    def __init__(self, pacer: CallPacer) -> None:
+        self.pacer = pacer
+
+    def call(self, case: Case[Any], **kwargs: Any) -> Response:
+        """Send ``case`` (paced when it creates a call), re-sending after a 429 with Retry-After."""
+        if is_create_call(case.operation) and case.method.upper() == "POST":
+            try:
+                self.pacer.before_call_creation()
+            except CallBudgetExhaustedError:
+                # Nothing to learn from this example without creating a call: discard it.
+                hypothesis.reject()
+        return self.pacer.send(lambda: case.call(**kwargs))
+
+    def call_and_validate(self, case: Case[Any], **kwargs: Any) -> Response:
+        """Send ``case`` and run every enabled check (schemathesis' own and Bandwidth's) on the answer."""
+        __tracebackhide__ = True
+        response = self.call(case, **kwargs)
+        try:
+            case.validate_response(response, transport_kwargs=kwargs or None)
+        except FailureGroup as exc:
+            # Name the operation first: pytest 9.2 no longer lets schemathesis put it in the test id.
+            name = operation_id(case.operation)
+            title = f"{case.operation.label}" + (f" ({name})" if name else "")
+            raise FailureGroup(list(exc.exceptions), f"{title}: {exc.message}") from None
+        return response
+
+
+def stateful_settings(settings: Settings) -> hypothesis.settings:
+    """Hypothesis settings for the stateful phase, scaled from ``settings.max_examples``."""
+    return hypothesis.settings(
+        max_examples=max(1, settings.max_examples),
+        stateful_step_count=6,
+        deadline=None,
+        derandomize=False,
+        database=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+
+
+def stateful_machine(schema: BaseSchema, runner: ApiRunner) -> type[APIStateMachine]:
+    """The schema's state machine (chained by the contract's OpenAPI links), sending through ``runner``."""
+    base = schema.as_state_machine()
+
+    class VoiceApiWorkflow(base):  # type: ignore[valid-type, misc]
+        def call(self, case: Case[Any], **kwargs: Any) -> Response:
+            return runner.call(case, **kwargs)
+
+    VoiceApiWorkflow.__name__ = "VoiceApiWorkflow"
+    return VoiceApiWorkflow

@@ -1,0 +1,113 @@
+"""Load the Voice API contract as a schemathesis schema configured for one target.
+
+The base URL is known only at run time (the embedded simulator picks a free port), so the schema is
+built from :class:`~conformance.settings.Settings` and the target's base URL, usually from a pytest
+fixture (``schemathesis.pytest.from_fixture``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import schemathesis
+from schemathesis.schemas import BaseSchema
+
+from conformance.api import checks as _checks  # registers the checks before any config names them
+from conformance.api.accounts import Credentials
+from conformance.errors import ConfigurationError
+from conformance.resources import spec_path
+from conformance.settings import Settings
+
+__all__ = ["api_config", "load_api_schema", "resolve_spec"]
+
+# Operations whose fuzzing creates calls; on a real account they only run their examples.
+_CALL_CREATING_OPERATIONS = ("createCall",)
+
+
+def resolve_spec(spec: str | None) -> str | Path:
+    """The contract to test against: ``spec`` (a path or an http(s) URL) or the packaged one."""
+    if spec is None:
+        return spec_path()
+    if urlsplit(spec).scheme in {"http", "https"}:
+        return spec
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise ConfigurationError(f"--bw-spec {spec!r}: no such file", reason="spec-not-found")
+    return path
+
+
+def api_config(
+    settings: Settings,
+    *,
+    base_url: str,
+    second_account: Credentials | None = None,
+    seed: int | None = None,
+) -> schemathesis.Config:
+    """The schemathesis configuration for one run against ``base_url``.
+
+    All phases and all default checks, plus the Bandwidth checks of :mod:`conformance.api.checks`;
+    ``accountId`` pinned to the configured account; ``max_examples`` from the settings.  With the
+    sandbox profile, call-creating operations run only their examples (no coverage or fuzzing phase).
+    """
+    account_id = settings.account_id or ""
+    checks: dict[str, Any] = {name: {"active": True} for name in _checks.RESPONSE_CHECK_NAMES}
+    checks["bw_create_call_location"]["account_id"] = account_id
+    checks["bw_auth_required"] = {"active": True, "username": settings.username or ""}
+    if second_account is not None:
+        checks["bw_cross_account_denied"] = {
+            "active": True,
+            "account_id": account_id,
+            "other_account_id": second_account.account_id,
+            "other_username": second_account.username,
+            "other_password": second_account.password,
+        }
+    data: dict[str, Any] = {
+        "base-url": base_url,
+        "auth": {"basic": {"username": settings.username or "", "password": settings.password or ""}},
+        "parameters": {"path.accountId": account_id},
+        "generation": {"mode": "all", "max-examples": settings.max_examples},
+        "phases": {
+            "examples": {"enabled": True},
+            "coverage": {"enabled": True},
+            "fuzzing": {"enabled": True},
+            "stateful": {"enabled": True},
+        },
+        "checks": checks,
+        "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large"],
+        "request-timeout": 30,
+    }
+    if seed is not None:
+        data["seed"] = seed
+    if settings.profile == "sandbox":
+        data["operations"] = [
+            {
+                "include-operation-id": operation,
+                "phases": {"coverage": {"enabled": False}, "fuzzing": {"enabled": False}},
+            }
+            for operation in _CALL_CREATING_OPERATIONS
+        ]
+    try:
+        return schemathesis.Config.from_dict(data)
+    except Exception as exc:  # schemathesis.config.ConfigError and jsonschema errors
+        message = f"cannot configure schemathesis: {exc}"
+        raise ConfigurationError(message, reason="schemathesis-config") from exc
+
+
+def load_api_schema(
+    settings: Settings,
+    *,
+    base_url: str,
+    second_account: Credentials | None = None,
+    seed: int | None = None,
+) -> BaseSchema:
+    """The contract (``settings.spec`` or the packaged one) as a schemathesis schema for ``base_url``."""
+    config = api_config(settings, base_url=base_url, second_account=second_account, seed=seed)
+    source = resolve_spec(settings.spec)
+    try:
+        if isinstance(source, str):
+            return schemathesis.openapi.from_url(source, config=config)
+        return schemathesis.openapi.from_path(source, config=config)
+    except (OSError, ValueError, schemathesis.errors.LoaderError) as exc:
+        raise ConfigurationError(f"cannot load the contract {source}: {exc}", reason="spec-invalid") from exc

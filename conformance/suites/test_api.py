@@ -1,0 +1,436 @@
+"""The REST contract suite (marker ``api``).
+
+* ``test_operation``: schemathesis over every operation of the contract: examples, coverage and
+  fuzzing phases, every default check, and the Bandwidth checks (voiceApiError bodies, Location ==
+  callUrl, id formats, call time order, 401 without or with wrong credentials, 403/404 across
+  accounts).  Each operation is reported on its own (``test_operation[POST /accounts/...]``).
+* ``test_stateful_links``: the stateful phase, chaining operations through the contract's links.
+* Deterministic tests of what random inputs rarely reach: a completed call reads ``disconnected`` and
+  refuses further updates with 409; ``listCalls`` filters filter; another account cannot see our calls.
+
+Every failure names the rule, shows the request, the response and the expectation, and ends with a
+command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+import schemathesis
+
+from conformance.api.pacing import CallBudgetExhaustedError
+from conformance.api.report import describe_response
+from conformance.api.rules import call_time_problems, error_body_problems
+
+if TYPE_CHECKING:
+    from schemathesis.schemas import BaseSchema
+
+    from conformance.api import ApiRunner, SecondAccount
+    from conformance.settings import Settings
+    from conformance.target import Target
+    from conformance.webhooks.sink import SinkScope
+
+pytestmark = pytest.mark.api
+
+schema = schemathesis.pytest.from_fixture("bw_api_schema")
+
+_HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
+# Simulator far ends (README): a person answers; busy.  Other targets treat them as plain numbers.
+_ANSWERING_NUMBER = "+19995550000"
+_BUSY_NUMBER = "+19995550001"
+_SETTLE_SECONDS = 15.0  # how long state and listings may take to catch up ("near-realtime")
+
+
+@pytest.mark.sandbox_safe
+@schema.parametrize()
+def test_operation(case: Any, bw_api_runner: ApiRunner) -> None:
+    """One operation of the contract under every phase and check (schemathesis + Bandwidth rules)."""
+    bw_api_runner.call_and_validate(case)
+
+
+def test_stateful_links(bw_api_schema: BaseSchema, bw_api_runner: ApiRunner, bw_settings: Settings) -> None:
+    """Sequences chained by the contract's OpenAPI links (createCall -> getCallState/updateCall/...)."""
+    from conformance.api import stateful_machine, stateful_settings
+
+    try:
+        machine = stateful_machine(bw_api_schema, bw_api_runner)
+    except schemathesis.errors.NoLinksFound:
+        pytest.skip("the contract declares no OpenAPI links, so there is no stateful phase")
+    machine.run(settings=stateful_settings(bw_settings))
+
+
+# ------------------------------------------------------------------------------------- helpers
+def _account_path(settings: Settings, account_id: str | None = None) -> str:
+    return f"/accounts/{account_id or settings.account_id}"
+
+
+def _user(settings: Settings) -> str:
+    return f"{settings.username}:{settings.password}"
+
+
+def _create_call(
+    client: httpx.Client,
+    target: Target,
+    runner: ApiRunner,
+    *,
+    to: str,
+    answer_url: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    settings = target.settings
+    try:
+        runner.pacer.before_call_creation()
+    except CallBudgetExhaustedError as exc:
+        pytest.skip(str(exc))
+    body = {
+        "from": settings.number,
+        "to": to,
+        "applicationId": settings.application_id,
+        "answerUrl": answer_url,
+        **extra,
+    }
+    response = runner.pacer.send(lambda: client.post(f"{_account_path(settings)}/calls", json=body))
+    if response.status_code != 201:
+        pytest.fail(
+            describe_response(
+                rule="createCall accepts a valid call",
+                operation="createCall",
+                response=response,
+                expected="201 with a createCallResponse",
+                user=_user(settings),
+            ),
+            pytrace=False,
+        )
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def _poll(
+    send: Callable[[], httpx.Response],
+    done: Callable[[httpx.Response], bool],
+    timeout: float = _SETTLE_SECONDS,
+) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        response = send()
+        if done(response) or time.monotonic() >= deadline:
+            return response
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+def _json_list(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        value = response.json()
+    except ValueError:
+        return []
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _state(response: httpx.Response) -> str | None:
+    try:
+        value = response.json()
+    except ValueError:
+        return None
+    return value.get("state") if isinstance(value, dict) else None
+
+
+class _HeldAnswer:
+    """A BXML reply that waits until released, so the call stays up while the test acts on it."""
+
+    def __init__(self, timeout: float = 20.0) -> None:
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self.timeout = timeout
+
+    def __call__(self, payload: dict[str, Any]) -> str:
+        self.arrived.set()
+        self.release.wait(self.timeout)
+        return _HANGUP
+
+
+@pytest.fixture
+def held_answer(bw_webhooks: SinkScope) -> Iterator[_HeldAnswer]:
+    """The sink scope answers ``answer`` webhooks only when the test releases them."""
+    held = _HeldAnswer()
+    bw_webhooks.reply("answer", held)
+    yield held
+    held.release.set()
+
+
+# ------------------------------------------------------------------------ deterministic tests
+@pytest.mark.sandbox_safe
+def test_completed_call_reads_disconnected_and_refuses_updates(
+    bw_client: httpx.Client,
+    bw_target: Target,
+    bw_api_runner: ApiRunner,
+    bw_webhooks: SinkScope,
+    held_answer: _HeldAnswer,
+) -> None:
+    """updateCall ``state=completed`` ends a live call: it then reads ``disconnected`` and later
+    updates (state, redirect, BXML) answer 409 with a voiceApiError."""
+    settings = bw_target.settings
+    created = _create_call(
+        bw_client,
+        bw_target,
+        bw_api_runner,
+        to=settings.loopback_number or _ANSWERING_NUMBER,
+        answer_url=bw_webhooks.url("answer"),
+        disconnectUrl=bw_webhooks.url("disconnect"),
+    )
+    call_path = f"{_account_path(settings)}/calls/{created['callId']}"
+    user = _user(settings)
+    live = held_answer.arrived.wait(_SETTLE_SECONDS)  # the call is answered and waits for its BXML
+
+    completed = bw_client.post(call_path, json={"state": "completed"})
+    allowed = {200} if live else {200, 409}
+    if completed.status_code not in allowed:
+        pytest.fail(
+            describe_response(
+                rule="updateCall completes a live call",
+                operation="updateCall",
+                response=completed,
+                expected=f"status {' or '.join(map(str, sorted(allowed)))}"
+                + (" (the call was up, waiting for its answer BXML)" if live else ""),
+                user=user,
+            ),
+            pytrace=False,
+        )
+    held_answer.release.set()
+
+    state = _poll(lambda: bw_client.get(call_path), lambda r: _state(r) == "disconnected")
+    problems = [] if state.status_code == 200 else [f"status {state.status_code}"]
+    if _state(state) != "disconnected":
+        problems.append(f"state is {_state(state)!r}")
+    elif state.json().get("endTime") is None:
+        problems.append("endTime is null on a disconnected call")
+    problems += call_time_problems(state.json()) if state.status_code == 200 else []
+    if problems:
+        pytest.fail(
+            describe_response(
+                rule="a completed call reads disconnected",
+                operation="getCallState",
+                response=state,
+                expected=f"200 with state 'disconnected' and an endTime within {_SETTLE_SECONDS:.0f} s",
+                problems=problems,
+                user=user,
+            ),
+            pytrace=False,
+        )
+
+    attempts: list[tuple[str, Callable[[], httpx.Response]]] = [
+        ("updateCall", lambda: bw_client.post(call_path, json={"state": "completed"})),
+        ("updateCall", lambda: bw_client.post(call_path, json={"redirectUrl": bw_webhooks.url("redirect")})),
+        (
+            "updateCallBxml",
+            lambda: bw_client.put(
+                f"{call_path}/bxml", content=_HANGUP, headers={"Content-Type": "application/xml"}
+            ),
+        ),
+    ]
+    for operation, send in attempts:
+        response = send()
+        problems = [] if response.status_code == 409 else [f"status {response.status_code}"]
+        problems += error_body_problems(response.status_code, dict(response.headers), response.content)
+        if problems:
+            pytest.fail(
+                describe_response(
+                    rule="an ended call cannot be modified",
+                    operation=operation,
+                    response=response,
+                    expected="409 with a voiceApiError body",
+                    problems=problems,
+                    user=user,
+                ),
+                pytrace=False,
+            )
+
+
+def _start_time(client: httpx.Client, call_path: str) -> datetime:
+    response = _poll(
+        lambda: client.get(call_path),
+        lambda r: r.status_code == 200 and isinstance(r.json(), dict) and bool(r.json().get("startTime")),
+    )
+    value = response.json().get("startTime") if response.status_code == 200 else None
+    if not isinstance(value, str):
+        pytest.fail(
+            describe_response(
+                rule="a placed call has a startTime",
+                operation="getCallState",
+                response=response,
+                expected=f"200 with a startTime within {_SETTLE_SECONDS:.0f} s",
+            ),
+            pytrace=False,
+        )
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_list_calls_filters(
+    bw_client: httpx.Client, bw_target: Target, bw_api_runner: ApiRunner, bw_webhooks: SinkScope
+) -> None:
+    """listCalls ``to``, ``from``, ``minStartTime`` and ``maxStartTime`` return exactly what they say."""
+    settings = bw_target.settings
+    calls_path = f"{_account_path(settings)}/calls"
+    first = _create_call(
+        bw_client, bw_target, bw_api_runner, to=_ANSWERING_NUMBER, answer_url=bw_webhooks.url("answer")
+    )
+    second = _create_call(
+        bw_client, bw_target, bw_api_runner, to=_BUSY_NUMBER, answer_url=bw_webhooks.url("answer")
+    )
+    ours = {first["callId"], second["callId"]}
+    starts = [_start_time(bw_client, f"{calls_path}/{call_id}") for call_id in sorted(ours)]
+    low = min(starts) - timedelta(seconds=1)
+    high = max(starts) + timedelta(seconds=1)
+    day = timedelta(days=1)
+    a_number, b_number, number = _ANSWERING_NUMBER, _BUSY_NUMBER, settings.number or ""
+
+    def starts_within(earliest: datetime | None, latest: datetime | None) -> _Predicate:
+        return lambda call: _within(call.get("startTime"), earliest, latest)
+
+    cases = [
+        _FilterCase({"to": a_number}, {first["callId"]}, lambda c: c.get("to") == a_number, "to"),
+        _FilterCase({"to": b_number}, {second["callId"]}, lambda c: c.get("to") == b_number, "to"),
+        _FilterCase(
+            {"from": number, "to": a_number},
+            {first["callId"]},
+            lambda c: c.get("from") == number and c.get("to") == a_number,
+            "from and to",
+        ),
+        _FilterCase({"from": "+19995559999", "to": a_number}, set(), lambda c: False, "from and to"),
+        _FilterCase(
+            {"to": a_number, "minStartTime": _iso(high + day)},
+            set(),
+            starts_within(high + day, None),
+            "minStartTime",
+        ),
+        _FilterCase(
+            {"to": a_number, "maxStartTime": _iso(low - day)},
+            set(),
+            starts_within(None, low - day),
+            "maxStartTime",
+        ),
+        _FilterCase(
+            {"to": a_number, "minStartTime": _iso(low), "maxStartTime": _iso(high)},
+            {first["callId"]},
+            starts_within(low, high),
+            "minStartTime and maxStartTime",
+        ),
+    ]
+    user = _user(settings)
+    for case in cases:
+        response = _poll(partial(bw_client.get, calls_path, params=case.params), case.satisfied)
+        problems = case.problems(response, ours)
+        if problems:
+            pytest.fail(
+                describe_response(
+                    rule="listCalls filters filter",
+                    operation="listCalls",
+                    response=response,
+                    expected=f"200; every listed call matches {case.wording}; "
+                    f"of ours, listed: {sorted(case.listed) or 'none'}",
+                    problems=problems[:10],
+                    user=user,
+                ),
+                pytrace=False,
+            )
+
+
+_Predicate = Callable[[dict[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class _FilterCase:
+    """One listCalls query: which of our calls it must list, and what every listed call must meet."""
+
+    params: dict[str, str]
+    listed: set[str]
+    predicate: _Predicate
+    wording: str
+
+    def satisfied(self, response: httpx.Response) -> bool:
+        ids = {item.get("callId") for item in _json_list(response)}
+        return response.status_code == 200 and self.listed <= ids
+
+    def problems(self, response: httpx.Response, ours: set[str]) -> list[str]:
+        items = _json_list(response)
+        ids = {str(item.get("callId")) for item in items}
+        problems = [] if response.status_code == 200 else [f"status {response.status_code}"]
+        problems += [f"our call {call_id} is missing" for call_id in sorted(self.listed - ids)]
+        problems += [
+            f"our call {call_id} should not be listed" for call_id in sorted((ours - self.listed) & ids)
+        ]
+        problems += [
+            f"{item.get('callId')} does not match {self.wording}"
+            for item in items
+            if not self.predicate(item)
+        ]
+        return problems
+
+
+def _within(value: Any, earliest: datetime | None, latest: datetime | None) -> bool:
+    if not isinstance(value, str):
+        return False
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (earliest is None or moment >= earliest) and (latest is None or moment <= latest)
+
+
+@pytest.mark.sandbox_safe
+def test_other_account_cannot_see_our_calls(
+    bw_client: httpx.Client,
+    bw_target: Target,
+    bw_api_runner: ApiRunner,
+    bw_webhooks: SinkScope,
+    bw_second_account: SecondAccount,
+) -> None:
+    """Another account's credentials get 403/404 on our call, and 404 for it under their own account."""
+    other = bw_second_account.credentials
+    if other is None:
+        pytest.skip(bw_second_account.reason)
+    settings = bw_target.settings
+    created = _create_call(
+        bw_client,
+        bw_target,
+        bw_api_runner,
+        to=settings.loopback_number or _ANSWERING_NUMBER,
+        answer_url=bw_webhooks.url("answer"),
+    )
+    call_id = created["callId"]
+    other_user = f"{other.username}:{other.password}"
+    probes = [
+        (f"{_account_path(settings)}/calls/{call_id}", {403, 404}, "our call with their credentials"),
+        (
+            f"{_account_path(settings, other.account_id)}/calls/{call_id}",
+            {404},
+            "our call under their account",
+        ),
+    ]
+    with httpx.Client(base_url=bw_target.base_url, auth=other.auth, timeout=30.0) as theirs:
+        for path, statuses, what in probes:
+            response = theirs.get(path)
+            problems = [] if response.status_code in statuses else [f"status {response.status_code}"]
+            problems += error_body_problems(response.status_code, dict(response.headers), response.content)
+            if problems:
+                pytest.fail(
+                    describe_response(
+                        rule="accounts cannot see each other's calls",
+                        operation=f"getCallState ({what})",
+                        response=response,
+                        expected=f"status {' or '.join(map(str, sorted(statuses)))} with a voiceApiError",
+                        problems=problems,
+                        user=other_user,
+                    ),
+                    pytrace=False,
+                )
