@@ -117,7 +117,7 @@ async def create_call(ctx: Ctx) -> Response:
     store.add_call(call)
     try:
         engine_call(lambda: ctx.engine.call_created(call))
-    except ApiError:
+    except BaseException:  # refused or crashed: leave nothing half-made
         store.calls.pop(call.call_id, None)
         raise
     base = ctx.base

@@ -22,3 +22,88 @@ def test_answer_then_implicit_hangup(harness: Harness) -> None:
     assert answer.body["tag"] == "t1"
     assert disconnect.body["cause"] == "hangup"
     assert disconnect.path == "/disconnect"
+
+
+def test_far_end_outcomes(harness: Harness) -> None:
+    cases = {
+        "+19995550001": "busy",
+        "+19995550003": "rejected",
+        "+19995550002": "timeout",
+    }
+    ids = {number: harness.create_call(to=number, callTimeout=5) for number in cases}
+    for number, cause in cases.items():
+        state = harness.wait_ended(ids[number])
+        assert state["disconnectCause"] == cause, number
+        assert state.get("answerTime") is None
+        disconnect = harness.app.wait_event("disconnect", callId=ids[number])[0]
+        assert disconnect.body["cause"] == cause
+        assert "answerTime" not in disconnect.body
+    timeout_call = harness.state(ids["+19995550002"])
+    waited = (_t(timeout_call["endTime"]) - _t(timeout_call["startTime"])).total_seconds()
+    assert abs(waited - 5) < 0.5
+    assert "answer" not in harness.app.names()
+
+
+def test_person_who_hangs_up_after_five_seconds(harness: Harness) -> None:
+    harness.app.reply("/answer", '<Response><Pause duration="60"/></Response>')
+    call_id = harness.create_call(to="+19995550005")
+    state = harness.wait_ended(call_id)
+    assert state["disconnectCause"] == "hangup"
+    talked = (_t(state["endTime"]) - _t(state["answerTime"])).total_seconds()
+    assert abs(talked - 5) < 0.5
+
+
+def test_ten_minutes_of_pause_take_virtual_time(harness: Harness) -> None:
+    harness.app.reply("/answer", '<Response><Pause duration="600"/></Response>')
+    call_id = harness.create_call()
+    state = harness.wait_ended(call_id, timeout=20)
+    talked = (_t(state["endTime"]) - _t(state["answerTime"])).total_seconds()
+    assert 600 <= talked < 601
+    disconnect = harness.app.wait_event("disconnect")[0]
+    answer = harness.app.wait_event("answer")[0]
+    gap = (_t(disconnect.body["eventTime"]) - _t(answer.body["eventTime"])).total_seconds()
+    assert 600 <= gap < 601
+
+
+def test_tags_follow_create_call_attributes_and_tag_verb(harness: Harness) -> None:
+    harness.app.reply(
+        "/answer",
+        '<Response><Redirect redirectUrl="/second" tag="from-attribute"/></Response>',
+    )
+    harness.app.reply("/second", '<Response><Tag> from-verb </Tag><Redirect redirectUrl="third"/></Response>')
+    harness.app.reply("/third", "<Response><Tag></Tag><Redirect redirectUrl='/fourth'/></Response>")
+    call_id = harness.create_call(tag="from-create")
+    harness.wait_ended(call_id)
+    hooks = harness.app.events()
+    by_path = {h.path: h for h in hooks}
+    assert by_path["/answer"].body["tag"] == "from-create"
+    assert by_path["/second"].body["tag"] == "from-attribute"
+    assert by_path["/third"].body["tag"] == "from-verb"  # relative URL resolved against /second
+    assert "tag" not in by_path["/fourth"].body
+    assert "tag" not in by_path["/disconnect"].body
+    times = [_t(h.body["eventTime"]) for h in hooks if "eventTime" in h.body]
+    assert times == sorted(times)
+
+
+def test_get_method_sends_query_parameters_with_basic_auth(harness: Harness) -> None:
+    harness.app.reply("/answer", "<Response><Hangup/></Response>")
+    call_id = harness.create_call(answerMethod="GET", username="hook", password="secret")
+    harness.wait_ended(call_id)
+    answer = harness.app.wait_event("answer")[0]
+    assert answer.method == "GET"
+    assert answer.body["callId"] == call_id
+    assert answer.headers["Authorization"].startswith("Basic ")
+    import base64
+
+    decoded = base64.b64decode(answer.headers["Authorization"][6:]).decode()
+    assert decoded == "hook:secret"
+
+
+def test_call_state_is_live(harness: Harness) -> None:
+    harness.sim.runtime.clock.time_scale = 1.0  # real time, so the call stays up while we look
+    harness.app.reply("/answer", '<Response><Pause duration="30"/></Response>')
+    call_id = harness.create_call()
+    harness.app.wait(lambda: harness.state(call_id)["state"] == "answered")
+    harness.http.post(f"/accounts/9900000/calls/{call_id}", json={"state": "completed"})
+    state = harness.wait_ended(call_id)
+    assert state["disconnectCause"] == "hangup"
