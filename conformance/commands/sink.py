@@ -92,8 +92,6 @@ def command(
         sink.start()
     except ConformanceError as exc:
         raise click.UsageError(str(exc)) from exc
-    except OSError as exc:
-        raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     click.echo(
         f"sink listening on {sink.local_url}" + (f" (public {sink.base_url})" if public_base_url else "")
     )

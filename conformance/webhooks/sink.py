@@ -274,15 +274,23 @@ class WebhookSink:
                     f"cannot open the sink log {str(self.log_path)!r}: {exc.strerror}", reason="bad-log-path"
                 ) from exc
         self._stopping.clear()
-        self._server.start()
+        try:
+            self._server.start()
+        except (OSError, SystemExit) as exc:  # werkzeug calls sys.exit() when the port is taken
+            self._close_log()
+            where = f"{self._server.host}:{self._server.port}"
+            raise ConfigurationError(f"the sink cannot listen on {where}", reason="cannot-listen") from exc
+
+    def _close_log(self) -> None:
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
 
     def stop(self) -> None:
         self._stopping.set()  # wakes delayed replies, which then drop their connection
         if self._server.is_running():
             self._server.stop()
-        if self._log_fd is not None:
-            os.close(self._log_fd)
-            self._log_fd = None
+        self._close_log()
 
     def is_running(self) -> bool:
         return bool(self._server.is_running())
