@@ -34,7 +34,8 @@ def test_inbound_leg_gets_initiate_and_both_legs_disconnect(harness: Harness) ->
 def test_gather_hears_digits_sent_by_the_other_leg(harness: Harness) -> None:
     harness.route_loopback()
     harness.app.reply(
-        "/initiate", '<Response><Pause duration="2"/><SendDtmf>1234#9</SendDtmf><Pause duration="20"/></Response>'
+        "/initiate",
+        '<Response><Pause duration="2"/><SendDtmf>1234#9</SendDtmf><Pause duration="20"/></Response>',
     )
     harness.app.reply(
         "/answer",
@@ -52,12 +53,17 @@ def test_gather_hears_digits_sent_by_the_other_leg(harness: Harness) -> None:
 
 def test_gather_max_digits_and_timeouts(harness: Harness) -> None:
     harness.route_loopback()
-    harness.app.reply("/initiate", '<Response><Pause duration="1"/><SendDtmf>98765</SendDtmf><Pause duration="30"/></Response>')
+    harness.app.reply(
+        "/initiate",
+        '<Response><Pause duration="1"/><SendDtmf>98765</SendDtmf><Pause duration="30"/></Response>',
+    )
     harness.app.reply(
         "/answer",
         '<Response><Gather gatherUrl="/g1" maxDigits="3"/></Response>',
     )
-    harness.app.reply("/g1", '<Response><Gather gatherUrl="/g2" interDigitTimeout="2" firstDigitTimeout="1"/></Response>')
+    harness.app.reply(
+        "/g1", '<Response><Gather gatherUrl="/g2" interDigitTimeout="2" firstDigitTimeout="1"/></Response>'
+    )
     harness.app.reply("/g2", '<Response><Gather gatherUrl="/g3" firstDigitTimeout="3"/></Response>')
     harness.app.reply("/g3", "<Response><Hangup/></Response>")
     call_id = harness.create_call(to=LOOPBACK)
@@ -107,7 +113,11 @@ def test_record_transcribes_what_the_other_leg_said(harness: Harness) -> None:
     available = harness.app.wait_event("recordingAvailable")[0]
     transcribed = harness.app.wait_event("transcriptionAvailable")[0]
     order = [h.event for h in harness.app.events() if h.body.get("callId") == call_id]
-    assert order.index("recordComplete") < order.index("recordingAvailable") < order.index("transcriptionAvailable")
+    assert (
+        order.index("recordComplete")
+        < order.index("recordingAvailable")
+        < order.index("transcriptionAvailable")
+    )
     recording_id = complete.body["recordingId"]
     assert available.body["recordingId"] == recording_id
     assert available.body["status"] == "complete"
@@ -131,7 +141,9 @@ def test_record_transcribes_what_the_other_leg_said(harness: Harness) -> None:
 
 def test_start_gather_sends_a_dtmf_event_per_digit(harness: Harness) -> None:
     harness.route_loopback()
-    harness.app.reply("/initiate", '<Response><Pause duration="1"/><SendDtmf>42*</SendDtmf><Pause duration="5"/></Response>')
+    harness.app.reply(
+        "/initiate", '<Response><Pause duration="1"/><SendDtmf>42*</SendDtmf><Pause duration="5"/></Response>'
+    )
     harness.app.reply(
         "/answer",
         '<Response><StartGather dtmfUrl="/digit" tag="sg"/><Pause duration="3"/><StopGather/><Pause duration="1"/></Response>',
