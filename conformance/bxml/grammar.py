@@ -27,6 +27,7 @@ __all__ = [
     "Grammar",
     "SimpleType",
     "grammar",
+    "python_pattern",
 ]
 
 _XS = "{http://www.w3.org/2001/XMLSchema}"
@@ -37,6 +38,15 @@ _COLLAPSED = {"token", "anyURI", "decimal", "integer", "language"}
 _LANGUAGE = r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*"
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_XML_SPACES = re.compile(r"[ \t\n\r]+")
+# XSD's \s is only the four XML space characters; Python's is Unicode-wide.
+_XSD_CLASS_ESCAPES = {r"\s": r"[ \t\n\r]", r"\S": r"[^ \t\n\r]"}
+_ESCAPE = re.compile(r"\\.")
+
+
+def python_pattern(pattern: str) -> str:
+    """An XSD pattern (from this grammar's subset) as an equivalent Python regex."""
+    return _ESCAPE.sub(lambda m: _XSD_CLASS_ESCAPES.get(m.group(0), m.group(0)), pattern)
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,7 @@ class SimpleType:
 
     def normalise(self, value: str) -> str:
         """The value as a validator sees it (whitespace collapsed for token-like types)."""
-        return " ".join(value.split()) if self.collapses_whitespace else value
+        return _XML_SPACES.sub(" ", value).strip(" ") if self.collapses_whitespace else value
 
     def accepts(self, value: str) -> bool:
         """Whether ``value`` is in this type (the Python reading of the XSD facets)."""
@@ -258,7 +268,7 @@ class _Reader:
             max_exclusive=_number(facets, "maxExclusive", parent.max_exclusive),
             min_length=_integer(facets, "minLength", parent.min_length),
             max_length=_integer(facets, "maxLength", parent.max_length),
-            _compiled=tuple(re.compile(p) for p in patterns),
+            _compiled=tuple(re.compile(python_pattern(p)) for p in patterns),
         )
         unknown = set(facets) - {
             "enumeration", "pattern", "minInclusive", "maxInclusive", "minExclusive",
