@@ -21,7 +21,9 @@ __all__ = ["OPERATIONS", "check_bxml", "page"]
 
 T = TypeVar("T")
 
-_REDIRECT_FIELDS = ("redirectUrl", "redirectMethod", "redirectFallbackUrl", "redirectFallbackMethod")
+# Not allowed with state/status ``completed``.  The methods are tolerated: the official SDK always
+# sends their defaults (``POST``), and the real API accepts that.
+_REDIRECT_FIELDS = ("redirectUrl", "redirectFallbackUrl")
 
 
 def _encode_token(offset: int) -> str:
@@ -164,6 +166,8 @@ async def update_call(ctx: Ctx) -> Response:
         for key in (*_REDIRECT_FIELDS, "tag"):
             if key in body and body[key] is not None:
                 raise bad_request(key, "is not allowed when state is completed")
+        f.method("redirectMethod")
+        f.method("redirectFallbackMethod")
         f.credentials("username", "password")
         f.credentials("fallbackUsername", "fallbackPassword")
         if call.ended:

@@ -14,7 +14,9 @@ from conformance.simulator.validation import Fields, parse_iso_time
 
 __all__ = ["OPERATIONS"]
 
-_REDIRECT_FIELDS = ("redirectUrl", "redirectMethod", "redirectFallbackUrl", "redirectFallbackMethod")
+# Not allowed with state/status ``completed``.  The methods are tolerated: the official SDK always
+# sends their defaults (``POST``), and the real API accepts that.
+_REDIRECT_FIELDS = ("redirectUrl", "redirectFallbackUrl")
 
 
 def _live(ctx: Ctx) -> Conference:
@@ -61,6 +63,8 @@ async def update_conference(ctx: Ctx) -> Response:
         for key in _REDIRECT_FIELDS:
             if body.get(key) is not None:
                 raise bad_request(key, "is not allowed when status is completed")
+        f.method("redirectMethod")
+        f.method("redirectFallbackMethod")
         f.credentials("username", "password")
         f.credentials("fallbackUsername", "fallbackPassword")
     else:
