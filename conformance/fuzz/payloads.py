@@ -1,0 +1,152 @@
+"""Payload strategies for one webhook event: its JSON Schema walked, then made self-consistent.
+
+After the walk every payload is patched so that it reads like one the platform would send: the
+``eventType`` names the event, times follow one timeline (``enqueuedTime <= startTime <= answerTime
+<= endTime <= eventTime``), a recording's ``duration`` fits between its start and end, and
+``callUrl``/``mediaUrl`` point at the payload's own account, call and recording.  A patch that would
+break the event's schema is dropped, so every payload validates against its schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+from conformance.fuzz import values
+from conformance.fuzz.schema import SchemaStrategies
+from conformance.webhooks.events import EventType
+
+# The order the platform's clocks move in; ``eventTime`` is when the webhook itself was sent.
+TIME_FIELDS = ("enqueuedTime", "startTime", "answerTime", "endTime", "eventTime")
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One call's clock readings; ``duration`` is the recorded span that ends at ``end``."""
+
+    enqueued: datetime
+    start: datetime
+    answer: datetime
+    end: datetime
+    event: datetime
+    duration: Decimal
+    style: int  # fractional digits used when formatting: 0, 3 or 6
+
+    def value(self, field: str) -> datetime:
+        return {
+            "enqueuedTime": self.enqueued,
+            "startTime": self.start,
+            "answerTime": self.answer,
+            "endTime": self.end,
+            "eventTime": self.event,
+        }[field]
+
+
+def _timeline(
+    enqueued: datetime, queued: int, ringing: int, duration: Decimal, tail: int, delay: int, style: int
+) -> Timeline:
+    start = enqueued + timedelta(milliseconds=queued)
+    answer = start + timedelta(milliseconds=ringing)
+    end = answer + timedelta(seconds=float(duration), milliseconds=tail)
+    return Timeline(enqueued, start, answer, end, end + timedelta(milliseconds=delay), duration, style)
+
+
+_TIMELINES = st.builds(
+    _timeline,
+    values.instants(),
+    st.integers(0, 30_000),
+    st.integers(0, 90_000),
+    values.duration_seconds(),
+    st.integers(0, 600_000),
+    st.integers(0, 5_000),
+    st.sampled_from((3, 3, 6, 0)),
+)
+
+
+def timelines() -> st.SearchStrategy[Timeline]:
+    """Ordered instants: queued, started, answered, ended (after a recording), webhook sent."""
+    return _TIMELINES
+
+
+def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    return Draft202012Validator(dict(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def harmonise(payload: dict[str, Any], timeline: Timeline) -> dict[str, Any]:
+    """Return ``payload`` with its times, duration and URLs made consistent (a new dict)."""
+    result = dict(payload)
+    for field in TIME_FIELDS:
+        if isinstance(result.get(field), str):
+            result[field] = values.format_time(timeline.value(field), timeline.style)
+    if isinstance(result.get("duration"), str):
+        result["duration"] = values.iso_duration(timeline.duration)
+    account, call = result.get("accountId"), result.get("callId")
+    if isinstance(result.get("callUrl"), str) and isinstance(account, str) and isinstance(call, str):
+        result["callUrl"] = values.call_url(account, call)
+    recording = result.get("recordingId")
+    if isinstance(result.get("mediaUrl"), str) and isinstance(account, str) and isinstance(recording, str):
+        conference = result.get("conferenceId")
+        if isinstance(call, str):
+            owner = values.call_url(account, call)
+        elif isinstance(conference, str):
+            owner = f"{values.API_ROOT}/accounts/{account}/conferences/{conference}"
+        else:
+            return result
+        result["mediaUrl"] = f"{owner}/recordings/{recording}/media"
+    return result
+
+
+class PayloadFactory:
+    """Caches one strategy and one validator per event; see :func:`payloads`."""
+
+    def __init__(self, builder: SchemaStrategies | None = None) -> None:
+        self.builder = builder or SchemaStrategies()
+
+    def raw(self, event: EventType) -> st.SearchStrategy[dict[str, Any]]:
+        """Schema-valid payloads before they are made consistent."""
+        schema = dict(event.schema)
+        properties = dict(schema.get("properties", {}))
+        if "eventType" in properties and not {"const", "enum"} & set(properties["eventType"]):
+            properties["eventType"] = {**properties["eventType"], "const": event.name}
+            schema["properties"] = properties
+        strategy: st.SearchStrategy[dict[str, Any]] = self.builder.build(schema)
+        return strategy
+
+    def payloads(self, event: EventType) -> st.SearchStrategy[dict[str, Any]]:
+        validator = _validator(event.schema)
+
+        def finish(pair: tuple[dict[str, Any], Timeline]) -> dict[str, Any]:
+            raw, timeline = pair
+            patched = harmonise(raw, timeline)
+            return patched if validator.is_valid(patched) else raw
+
+        return st.tuples(self.raw(event), timelines()).map(finish)
+
+
+# (name, id of the schema) -> (event, strategy); the event is kept so the id stays unique.
+_CACHE: dict[tuple[str, int], tuple[EventType, st.SearchStrategy[dict[str, Any]]]] = {}
+
+
+def payloads(event: EventType) -> st.SearchStrategy[dict[str, Any]]:
+    """Realistic, schema-valid, self-consistent payloads of ``event``."""
+    key = (event.name, id(event.schema))
+    hit = _CACHE.get(key)
+    if hit is None:
+        if len(_CACHE) > 512:
+            _CACHE.clear()
+        hit = _CACHE[key] = (event, PayloadFactory().payloads(event))
+    return hit[1]
+
+
+def validator_for(event: EventType) -> Draft202012Validator:
+    """A validator for ``event``'s payload schema (with format checking)."""
+    return _validator(event.schema)
+
+
+__all__ = ["TIME_FIELDS", "PayloadFactory", "Timeline", "harmonise", "payloads", "timelines", "validator_for"]

@@ -1,0 +1,195 @@
+"""Walk a JSON Schema (2020-12, refs already inlined) into a hypothesis strategy.
+
+Leaves are filled by realistic generators chosen by field name (:data:`values.FIELD_VALUES`) or by
+``format`` (:data:`values.FORMAT_VALUES`); a realistic value is kept only when it satisfies the
+leaf's own schema, so the contract always wins over the guess.  Optional properties are generated
+present and absent; ``type: [..., "null"]`` yields ``None`` too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+from conformance.errors import ConformanceError
+from conformance.fuzz import values
+
+# Keywords that constrain a leaf value beyond its type; when present, a realistic guess is checked.
+_LEAF_CONSTRAINTS = frozenset(
+    {"pattern", "minLength", "maxLength", "format", "minimum", "maximum", "exclusiveMinimum",
+     "exclusiveMaximum", "multipleOf", "not", "minProperties", "maxProperties", "propertyNames"}
+)  # fmt: skip
+
+
+class UnsupportedSchemaError(ConformanceError, ValueError):
+    """A webhook schema uses a construct the payload generator cannot honour."""
+
+    reason = "unsupported-schema"
+
+
+def merge_all_of(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Fold ``allOf`` parts into one schema (properties and required lists are unioned)."""
+    merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+    for part in schema.get("allOf", []):
+        flat = merge_all_of(part)
+        for key, value in flat.items():
+            if key == "properties":
+                merged["properties"] = {**merged.get("properties", {}), **value}
+            elif key == "required":
+                merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
+            else:
+                merged.setdefault(key, value)
+    return merged
+
+
+def _types(schema: Mapping[str, Any]) -> list[str]:
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return [declared]
+    if isinstance(declared, list):
+        return [str(t) for t in declared]
+    if "properties" in schema or "additionalProperties" in schema:
+        return ["object"]
+    if "items" in schema:
+        return ["array"]
+    return ["string"]
+
+
+def _checked(strategy: st.SearchStrategy[Any], schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
+    if not _LEAF_CONSTRAINTS.intersection(schema):
+        return strategy
+    validator = Draft202012Validator(dict(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return strategy.filter(validator.is_valid)
+
+
+class SchemaStrategies:
+    """Builds strategies from schemas; ``overrides`` maps a field name to a strategy factory."""
+
+    def __init__(
+        self,
+        overrides: Mapping[str, Callable[[], st.SearchStrategy[Any]]] | None = None,
+        formats: Mapping[str, Callable[[], st.SearchStrategy[str]]] | None = None,
+    ) -> None:
+        self.overrides = dict(values.FIELD_VALUES if overrides is None else overrides)
+        self.formats = dict(values.FORMAT_VALUES if formats is None else formats)
+
+    def build(self, schema: Mapping[str, Any] | bool, name: str | None = None) -> st.SearchStrategy[Any]:
+        """A strategy for values of ``schema``; ``name`` is the property it fills, if any."""
+        if schema is False:
+            raise UnsupportedSchemaError(f"schema for {name or 'value'} allows nothing")
+        if schema is True or schema == {}:
+            return st.none() | st.booleans() | st.integers() | values.free_text()
+        if not isinstance(schema, Mapping):
+            raise UnsupportedSchemaError(f"schema for {name or 'value'} is not an object")
+        if "allOf" in schema:
+            return self.build(merge_all_of(schema), name)
+        if "const" in schema:
+            return st.just(schema["const"])
+        if "enum" in schema:
+            return st.sampled_from(list(schema["enum"]))
+        for key in ("oneOf", "anyOf"):
+            if key in schema:
+                base = {k: v for k, v in schema.items() if k != key}
+                options = [self.build({**base, **part}, name) for part in schema[key]]
+                validator = Draft202012Validator(dict(schema))
+                return st.one_of(options).filter(validator.is_valid)
+        types = _types(schema)
+        options = [self._typed(t, schema, name) for t in types if t != "null"]
+        if "null" in types:
+            options.append(st.none())
+        if not options:
+            raise UnsupportedSchemaError(f"schema for {name or 'value'} allows no type")
+        return st.one_of(options)
+
+    def _typed(self, kind: str, schema: Mapping[str, Any], name: str | None) -> st.SearchStrategy[Any]:
+        if kind == "object":
+            return self._object(schema, name)
+        if kind == "array":
+            return self._array(schema, name)
+        factory = self._override(name)
+        if factory is not None and kind in {"string", "integer"}:
+            guess = factory()
+            return _checked(guess.filter(lambda v: _is_type(v, kind)), {**schema, "type": kind})
+        if kind == "string":
+            return self._string(schema)
+        if kind in {"integer", "number"}:
+            return self._number(kind, schema)
+        if kind == "boolean":
+            return st.booleans()
+        raise UnsupportedSchemaError(f"unsupported type {kind!r} for {name or 'value'}")
+
+    def _override(self, name: str | None) -> Callable[[], st.SearchStrategy[Any]] | None:
+        """The realistic generator for a (dotted) field name: the full name first, then its last part."""
+        if name is None:
+            return None
+        return self.overrides.get(name) or self.overrides.get(name.rsplit(".", 1)[-1])
+
+    def _string(self, schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
+        fmt = schema.get("format")
+        if isinstance(fmt, str) and fmt in self.formats:
+            return _checked(self.formats[fmt](), schema)
+        if "pattern" in schema:
+            pattern = st.from_regex(schema["pattern"])
+            return _checked(pattern, schema)
+        return st.text(
+            st.characters(codec="utf-8"),
+            min_size=int(schema.get("minLength", 0)),
+            max_size=int(schema.get("maxLength", 64)),
+        )
+
+    def _number(self, kind: str, schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
+        low = schema.get("minimum")
+        high = schema.get("maximum")
+        if kind == "integer":
+            low_i = None if low is None else math.ceil(low)
+            high_i = None if high is None else math.floor(high)
+            return _checked(st.integers(low_i, high_i), schema)
+        return _checked(st.floats(low, high, allow_nan=False, allow_infinity=False), schema)
+
+    def _array(self, schema: Mapping[str, Any], name: str | None) -> st.SearchStrategy[Any]:
+        items = schema.get("items", {})
+        return st.lists(
+            self.build(items, name),
+            min_size=int(schema.get("minItems", 0)),
+            max_size=int(schema.get("maxItems", 4)),
+            unique_by=(lambda v: repr(v)) if schema.get("uniqueItems") else None,
+        )
+
+    def _object(self, schema: Mapping[str, Any], name: str | None) -> st.SearchStrategy[Any]:
+        properties: Mapping[str, Any] = schema.get("properties", {})
+        factory = self._override(name)
+        if not properties and factory is not None:
+            return _checked(factory(), schema)
+        required = set(schema.get("required", []))
+
+        def sub(key: str) -> st.SearchStrategy[Any]:
+            return self.build(properties[key], f"{name}.{key}" if name else key)
+
+        fixed = {key: sub(key) for key in properties if key in required}
+        optional = {key: sub(key) for key in properties if key not in required}
+        missing = required - set(properties)
+        if missing:
+            raise UnsupportedSchemaError(f"required {sorted(missing)} have no schema in {name or 'object'}")
+        extra = schema.get("additionalProperties")
+        if not properties and isinstance(extra, Mapping):
+            keys = st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=16)
+            return st.dictionaries(keys, self.build(extra), max_size=4)
+        return st.fixed_dictionaries(fixed, optional=optional)
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def strategy_for(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
+    """Realistic values of ``schema`` with the default field and format tables."""
+    return SchemaStrategies().build(schema)
+
+
+__all__ = ["SchemaStrategies", "UnsupportedSchemaError", "merge_all_of", "strategy_for"]

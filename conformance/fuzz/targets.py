@@ -1,0 +1,239 @@
+"""Where webhooks go: a URL, or an ASGI / WSGI app called in-process; how one is delivered.
+
+Delivery follows the platform: ``POST`` with a JSON body by default, or ``GET`` with the payload as
+query parameters (nested objects JSON-encoded, ``null`` fields left out), optional Basic auth, and
+the callback timeout.  An in-process ASGI app runs on a private event loop and is cancelled when the
+timeout passes; a WSGI app cannot be interrupted, so its reply is timed instead.  An app that
+raises answers ``500``, as a real server would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from conformance.errors import ConfigurationError, TargetUnreachableError
+
+Method = Literal["GET", "POST"]
+IN_PROCESS_BASE = "http://testserver/"
+USER_AGENT = "BandwidthAPI/v2 (bw-conformance fuzz-app)"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One webhook delivered and what came back (``error`` is ``"timeout"`` or ``"connection"``)."""
+
+    method: Method
+    url: str
+    payload: dict[str, Any]
+    status: int | None
+    content_type: str
+    body: bytes
+    elapsed: float
+    error: Literal["timeout", "connection"] | None = None
+    detail: str = ""
+
+    def text(self, limit: int = 500) -> str:
+        decoded = self.body.decode("utf-8", errors="replace")
+        return decoded if len(decoded) <= limit else decoded[:limit] + "…"
+
+
+def query_params(payload: Mapping[str, Any]) -> dict[str, str]:
+    """The payload as query parameters: strings as they are, other scalars and objects as JSON."""
+    params: dict[str, str] = {}
+    for key, value in payload.items():
+        if value is None:
+            continue
+        params[key] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return params
+
+
+def curl_command(method: Method, url: str, payload: Mapping[str, Any], username: str | None = None) -> str:
+    """A curl command that sends the same webhook (curl asks for the password itself)."""
+    parts = ["curl", "-sS", "-i"]
+    if username is not None:
+        parts += ["-u", username]
+    if method == "GET":
+        parts += ["-G", url]
+        for key, value in query_params(payload).items():
+            parts += ["--data-urlencode", f"{key}={value}"]
+    else:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        parts += ["-X", "POST", url, "-H", "Content-Type: application/json", "--data-raw", body]
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def _is_asgi(app: object) -> bool:
+    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", None)  # noqa: B004
+    return inspect.iscoroutinefunction(call)
+
+
+class Target:
+    """Delivers webhooks to one app; use as a context manager or call :meth:`close`."""
+
+    def __init__(
+        self,
+        app: str | Callable[..., Any],
+        *,
+        callback_timeout: float = 15.0,
+        method: Method = "POST",
+        auth: tuple[str, str] | None = None,
+        kind: Literal["url", "asgi", "wsgi"] | None = None,
+    ) -> None:
+        if callback_timeout <= 0:
+            raise ConfigurationError("the callback timeout must be positive", reason="bad-timeout")
+        if method not in ("GET", "POST"):
+            raise ConfigurationError(f"method must be GET or POST, not {method!r}", reason="bad-method")
+        self.callback_timeout = callback_timeout
+        self.method: Method = method
+        self.auth = auth
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._async_client: httpx.AsyncClient | None = None
+        headers = {"User-Agent": USER_AGENT}
+        if kind is None:
+            kind = "url" if isinstance(app, str) else "asgi" if _is_asgi(app) else "wsgi"
+        self.kind = kind
+        if kind == "url":
+            if not isinstance(app, str):
+                raise ConfigurationError("a URL target must be a string", reason="bad-target")
+            parts = urlsplit(app)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigurationError(f"not an http(s) URL: {app!r}", reason="bad-url")
+            self.base_url = app
+            self._client = httpx.Client(timeout=callback_timeout, headers=headers, auth=auth)
+        elif kind == "wsgi":
+            if not callable(app):
+                raise ConfigurationError(
+                    "an in-process target must be an ASGI or WSGI app", reason="bad-target"
+                )
+            self.base_url = IN_PROCESS_BASE
+            transport = httpx.WSGITransport(app=app, raise_app_exceptions=False)
+            self._client = httpx.Client(transport=transport, headers=headers, auth=auth)
+        else:
+            self.base_url = IN_PROCESS_BASE
+            self._client = httpx.Client(headers=headers)
+            self._start_loop()
+            asgi = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]
+            self._async_client = httpx.AsyncClient(transport=asgi, headers=headers, auth=auth)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def _start_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="fuzz-asgi-loop", daemon=True)
+        thread.start()
+        self._loop, self._thread = loop, thread
+
+    def close(self) -> None:
+        self._client.close()
+        if self._loop is not None and self._thread is not None:
+            if self._async_client is not None:
+                asyncio.run_coroutine_threadsafe(self._async_client.aclose(), self._loop).result()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+            self._loop = None
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- delivery ----------------------------------------------------------------------------------
+    def resolve(self, route: str | None) -> str:
+        """An absolute URL for ``route`` (absolute, or a path relative to the target)."""
+        if not route:
+            return self.base_url
+        return urljoin(self.base_url, route)
+
+    def check_reachable(self, urls: list[str]) -> None:
+        """Raise :class:`TargetUnreachableError` when a URL target's host does not accept connections."""
+        if self.kind != "url":
+            return
+        for url in dict.fromkeys(urls):
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            try:
+                with socket.create_connection(
+                    (parts.hostname or "", port), timeout=min(5.0, self.callback_timeout)
+                ):
+                    pass
+            except OSError as exc:
+                raise TargetUnreachableError(f"cannot connect to {url}: {exc}") from exc
+
+    def _request_args(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        if self.method == "GET":
+            return {"params": query_params(payload)}
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        return {"content": body, "headers": {"Content-Type": "application/json"}}
+
+    def send(self, url: str, payload: dict[str, Any]) -> Exchange:
+        """Deliver ``payload`` to ``url`` and record the outcome; never raises for app failures."""
+        args = self._request_args(payload)
+        started = time.perf_counter()
+        try:
+            if self._async_client is not None and self._loop is not None:
+                response = self._send_async(url, args)
+            else:
+                response = self._client.request(self.method, url, **args)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            return self._failed(
+                url, payload, started, "timeout", f"no reply within {self.callback_timeout:g} s ({exc!r})"
+            )
+        except httpx.TransportError as exc:
+            return self._failed(url, payload, started, "connection", f"{type(exc).__name__}: {exc}")
+        elapsed = time.perf_counter() - started
+        return Exchange(
+            method=self.method,
+            url=url,
+            payload=payload,
+            status=response.status_code,
+            content_type=response.headers.get("content-type", ""),
+            body=response.content,
+            elapsed=elapsed,
+        )
+
+    def _send_async(self, url: str, args: dict[str, Any]) -> httpx.Response:
+        assert self._async_client is not None
+        assert self._loop is not None
+        call = self._async_client.request(self.method, url, **args)
+        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(call, self.callback_timeout), self._loop)
+        return future.result()
+
+    def _failed(
+        self,
+        url: str,
+        payload: dict[str, Any],
+        started: float,
+        error: Literal["timeout", "connection"],
+        detail: str,
+    ) -> Exchange:
+        return Exchange(
+            method=self.method,
+            url=url,
+            payload=payload,
+            status=None,
+            content_type="",
+            body=b"",
+            elapsed=time.perf_counter() - started,
+            error=error,
+            detail=detail,
+        )
+
+    def curl(self, url: str, payload: Mapping[str, Any]) -> str:
+        return curl_command(self.method, url, payload, self.auth[0] if self.auth else None)
+
+
+__all__ = ["IN_PROCESS_BASE", "Exchange", "Method", "Target", "curl_command", "query_params"]

@@ -1,0 +1,415 @@
+"""Realistic value strategies for webhook fields: numbers, ids, times, durations, digits, tags.
+
+These generators know what the platform really sends (E.164 numbers from many countries, ids in the
+documented shapes, ISO-8601 durations, gather digits ...).  :mod:`conformance.fuzz.payloads` picks
+one by field name when it walks an event's JSON Schema and keeps the schema's own constraints.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from hypothesis import strategies as st
+
+API_ROOT = "https://voice.bandwidth.com/api/v2"
+
+# (country code, lengths of the national significant number).  E.164 caps the whole at 15 digits.
+_COUNTRIES: tuple[tuple[str, tuple[int, ...]], ...] = (
+    ("1", (10,)),  # North America
+    ("44", (10,)),  # United Kingdom
+    ("49", (10, 11)),  # Germany
+    ("33", (9,)),  # France
+    ("34", (9,)),  # Spain
+    ("39", (9, 10)),  # Italy
+    ("353", (9,)),  # Ireland
+    ("81", (9, 10)),  # Japan
+    ("86", (11,)),  # China
+    ("91", (10,)),  # India
+    ("61", (9,)),  # Australia
+    ("64", (8, 9)),  # New Zealand
+    ("55", (10, 11)),  # Brazil
+    ("52", (10,)),  # Mexico
+    ("54", (10,)),  # Argentina
+    ("27", (9,)),  # South Africa
+    ("234", (10,)),  # Nigeria
+    ("971", (9,)),  # United Arab Emirates
+    ("7", (10,)),  # Russia / Kazakhstan
+    ("82", (9, 10)),  # South Korea
+    ("65", (8,)),  # Singapore
+    ("852", (8,)),  # Hong Kong
+    ("358", (9, 10)),  # Finland
+    ("420", (9,)),  # Czechia
+)
+
+# Presentations a caller id can carry instead of a number (documented for ``from``).
+WITHHELD_CALLER_IDS = ("Private", "Restricted", "Unavailable", "Anonymous")
+
+DISCONNECT_CAUSES = (
+    "hangup",
+    "busy",
+    "timeout",
+    "cancel",
+    "rejected",
+    "callback-error",
+    "invalid-bxml",
+    "application-error",
+    "account-limit",
+    "node-capacity-exceeded",
+    "error",
+    "unknown",
+)
+
+DTMF_DIGITS = "0123456789*#"
+
+# Tags that break naive string handling: markup, quoting, escapes, non-ASCII, the 256-char limit.
+TRICKY_TAGS = (
+    "",
+    " ",
+    "a&b",
+    "<Hangup/>",
+    "</Response>",
+    '"quoted"',
+    "it's",
+    "]]>",
+    "&amp;",
+    "x" * 256,
+    "é" * 256,
+    "{'json': true}",
+    '{"menu":"sales","step":2}',
+    "line\nbreak",
+    "tab\tand\\backslash",
+    "日本語のタグ",
+    "emoji 📞☎",
+    "%s%d{0}",
+    "Robert'); DROP TABLE calls;--",
+)
+
+
+@cache
+def e164_numbers() -> st.SearchStrategy[str]:
+    """E.164 numbers (``+`` then up to 15 digits) from many countries, not only ``+1``."""
+
+    def numbers(code: str, length: int) -> st.SearchStrategy[str]:
+        return st.integers(2 * 10 ** (length - 1), 10**length - 1).map(lambda n: f"+{code}{n}")
+
+    branches = [numbers(code, length) for code, lengths in _COUNTRIES for length in lengths]
+    return st.one_of(branches)
+
+
+_SIP_USERS = ("alice", "bob", "reception", "ivr.main", "agent_7", "front-desk", "u")
+_SIP_HOSTS = ("example.com", "sip.example.net", "pbx.example.org", "10.0.0.12", "192.0.2.55", "[2001:db8::5]")
+
+
+@cache
+def sip_uris() -> st.SearchStrategy[str]:
+    """SIP URIs such as ``sip:alice@example.com`` or ``sip:+15551234567@10.0.0.1:5060``."""
+    users = st.one_of(st.sampled_from(_SIP_USERS), e164_numbers())
+    ports = st.sampled_from(("", "", ":5060", ":5061", ";transport=tls"))
+    return st.builds(lambda u, h, p: f"sip:{u}@{h}{p}", users, st.sampled_from(_SIP_HOSTS), ports)
+
+
+@cache
+def caller_ids() -> st.SearchStrategy[str]:
+    """What arrives in ``from``: mostly numbers, sometimes SIP URIs or a withheld presentation."""
+    return st.one_of(e164_numbers(), sip_uris(), st.sampled_from(WITHHELD_CALLER_IDS))
+
+
+@cache
+def destinations() -> st.SearchStrategy[str]:
+    """What arrives in ``to`` / ``transferTo``: a number or a SIP URI."""
+    return st.one_of(e164_numbers(), sip_uris())
+
+
+def _hex(size: int) -> st.SearchStrategy[str]:
+    return st.integers(0, 16**size - 1).map(lambda n: format(n, f"0{size}x"))
+
+
+@cache
+def _id_body() -> st.SearchStrategy[str]:
+    """The 45-character body shared by call, conference and recording ids (``8-8-4-4-4-12`` hex)."""
+    return st.tuples(*(_hex(n) for n in (8, 8, 4, 4, 4, 12))).map("-".join)
+
+
+@cache
+def call_ids() -> st.SearchStrategy[str]:
+    """``c-`` and 45 characters: 47 in all."""
+    return _id_body().map(lambda body: f"c-{body}")
+
+
+@cache
+def conference_ids() -> st.SearchStrategy[str]:
+    """``conf-`` and 45 characters: 50 in all."""
+    return _id_body().map(lambda body: f"conf-{body}")
+
+
+@cache
+def recording_ids() -> st.SearchStrategy[str]:
+    """``r-`` and 45 characters: 47 in all."""
+    return _id_body().map(lambda body: f"r-{body}")
+
+
+@cache
+def transcription_ids() -> st.SearchStrategy[str]:
+    return _id_body().map(lambda body: f"t-{body}")
+
+
+@cache
+def stream_ids() -> st.SearchStrategy[str]:
+    return _id_body().map(lambda body: f"s-{body}")
+
+
+@cache
+def uuids() -> st.SearchStrategy[str]:
+    return st.uuids().map(str)
+
+
+@cache
+def account_ids() -> st.SearchStrategy[str]:
+    """Account ids are digits (seven in the contract's examples, eight in the docs')."""
+    return st.one_of(
+        st.integers(1_000_000, 9_999_999).map(str),
+        st.integers(10_000_000, 99_999_999).map(str),
+    )
+
+
+@cache
+def sip_call_ids() -> st.SearchStrategy[str]:
+    return st.builds(
+        lambda token, host: f"{token:x}@{host}",
+        st.integers(16**7, 16**32 - 1),
+        st.sampled_from(("10.0.0.1", "192.0.2.7", "sbc.example.com")),
+    )
+
+
+@cache
+def gather_digits() -> st.SearchStrategy[str]:
+    """``digits`` of a gather event: empty on timeout, otherwise up to 50 keys."""
+    return st.one_of(
+        st.just(""),
+        st.sampled_from(DTMF_DIGITS),
+        st.text(DTMF_DIGITS, min_size=1, max_size=50),
+    )
+
+
+@cache
+def terminating_digits() -> st.SearchStrategy[str]:
+    """``terminatingDigit``: empty when the gather ended another way, else one key."""
+    return st.one_of(st.just(""), st.sampled_from(DTMF_DIGITS))
+
+
+@cache
+def dtmf_digits() -> st.SearchStrategy[str]:
+    return st.sampled_from(DTMF_DIGITS)
+
+
+@cache
+def _printable() -> st.SearchStrategy[str]:
+    """Any character an XML document can carry: no control, surrogate or private-use code points."""
+    return st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Co"))
+
+
+@cache
+def tags() -> st.SearchStrategy[str]:
+    """Tags: any characters, quotes, ``&``, ``<``, non-ASCII, up to exactly 256 characters."""
+    printable = _printable()
+    return st.one_of(
+        st.sampled_from(TRICKY_TAGS),
+        st.text(printable, max_size=256),
+        st.text(printable, min_size=256, max_size=256),
+    )
+
+
+def free_text(max_size: int = 200) -> st.SearchStrategy[str]:
+    printable = _printable()
+    return st.one_of(st.sampled_from(TRICKY_TAGS[1:8]), st.text(printable, max_size=max_size))
+
+
+@cache
+def conference_names() -> st.SearchStrategy[str]:
+    """Conference names as ``<Conference>`` accepts them: 1-100 of letters, digits, ``-_.``."""
+    return st.one_of(
+        st.sampled_from(("room", "sales-daily", "team_42", "a.b", "x" * 100)),
+        st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=100),
+    )
+
+
+@cache
+def duration_seconds() -> st.SearchStrategy[Decimal]:
+    """Durations from a few milliseconds to four hours, with up to nine decimals."""
+    scaled = st.one_of(
+        st.integers(1, 999_999_999),  # under a second, nanosecond resolution
+        st.integers(1_000, 60_000).map(lambda ms: ms * 1_000_000),  # seconds, ms resolution
+        st.integers(60, 3_600).map(lambda s: s * 1_000_000_000),  # minutes
+        st.integers(3_600_000, 14_400_000).map(lambda ms: ms * 1_000_000),  # hours
+    )
+    return scaled.map(lambda ns: Decimal(ns).scaleb(-9).normalize())
+
+
+def iso_duration(seconds: Decimal) -> str:
+    """Format seconds as an ISO-8601 duration: ``PT0.2S``, ``PT13.67S``, ``PT1H2M3.5S``."""
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    whole = int(seconds)
+    fraction = seconds - whole
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "PT"
+    if hours:
+        text += f"{hours}H"
+    if minutes:
+        text += f"{minutes}M"
+    sec_text = format((Decimal(secs) + fraction).normalize(), "f")
+    if sec_text != "0" or text == "PT":
+        text += f"{sec_text}S"
+    return text
+
+
+@cache
+def iso_durations() -> st.SearchStrategy[str]:
+    return duration_seconds().map(iso_duration)
+
+
+_EPOCH_START = datetime(2016, 1, 1, tzinfo=UTC)
+_EPOCH_END = datetime(2036, 1, 1, tzinfo=UTC)
+
+
+@cache
+def instants() -> st.SearchStrategy[datetime]:
+    """A point in time with millisecond resolution, in UTC."""
+    span_ms = int((_EPOCH_END - _EPOCH_START).total_seconds() * 1000)
+    return st.integers(0, span_ms).map(lambda ms: _EPOCH_START + timedelta(milliseconds=ms))
+
+
+def format_time(moment: datetime, style: int = 3) -> str:
+    """RFC 3339 in UTC with ``style`` fractional digits (0, 3 or 6): ``2024-05-01T10:00:00.123Z``."""
+    base = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if style == 0:
+        return base + "Z"
+    return f"{base}.{moment.microsecond:06d}"[: len(base) + 1 + style] + "Z"
+
+
+@cache
+def timestamps() -> st.SearchStrategy[str]:
+    return st.builds(format_time, instants(), st.sampled_from((3, 3, 6, 0)))
+
+
+def call_url(account_id: str, call_id: str) -> str:
+    return f"{API_ROOT}/accounts/{account_id}/calls/{call_id}"
+
+
+@cache
+def media_urls() -> st.SearchStrategy[str]:
+    return st.builds(
+        lambda account, call, rec: f"{call_url(account, call)}/recordings/{rec}/media",
+        account_ids(),
+        call_ids(),
+        recording_ids(),
+    )
+
+
+@cache
+def urls() -> st.SearchStrategy[str]:
+    return st.builds(call_url, account_ids(), call_ids())
+
+
+@cache
+def sip_header_maps() -> st.SearchStrategy[dict[str, str]]:
+    """``sipHeaders`` of an initiate event: lower-cased ``x-*`` INVITE headers."""
+    names = st.from_regex(r"x-[a-z][a-z0-9-]{0,20}", fullmatch=True)
+    return st.dictionaries(names, free_text(60), max_size=4)
+
+
+# Field name -> realistic generator.  Used for string (and a few integer) leaves without an enum.
+FIELD_VALUES: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
+    "from": caller_ids,
+    "to": destinations,
+    "transferTo": destinations,
+    "transferCallerId": caller_ids,
+    "callId": call_ids,
+    "parentCallId": call_ids,
+    "conferenceId": conference_ids,
+    "recordingId": recording_ids,
+    "transcriptionId": transcription_ids,
+    "streamId": stream_ids,
+    "accountId": account_ids,
+    "applicationId": uuids,
+    "errorId": uuids,
+    "sipCallId": sip_call_ids,
+    "digits": gather_digits,
+    "terminatingDigit": terminating_digits,
+    "digit": dtmf_digits,
+    "tag": tags,
+    "duration": iso_durations,
+    "cause": lambda: st.sampled_from(DISCONNECT_CAUSES),
+    "errorMessage": free_text,
+    "name": conference_names,
+    "text": free_text,
+    "callUrl": urls,
+    "mediaUrl": media_urls,
+    "sipResponseCode": lambda: st.sampled_from((200, 404, 408, 480, 486, 487, 500, 503, 603)),
+    "channels": lambda: st.sampled_from((1, 2)),
+    "sipHeaders": sip_header_maps,
+    "mediaStream.id": stream_ids,
+    "originalMediaStream.id": stream_ids,
+    "realTimeTranscription.id": transcription_ids,
+    "originalTranscription.id": transcription_ids,
+    "transcription.id": transcription_ids,
+    "mediaStream.name": free_text,
+    "originalMediaStream.name": free_text,
+    "realTimeTranscription.name": free_text,
+    "originalTranscription.name": free_text,
+    "mediaStream.type": lambda: st.just("WebSocket"),
+    "originalMediaStream.type": lambda: st.just("WebSocket"),
+    "destination": lambda: st.sampled_from(("wss://media.example.com/stream", "wss://10.0.0.5:8443/audio")),
+}
+
+# JSON Schema ``format`` -> generator, for strings the name table does not cover.
+FORMAT_VALUES: dict[str, Callable[[], st.SearchStrategy[str]]] = {
+    "date-time": timestamps,
+    "uri": urls,
+    "url": urls,
+    "uuid": uuids,
+    "duration": iso_durations,
+}
+
+__all__ = [
+    "API_ROOT",
+    "DISCONNECT_CAUSES",
+    "DTMF_DIGITS",
+    "FIELD_VALUES",
+    "FORMAT_VALUES",
+    "TRICKY_TAGS",
+    "WITHHELD_CALLER_IDS",
+    "account_ids",
+    "call_ids",
+    "call_url",
+    "caller_ids",
+    "conference_ids",
+    "conference_names",
+    "destinations",
+    "dtmf_digits",
+    "duration_seconds",
+    "e164_numbers",
+    "format_time",
+    "free_text",
+    "gather_digits",
+    "instants",
+    "iso_duration",
+    "iso_durations",
+    "media_urls",
+    "recording_ids",
+    "sip_call_ids",
+    "sip_header_maps",
+    "sip_uris",
+    "stream_ids",
+    "tags",
+    "terminating_digits",
+    "timestamps",
+    "transcription_ids",
+    "uuids",
+]
