@@ -84,15 +84,22 @@ def test_payload_under_another_event_type_is_a_problem(name: str) -> None:
     assert [p.reason for p in checker.problems(data)] == ["unknown-event-type"]
 
 
-@pytest.mark.parametrize("name", NAMES)
+# Events whose example payload is flat: nested objects have no documented query encoding.
+FLAT = [
+    n for n in NAMES if not any(isinstance(v, dict | list) for v in example(CATALOGUE[n].schema).values())
+]
+
+
+def test_most_events_are_flat() -> None:
+    assert len(FLAT) >= len(NAMES) // 2
+
+
+@pytest.mark.parametrize("name", FLAT)
 def test_get_callbacks_are_typed_back(real_sink: WebhookSink, http: httpx.Client, name: str) -> None:
     data = example(CATALOGUE[name].schema)
-    flat = {key: value for key, value in data.items() if not isinstance(value, dict | list)}
-    if len(flat) != len(data):
-        pytest.skip("nested objects have no documented query encoding")
     scope = real_sink.scope(name)
     query = {
-        key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in flat.items()
+        key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in data.items()
     }
     http.get(scope.url(name), params=query)
     (webhook,) = scope.requests
