@@ -252,7 +252,7 @@ def test_describe_shows_the_structure() -> None:
     ("build", "message"),
     [
         (lambda: Flow([]), "non-empty list"),
-        (lambda: Flow("answer"), "non-empty list"),  # type: ignore[arg-type]
+        (lambda: Flow("answer"), "non-empty list"),
         (lambda: Flow([42]), "a flow step is"),  # type: ignore[list-item]
         (lambda: Flow(["answer"], rules=["same"]), "not a field rule"),  # type: ignore[list-item]
         (lambda: Flow(["answer"], ignore=["answer"]), "both expected and ignored"),
