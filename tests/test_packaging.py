@@ -38,10 +38,22 @@ def test_wheel_contains_contract_and_grammar(wheel: Path) -> None:
 
 def test_installed_wheel_loads_the_spec_from_its_own_copy(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    # This interpreter's pip installs into the new venv (`pip --python`), which saves seeding pip there.
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
     )
