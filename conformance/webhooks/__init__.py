@@ -9,7 +9,7 @@ from conformance.webhooks.expectations import (
     either_order,
     optional,
 )
-from conformance.webhooks.records import Outcome, PayloadProblem, RecordFormatError, Webhook
+from conformance.webhooks.records import Outcome, PayloadProblem, RecordFormatError, Webhook, read_log
 from conformance.webhooks.rules import (
     ExpectationError,
     Mismatch,
@@ -47,5 +47,6 @@ __all__ = [
     "matches",
     "non_decreasing",
     "optional",
+    "read_log",
     "same",
 ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -163,4 +165,26 @@ class Webhook:
             raise RecordFormatError(f"not a webhook record: {exc}") from exc
 
 
-__all__ = ["Outcome", "PayloadProblem", "RecordFormatError", "ReplySource", "Webhook"]
+def read_log(path: str | os.PathLike[str]) -> list[Webhook]:
+    """The webhooks of a sink's JSONL log, in the order written."""
+    webhooks: list[Webhook] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.endswith("\n"):
+                raise RecordFormatError(f"{os.fspath(path)}:{number}: the last line is incomplete")
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise RecordFormatError(f"{os.fspath(path)}:{number}: not JSON: {exc}") from exc
+            if not isinstance(data, dict):
+                raise RecordFormatError(f"{os.fspath(path)}:{number}: not a JSON object")
+            try:
+                webhooks.append(Webhook.from_json(data))
+            except RecordFormatError as exc:
+                raise RecordFormatError(f"{os.fspath(path)}:{number}: {exc}") from exc
+    return webhooks
+
+
+__all__ = ["Outcome", "PayloadProblem", "RecordFormatError", "ReplySource", "Webhook", "read_log"]

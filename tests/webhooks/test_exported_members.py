@@ -29,6 +29,7 @@ EXPECTED = {
     "matches",
     "non_decreasing",
     "optional",
+    "read_log",
     "same",
 }
 

@@ -11,12 +11,14 @@ import pytest
 
 from conformance.errors import ConfigurationError, ConformanceError
 from conformance.webhooks import (
+    RecordFormatError,
     Reply,
     ScriptError,
     Webhook,
     WebhookProblems,
     WebhookSink,
     WebhookTimeout,
+    read_log,
 )
 from conformance.webhooks.script import DEFAULT_BXML
 
@@ -433,3 +435,39 @@ def test_catch_all_scope_takes_any_path(sink: WebhookSink, client: httpx.Client)
     assert [w.event_path for w in catch_all.requests] == ["anything/at/all"]
     assert len(scoped.requests) == 1
     assert sink.stray == []
+
+
+def test_concurrent_webhooks_make_whole_lines(tmp_path: Path) -> None:
+    log = tmp_path / "busy.jsonl"
+    with WebhookSink(catalogue=SMALL_CATALOGUE, log_path=log) as sink:
+        scope = sink.scope()
+        padding = "x" * 20_000  # long lines, so interleaved writes would show
+
+        def burst(worker: int) -> None:
+            with httpx.Client(trust_env=False, timeout=10) as http:
+                for i in range(8):
+                    http.post(scope.url("d"), json=payload("disconnect", f"c-{worker}-{i}", cause=padding))
+
+        threads = [threading.Thread(target=burst, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    records = read_log(log)
+    assert len(records) == 48
+    assert sorted(r.seq for r in records) == list(range(1, 49))
+    assert {r.call_id for r in records} == {f"c-{w}-{i}" for w in range(6) for i in range(8)}
+    assert [r.seq for r in records] == [w.seq for w in sink.requests]
+
+
+def test_read_log_names_a_broken_line(tmp_path: Path) -> None:
+    log = tmp_path / "broken.jsonl"
+    log.write_text('{"seq": 1}\n')
+    with pytest.raises(RecordFormatError, match=r"broken.jsonl:1: not a webhook record"):
+        read_log(log)
+    log.write_text("[]\n")
+    with pytest.raises(RecordFormatError, match="not a JSON object"):
+        read_log(log)
+    log.write_text('{"seq": 1')
+    with pytest.raises(RecordFormatError, match="incomplete"):
+        read_log(log)
