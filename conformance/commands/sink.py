@@ -33,6 +33,18 @@ def _parse_replies(values: tuple[str, ...]) -> list[tuple[str, bytes]]:
     return replies
 
 
+def _reply_warnings(sink: WebhookSink, event: str, body: bytes) -> list[str]:
+    """Why a scripted reply would fail on the real platform (it is sent anyway: a test may mean it)."""
+    context = sink.catalogue[event].bxml_context
+    if context is None:
+        return [f"{event} takes no BXML; the platform ignores the reply body"]
+    from conformance.bxml import iter_errors
+
+    return [
+        f"reply for {event} is not valid {context} BXML: {error}" for error in iter_errors(body, context)
+    ][:5]
+
+
 def describe(webhook: Webhook) -> str:
     """The lines printed for one webhook: what came, what was answered, what is wrong with it."""
     outcome = webhook.outcome
@@ -89,6 +101,8 @@ def command(
         scope = sink.catch_all()
         for event, body in scripted:
             scope.reply(event, body)
+            for warning in _reply_warnings(sink, event, body):
+                click.echo(f"warning: {warning}", err=True)
         sink.start()
     except ConformanceError as exc:
         raise click.UsageError(str(exc)) from exc

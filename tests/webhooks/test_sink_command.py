@@ -53,6 +53,8 @@ class Running:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         first = self.readline()
+        while not first.startswith("sink listening on "):  # warnings come first
+            first = self.readline()
         assert first.startswith("sink listening on http://127.0.0.1:"), first
         self.url = first.split()[3]
 
@@ -129,8 +131,22 @@ def test_clean_run_with_max_requests_exits_0(client: httpx.Client) -> None:
 
 def test_public_base_url_is_shown(client: httpx.Client) -> None:
     sink = Running("--max-requests", "1", "--public-base-url", "https://tunnel.example")
-    assert "(public https://tunnel.example)" in sink.seen[0]
+    assert "(public https://tunnel.example)" in sink.seen[-1]
     client.post(sink.url + "/x", json=payload("disconnect"))
+    assert sink.finish()[0] == 0
+
+
+def test_replies_that_would_fail_are_warned_about(tmp_path: Path, client: httpx.Client) -> None:
+    bridge = tmp_path / "bridge.xml"
+    bridge.write_text("<Response><Bridge>c-1234</Bridge></Response>")
+    sink = Running(
+        "--max-requests", "1", "--reply", f"transferAnswer={bridge}", "--reply", f"disconnect={bridge}"
+    )
+    warnings = [line for line in sink.seen if line.startswith("warning:")]
+    assert any("<Bridge> is not allowed in transferAnswer BXML" in w for w in warnings), warnings
+    assert "warning: disconnect takes no BXML; the platform ignores the reply body" in warnings
+    # sent anyway: a test may mean to send BXML the platform rejects
+    assert client.post(sink.url + "/t", json=payload("transferAnswer")).text == bridge.read_text()
     assert sink.finish()[0] == 0
 
 
