@@ -16,7 +16,11 @@ if TYPE_CHECKING:
     from schemathesis.generation.stateful.state_machine import APIStateMachine
     from schemathesis.schemas import BaseSchema
 
-__all__ = ["ApiRunner", "pacer_for", "stateful_machine", "stateful_settings"]
+__all__ = ["OPAQUE_QUERY_PARAMETERS", "ApiRunner", "pacer_for", "stateful_machine", "stateful_settings"]
+
+# Opaque paging cursors are only meant to be followed from ``Link`` headers: a made-up one is
+# rightly refused with 400, which says nothing about the rest of the request, so it is not sent.
+OPAQUE_QUERY_PARAMETERS = ("pageToken",)
 
 
 def pacer_for(settings: Settings) -> CallPacer:
@@ -38,6 +42,9 @@ class ApiRunner:
 
     def call(self, case: Case[Any], **kwargs: Any) -> Response:
         """Send ``case`` (paced when it creates a call), re-sending after a 429 with Retry-After."""
+        if case.query:
+            for name in OPAQUE_QUERY_PARAMETERS:
+                case.query.pop(name, None)
         if is_create_call(case.operation) and case.method.upper() == "POST":
             try:
                 self.pacer.before_call_creation()

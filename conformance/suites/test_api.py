@@ -72,6 +72,13 @@ def _account_path(settings: Settings, account_id: str | None = None) -> str:
     return f"/accounts/{account_id or settings.account_id}"
 
 
+def _answering_number(target: Target) -> str:
+    """A callee that answers: the simulator's far end, else the configured loopback number."""
+    if target.has_control_api or not target.settings.loopback_number:
+        return _ANSWERING_NUMBER
+    return target.settings.loopback_number
+
+
 def _user(settings: Settings) -> str:
     return f"{settings.username}:{settings.password}"
 
@@ -183,13 +190,14 @@ def test_completed_call_reads_disconnected_and_refuses_updates(
         bw_client,
         bw_target,
         bw_api_runner,
-        to=settings.loopback_number or _ANSWERING_NUMBER,
+        to=_answering_number(bw_target),
         answer_url=bw_webhooks.url("answer"),
         disconnectUrl=bw_webhooks.url("disconnect"),
     )
     call_path = f"{_account_path(settings)}/calls/{created['callId']}"
     user = _user(settings)
-    live = held_answer.arrived.wait(_SETTLE_SECONDS)  # the call is answered and waits for its BXML
+    # The call is answered and waits for its BXML (a simulator answers at once; a real account rings).
+    live = held_answer.arrived.wait(5.0 if bw_target.has_control_api else _SETTLE_SECONDS)
 
     completed = bw_client.post(call_path, json={"state": "completed"})
     allowed = {200} if live else {200, 409}
@@ -404,7 +412,7 @@ def test_other_account_cannot_see_our_calls(
         bw_client,
         bw_target,
         bw_api_runner,
-        to=settings.loopback_number or _ANSWERING_NUMBER,
+        to=_answering_number(bw_target),
         answer_url=bw_webhooks.url("answer"),
     )
     call_id = created["callId"]
