@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Self
 from conformance.errors import ConfigurationError, ConformanceError
 from conformance.webhooks.expectations import Flow
 from conformance.webhooks.records import Webhook
-from conformance.webhooks.script import Fault, ReplySpec, Script
+from conformance.webhooks.script import Fault, ReplySpec, RuleKey, Script
 
 if TYPE_CHECKING:
     from conformance.webhooks.sink import WebhookSink
@@ -70,21 +70,28 @@ class SinkScope:
         body: ReplySpec,
         *,
         call_id: str | None = None,
+        path: str | None = None,
         times: int | None = None,
     ) -> Self:
         """Answer ``event`` (``None``: any event) with BXML text, a :class:`Reply` or a function of the
-        payload returning one (or ``None`` for the default reply); ``times`` uses, then the next rule."""
+        payload returning one (or ``None`` for the default reply); ``call_id`` and ``path`` (the URL
+        after the scope prefix) narrow the rule; ``times`` uses, then the next rule."""
         with self.sink.lock:
-            self._script.add_reply(event, body, call_id, times)
+            self._script.add_reply(RuleKey(event, call_id, _path(path)), body, times)
         return self
 
     def reply_sequence(
-        self, event: str | None, bodies: Iterable[ReplySpec], *, call_id: str | None = None
+        self,
+        event: str | None,
+        bodies: Iterable[ReplySpec],
+        *,
+        call_id: str | None = None,
+        path: str | None = None,
     ) -> Self:
         """Queue one reply per webhook, used in order; afterwards earlier rules or the default apply."""
         with self.sink.lock:
             for body in bodies:
-                self._script.add_reply(event, body, call_id, 1)
+                self._script.add_reply(RuleKey(event, call_id, _path(path)), body, 1)
         return self
 
     def fault(
@@ -96,11 +103,13 @@ class SinkScope:
         drop: bool = False,
         times: int | None = None,
         call_id: str | None = None,
+        path: str | None = None,
     ) -> Self:
         """Fail on purpose: answer ``status`` with an empty body, wait ``delay`` seconds first (then
         answer normally unless a status or drop is given), or close the connection without a reply."""
+        fault = Fault(status=status, delay=delay, drop=drop)
         with self.sink.lock:
-            self._script.add_fault(event, Fault(status=status, delay=delay, drop=drop), call_id, times)
+            self._script.add_fault(RuleKey(event, call_id, _path(path)), fault, times)
         return self
 
     # -- what arrived ----------------------------------------------------------------------------
@@ -110,9 +119,12 @@ class SinkScope:
         with self.sink.lock:
             return list(self._received)
 
-    def events(self, event: str | None = None, call_id: str | None = None) -> list[Webhook]:
-        """The webhooks of one event type and/or one call, in order of arrival."""
-        return [w for w in self.requests if _selects(w, event, call_id, None)]
+    def events(
+        self, event: str | None = None, call_id: str | None = None, *, path: str | None = None
+    ) -> list[Webhook]:
+        """The webhooks of one event type, one call and/or one path, in order of arrival."""
+        wanted = _path(path)
+        return [w for w in self.requests if _selects(w, event, call_id, None, wanted)]
 
     def wait_for(
         self,
@@ -121,6 +133,7 @@ class SinkScope:
         timeout: float = 10.0,
         predicate: Callable[[Webhook], bool] | None = None,
         *,
+        path: str | None = None,
         after: Webhook | None = None,
     ) -> Webhook:
         """The first webhook (arrived after ``after``, when given) matching the filters; blocks until
@@ -128,20 +141,21 @@ class SinkScope:
         if timeout < 0:
             raise ConfigurationError(f"timeout must be >= 0, not {timeout!r}")
         floor = after.seq if after is not None else 0
+        wanted_path = _path(path)
+
+        def first() -> Webhook | None:
+            later = (w for w in self._received if w.seq > floor)
+            return next((w for w in later if _selects(w, event, call_id, predicate, wanted_path)), None)
+
         with self.sink.condition:
-            found = self.sink.condition.wait_for(
-                lambda: next(
-                    (w for w in self._received if w.seq > floor and _selects(w, event, call_id, predicate)),
-                    None,
-                ),
-                timeout=timeout,
-            )
+            found = self.sink.condition.wait_for(first, timeout=timeout)
             if found is not None:
                 return found
             received = list(self._received)
-        wanted = f"{event or 'any event'}" + (f" for callId {call_id}" if call_id else "")
-        if predicate is not None:
-            wanted += " matching the predicate"
+        wanted = event or "any event"
+        wanted += f" for callId {call_id}" if call_id else ""
+        wanted += f" on path {wanted_path!r}" if wanted_path is not None else ""
+        wanted += " matching the predicate" if predicate is not None else ""
         seen = "\n".join(f"  {w.describe()}" for w in received) or "  nothing"
         raise WebhookTimeout(f"no {wanted} within {timeout:g} s on {self.prefix}; received:\n{seen}")
 
@@ -174,12 +188,22 @@ class SinkScope:
             )
 
 
+def _path(path: str | None) -> str | None:
+    return path.lstrip("/") if isinstance(path, str) else path
+
+
 def _selects(
-    webhook: Webhook, event: str | None, call_id: str | None, predicate: Callable[[Webhook], bool] | None
+    webhook: Webhook,
+    event: str | None,
+    call_id: str | None,
+    predicate: Callable[[Webhook], bool] | None,
+    path: str | None = None,
 ) -> bool:
     if event is not None and webhook.event_type != event:
         return False
     if call_id is not None and webhook.call_id != call_id:
+        return False
+    if path is not None and webhook.event_path != path:
         return False
     return predicate is None or predicate(webhook)
 

@@ -1,11 +1,12 @@
 """Scripted replies and faults of a sink scope.
 
-A rule answers an event type (or every event, ``event=None``), optionally only for one call id, a
-number of times (``times=None``: for ever).  For one (event, call id), rules with ``times`` are used
-first, in the order they were added (a queue, as pytest-httpserver serves one-shot handlers before
-permanent ones); then the permanent rule added last (scripting again overrides).  Lookup goes from
-the most specific key to the least: (event, call id), (event, any call), (any event, call id),
-(any event, any call).  Faults are looked up before replies.
+A rule answers an event type (or every event, ``event=None``), optionally only for one call id
+and/or one path (the URL after the scope prefix: a primary URL can fail while its fallback answers),
+a number of times (``times=None``: for ever).  The most specific matching rules win: a path counts
+more than an event, an event more than a call id.  Among equally specific rules, those with
+``times`` are used first, in the order they were added (a queue, as pytest-httpserver serves
+one-shot handlers before permanent ones); then the permanent rule added last (scripting again
+overrides).  Faults are looked up before replies.
 
 When no rule applies, the **default reply** keeps the behaviour explicit:
 
@@ -19,7 +20,6 @@ When no rule applies, the **default reply** keeps the behaviour explicit:
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -70,8 +70,34 @@ class Fault:
     drop: bool = False
 
 
+@dataclass(frozen=True)
+class RuleKey:
+    """What a rule applies to; ``None`` matches anything.  ``path`` is the part of the URL after the
+    scope prefix (``scope.url("fallback")`` -> ``"fallback"``)."""
+
+    event: str | None = None
+    call_id: str | None = None
+    path: str | None = None
+
+    @property
+    def specificity(self) -> int:
+        return (
+            (4 if self.path is not None else 0)
+            + (2 if self.event is not None else 0)
+            + (1 if self.call_id is not None else 0)
+        )
+
+    def matches(self, event: str | None, call_id: str | None, path: str) -> bool:
+        return (
+            (self.event is None or self.event == event)
+            and (self.call_id is None or self.call_id == call_id)
+            and (self.path is None or self.path == path)
+        )
+
+
 @dataclass
 class _Rule:
+    key: RuleKey
     action: ReplySpec | Fault
     remaining: int | None
 
@@ -105,34 +131,30 @@ class Script:
 
     def __init__(self, catalogue: Mapping[str, EventType]) -> None:
         self._catalogue = catalogue
-        self._faults: dict[tuple[str | None, str | None], deque[_Rule]] = {}
-        self._replies: dict[tuple[str | None, str | None], deque[_Rule]] = {}
+        self._faults: list[_Rule] = []
+        self._replies: list[_Rule] = []
 
-    def _check_key(self, event: str | None, call_id: str | None, times: int | None) -> None:
-        if event is not None and event not in self._catalogue:
+    def _check_key(self, key: RuleKey, times: int | None) -> None:
+        if key.event is not None and key.event not in self._catalogue:
             known = ", ".join(sorted(self._catalogue))
-            raise ScriptError(f"unknown webhook event {event!r}; known: {known}")
-        if call_id is not None and (not isinstance(call_id, str) or not call_id):
-            raise ScriptError(f"call_id must be a non-empty string, not {call_id!r}")
+            raise ScriptError(f"unknown webhook event {key.event!r}; known: {known}")
+        if key.call_id is not None and (not isinstance(key.call_id, str) or not key.call_id):
+            raise ScriptError(f"call_id must be a non-empty string, not {key.call_id!r}")
+        if key.path is not None and not isinstance(key.path, str):
+            raise ScriptError(f"path must be a string, not {key.path!r}")
         if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
             raise ScriptError(f"times must be a positive integer or None, not {times!r}")
 
-    def add_reply(self, event: str | None, spec: ReplySpec, call_id: str | None, times: int | None) -> None:
-        self._check_key(event, call_id, times)
+    def add_reply(self, key: RuleKey, spec: ReplySpec, times: int | None) -> None:
+        self._check_key(key, times)
         if isinstance(spec, Reply):
             _check_status(spec.status)
         elif not (isinstance(spec, str | bytes) or callable(spec)):
             raise ScriptError(f"a reply is str, bytes, Reply or a function, not {type(spec).__name__}")
-        self._replies.setdefault((event, call_id), deque()).append(_Rule(spec, times))
+        self._replies.append(_Rule(key, spec, times))
 
-    def add_fault(
-        self,
-        event: str | None,
-        fault: Fault,
-        call_id: str | None,
-        times: int | None,
-    ) -> None:
-        self._check_key(event, call_id, times)
+    def add_fault(self, key: RuleKey, fault: Fault, times: int | None) -> None:
+        self._check_key(key, times)
         if fault.status is None and not fault.drop and fault.delay == 0:
             raise ScriptError("a fault needs status=, delay= or drop=True")
         if fault.status is not None and fault.drop:
@@ -143,37 +165,32 @@ class Script:
             raise ScriptError(f"delay must be a number of seconds, not {fault.delay!r}")
         if not math.isfinite(fault.delay) or fault.delay < 0:
             raise ScriptError(f"delay must be finite and >= 0, not {fault.delay!r}")
-        self._faults.setdefault((event, call_id), deque()).append(_Rule(fault, times))
+        self._faults.append(_Rule(key, fault, times))
 
     @staticmethod
     def _take(
-        rules: dict[tuple[str | None, str | None], deque[_Rule]],
-        event: str | None,
-        call_id: str | None,
+        rules: list[_Rule], event: str | None, call_id: str | None, path: str
     ) -> ReplySpec | Fault | None:
-        keys = [(event, call_id), (event, None), (None, call_id), (None, None)]
-        for key in dict.fromkeys(keys):
-            if key[0] is not None and event is None:
-                continue
-            queue = rules.get(key)
-            if not queue:
-                continue
-            rule = next((r for r in queue if r.remaining is not None), None)
-            if rule is None:
-                return queue[-1].action  # only permanent rules left: the latest one
-            assert rule.remaining is not None
-            rule.remaining -= 1
-            if rule.remaining == 0:
-                queue.remove(rule)
-            return rule.action
-        return None
+        matching = [rule for rule in rules if rule.key.matches(event, call_id, path)]
+        if not matching:
+            return None
+        best = max(rule.key.specificity for rule in matching)
+        tier = [rule for rule in matching if rule.key.specificity == best]
+        counted = next((rule for rule in tier if rule.remaining is not None), None)
+        if counted is None:
+            return tier[-1].action  # only permanent rules: the latest one
+        assert counted.remaining is not None
+        counted.remaining -= 1
+        if counted.remaining == 0:
+            rules.remove(counted)
+        return counted.action
 
-    def take_fault(self, event: str | None, call_id: str | None) -> Fault | None:
-        action = self._take(self._faults, event, call_id)
+    def take_fault(self, event: str | None, call_id: str | None, path: str) -> Fault | None:
+        action = self._take(self._faults, event, call_id, path)
         return action if isinstance(action, Fault) else None
 
-    def take_reply(self, event: str | None, call_id: str | None) -> ReplySpec | None:
-        action = self._take(self._replies, event, call_id)
+    def take_reply(self, event: str | None, call_id: str | None, path: str) -> ReplySpec | None:
+        action = self._take(self._replies, event, call_id, path)
         return None if isinstance(action, Fault) else action
 
 
@@ -185,6 +202,7 @@ __all__ = [
     "ReplyBody",
     "ReplyFunction",
     "ReplySpec",
+    "RuleKey",
     "Script",
     "ScriptError",
     "default_reply",

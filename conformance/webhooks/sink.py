@@ -228,7 +228,7 @@ class WebhookSink:
         event_type = event_name if isinstance(event_name, str) else None
         call_value = payload.get("callId") if payload is not None else None
         call_id = call_value if isinstance(call_value, str) else None
-        outcome = self._decide(scope, event_type, call_id, payload or {})
+        outcome = self._decide(scope, event_type, call_id, rest, payload or {})
         authorization = request.authorization
         auth = None
         if authorization is not None and authorization.type == "basic":
@@ -264,14 +264,19 @@ class WebhookSink:
         return response
 
     def _decide(
-        self, scope: SinkScope | None, event_type: str | None, call_id: str | None, payload: Mapping[str, Any]
+        self,
+        scope: SinkScope | None,
+        event_type: str | None,
+        call_id: str | None,
+        path: str,
+        payload: Mapping[str, Any],
     ) -> Outcome:
         if scope is None:
             return Outcome(status=404, source="unscoped")
         with self.lock:
-            fault = scope._script.take_fault(event_type, call_id)
+            fault = scope._script.take_fault(event_type, call_id, path)
             final = fault is not None and (fault.drop or fault.status is not None)
-            spec = None if final else scope._script.take_reply(event_type, call_id)
+            spec = None if final else scope._script.take_reply(event_type, call_id, path)
         delay = fault.delay if fault is not None else 0.0
         if fault is not None and fault.drop:
             return Outcome(status=None, delay=delay, dropped=True, source="fault")

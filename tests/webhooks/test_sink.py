@@ -471,3 +471,35 @@ def test_read_log_names_a_broken_line(tmp_path: Path) -> None:
     log.write_text('{"seq": 1')
     with pytest.raises(RecordFormatError, match="incomplete"):
         read_log(log)
+
+
+def test_primary_url_fails_while_its_fallback_answers(sink: WebhookSink, client: httpx.Client) -> None:
+    scope = sink.scope()
+    scope.reply("answer", HELLO)
+    scope.fault("answer", status=503, path="primary")
+    assert client.post(scope.url("primary"), json=payload("answer")).status_code == 503
+    assert client.post(scope.url("fallback"), json=payload("answer")).text == HELLO
+    assert [w.event_path for w in scope.events("answer", path="fallback")] == ["fallback"]
+    fallback = scope.wait_for("answer", path="/fallback", timeout=0)
+    assert fallback.outcome.source == "scripted"
+    with pytest.raises(WebhookTimeout, match="on path 'elsewhere'"):
+        scope.wait_for("answer", path="elsewhere", timeout=0)
+
+
+def test_the_most_specific_rule_wins(sink: WebhookSink, client: httpx.Client) -> None:
+    scope = sink.scope()
+    scope.reply(None, "<Response>any</Response>", path="p")  # a path beats an event
+    scope.reply("answer", "<Response>answer</Response>", call_id="c-1")
+    scope.reply("answer", "<Response>answer, any call</Response>")
+    scope.reply(None, "<Response>c-2, any event</Response>", call_id="c-2")
+
+    def text(path: str, call: str) -> str:
+        return client.post(scope.url(path), json=payload("answer", call)).text
+
+    assert text("p", "c-1") == "<Response>any</Response>"
+    assert text("q", "c-1") == "<Response>answer</Response>"
+    assert text("q", "c-2") == "<Response>answer, any call</Response>"
+    assert (
+        client.post(scope.url("q"), json=payload("gather", "c-2")).text
+        == "<Response>c-2, any event</Response>"
+    )
