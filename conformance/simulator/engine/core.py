@@ -39,6 +39,7 @@ from conformance.simulator.models import (
     Recording,
 )
 from conformance.simulator.store import Store
+from conformance.webhooks.events import catalogue
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ class Engine:
     # ------------------------------------------------------------------------------ plumbing
 
     async def start(self) -> None:
-        """Nothing to prepare: the HTTP client and the clock's driver start on first use."""
+        """Read the webhook catalogue now rather than in the middle of the first call."""
+        catalogue()
 
     async def aclose(self) -> None:
         self._closing = True

@@ -9,6 +9,7 @@ contract's schema.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import bandwidth.models as sdk
 import httpx
 import jsonschema
 import pytest
@@ -65,16 +67,19 @@ _CONTRACT_BEYOND_SDK = {"transferAnswer": {"parentCallId"}}
 Reply = str | Callable[[Request], Response]
 
 
+@functools.cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = contract_event(name).schema
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
 def check_payload(payload: dict[str, Any]) -> None:
     """The SDK model parses ``payload`` and knows every field; the contract schema accepts it."""
     name = payload["eventType"]
-    schema = contract_event(name).schema
-    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(payload)
+    _validator(name).validate(payload)
     model_name = _SDK_MODELS.get(name)
     if model_name is None:
         return
-    import bandwidth.models as sdk
-
     model = getattr(sdk, model_name).from_dict(payload)
     assert model is not None
     extra = set(model.additional_properties) - _CONTRACT_BEYOND_SDK.get(name, set())
