@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from conformance.simulator.api_errors import ApiError, bad_request
+from conformance.simulator.api_errors import ApiError, bad_request, conflict
 from conformance.simulator.models import Call
 from conformance.simulator.render import call_state, call_url, create_call_response
 from conformance.simulator.runtime import Ctx, Operation, engine_call, json_response
@@ -30,16 +30,17 @@ def _encode_token(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
 
 
-def _decode_token(token: str | None) -> int:
+def _decode_token(token: str | None) -> int | None:
+    """The offset a ``pageToken`` stands for; ``None`` for a token this API never issued."""
     if token is None:
         return 0
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
     except (binascii.Error, ValueError):
-        raise bad_request("pageToken", "is not a token this API issued") from None
+        return None
     kind, _, number = raw.partition(":")
-    if kind != "o" or not number.isdigit():
-        raise bad_request("pageToken", "is not a token this API issued")
+    if kind != "o" or not number.isdigit() or len(number) > 12:
+        return None
     return int(number)
 
 
@@ -49,6 +50,8 @@ def page(
     """One page of ``items`` per ``pageSize``/``pageToken``, and the ``Link`` header for the next."""
     size = parse_page_size(ctx.query("pageSize"), default, maximum)
     offset = _decode_token(ctx.query("pageToken"))
+    if offset is None:  # any string is a valid token per the contract: an unknown one ends the list
+        return [], {}
     everything = list(items)
     chunk = everything[offset : offset + size]
     headers: dict[str, str] = {}
@@ -158,8 +161,8 @@ async def get_call_state(ctx: Ctx) -> Response:
 
 
 async def update_call(ctx: Ctx) -> Response:
-    body = await ctx.json()
     call = ctx.call()
+    body = await ctx.json()
     f = Fields(body)
     state = f.enum("state", ("active", "completed")) or "active"
     if state == "completed":
@@ -195,8 +198,10 @@ async def update_call(ctx: Ctx) -> Response:
 
 
 async def update_call_bxml(ctx: Ctx) -> Response:
+    call = ctx.call()
     document = await ctx.xml()
-    call = ctx.live_call()
+    if call.ended:
+        raise conflict("Call", call.call_id)
     check_bxml(document, "call")
     engine_call(lambda: ctx.engine.call_bxml_replaced(call, document))
     return Response(status_code=204)

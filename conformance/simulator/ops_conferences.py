@@ -19,13 +19,6 @@ __all__ = ["OPERATIONS"]
 _REDIRECT_FIELDS = ("redirectUrl", "redirectFallbackUrl")
 
 
-def _live(ctx: Ctx) -> Conference:
-    conference = ctx.conference()
-    if not conference.active:
-        raise conflict("Conference", conference.id)
-    return conference
-
-
 async def list_conferences(ctx: Ctx) -> Response:
     name = ctx.query("name")
     low = parse_iso_time("minCreatedTime", ctx.query("minCreatedTime"))
@@ -54,8 +47,8 @@ async def get_conference(ctx: Ctx) -> Response:
 
 
 async def update_conference(ctx: Ctx) -> Response:
-    body = await ctx.json()
     conference = ctx.conference()
+    body = await ctx.json()
     f = Fields(body)
     status = f.enum("status", ("active", "completed")) or "active"
     redirect: Callback | None = None
@@ -80,8 +73,10 @@ async def update_conference(ctx: Ctx) -> Response:
 
 
 async def update_conference_bxml(ctx: Ctx) -> Response:
+    conference = ctx.conference()
     document = await ctx.xml()
-    conference = _live(ctx)
+    if not conference.active:
+        raise conflict("Conference", conference.id)
     check_bxml(document, "conference")
     engine_call(lambda: ctx.engine.conference_bxml_replaced(conference, document))
     return Response(status_code=204)
@@ -97,14 +92,14 @@ async def get_member(ctx: Ctx) -> Response:
 
 
 async def update_member(ctx: Ctx) -> Response:
-    body = await ctx.json()
     conference = ctx.conference()
     member_id = ctx.param("memberId")
     member = conference.members.get(member_id)
     if member is None:
         raise not_found("Conference member", member_id)
+    body = await ctx.json()
     f = Fields(body)
-    mute, hold = f.boolean("mute"), f.boolean("hold")
+    mute, hold = f.boolean("mute", nullable=False), f.boolean("hold", nullable=False)
     coach_given = "callIdsToCoach" in body
     coach = body.get("callIdsToCoach")
     if coach is not None and (not isinstance(coach, list) or not all(isinstance(c, str) for c in coach)):

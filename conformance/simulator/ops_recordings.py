@@ -51,9 +51,9 @@ async def list_account_recordings(ctx: Ctx) -> Response:
 
 
 async def update_recording_state(ctx: Ctx) -> Response:
-    body = await ctx.json()
     call = ctx.call()
-    value = Fields(body).enum("state", ("paused", "recording"))
+    body = await ctx.json()
+    value = Fields(body).enum("state", ("paused", "recording"), nullable=False)
     if value is None:
         raise bad_request("state", "is required")
     state: Literal["paused", "recording"] = "paused" if value == "paused" else "recording"
@@ -103,9 +103,10 @@ async def get_transcription(ctx: Ctx) -> Response:
 
 
 async def transcribe_recording(ctx: Ctx) -> Response:
-    body = await ctx.json()
     _, recording = ctx.call_recording()
+    body = await ctx.json()
     f = Fields(body)
+    f.url("callbackUrl", nullable=False)
     callback = f.callback("callbackUrl", "callbackMethod")
     tag = f.string("tag", max_len=4096)
     f.number("callbackTimeout", 1, 25, 15.0)

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conformance.simulator.api_errors import ApiError, conflict, not_found
+from conformance.simulator.api_errors import ApiError, not_found
 from conformance.simulator.config import SimulatorConfig
 from conformance.simulator.models import (
     Account,
@@ -87,12 +87,6 @@ class Ctx:
         call = self.store.call(call_id)
         if call is None or call.account_id != self.account.id:
             raise not_found("Call", call_id)
-        return call
-
-    def live_call(self, name: str = "callId") -> Call:
-        call = self.call(name)
-        if call.ended:
-            raise conflict("Call", call.call_id)
         return call
 
     def conference(self) -> Conference:

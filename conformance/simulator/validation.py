@@ -29,10 +29,14 @@ __all__ = [
 ]
 
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-SIP_URI = re.compile(r"sips?:[^\s@<>\"]+@[^\s@<>\"]+")
+SIP_URI = re.compile(r"sips?:[!#-;=?A-~]+@[!#-;=?A-~]+")
 _URL = re.compile(r"https?://[A-Za-z0-9._~\-\[\]:%@!$&'()*+,;=]+(?:[/?#][\x21-\x7e]*)?")
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_FRACTION = re.compile(r"\.[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_UUI_ITEM = re.compile(r"[^,;]+;encoding=(?:jwt|base64|hex)", re.IGNORECASE)
+_UUI = re.compile(r"[!-+\--:<-~]+;encoding=(?:jwt|base64|hex)(?:,[!-+\--:<-~]+;encoding=(?:jwt|base64|hex))*")
 _PRIVATE_NAMES = ("Restricted", "Anonymous", "Private", "Unavailable")
 MAX_URL = 2048
 MAX_CREDENTIAL = 1024
@@ -54,22 +58,32 @@ class Fields:
     def has(self, key: str) -> bool:
         return self.data.get(key) is not None
 
-    def string(self, key: str, *, max_len: int | None = None, required: bool = False) -> str | None:
-        value = self.data.get(key)
-        if value is None:
+    def _absent(self, key: str, nullable: bool) -> bool:
+        """Whether ``key`` is missing or null; an explicit null where none is allowed is a 400."""
+        if key not in self.data:
+            return True
+        if self.data[key] is None:
+            if not nullable:
+                raise bad_request(self._name(key), "must not be null")
+            return True
+        return False
+
+    def string(
+        self, key: str, *, max_len: int | None = None, required: bool = False, nullable: bool = True
+    ) -> str | None:
+        if self._absent(key, nullable or required):
             if required:
                 raise bad_request(self._name(key), "is required")
             return None
+        value = self.data[key]
         if not isinstance(value, str):
             raise bad_request(self._name(key), "must be a string")
         if max_len is not None and len(value) > max_len:
             raise bad_request(self._name(key), f"must be at most {max_len} characters")
-        if "\x00" in value:
-            raise bad_request(self._name(key), "must not contain NUL characters")
         return value
 
-    def url(self, key: str, *, required: bool = False) -> str | None:
-        value = self.string(key, required=required)
+    def url(self, key: str, *, required: bool = False, nullable: bool = True) -> str | None:
+        value = self.string(key, required=required, nullable=nullable)
         if value is None:
             return None
         if len(value) > MAX_URL:
@@ -112,18 +126,18 @@ class Fields:
             raise bad_request(self._name(key), f"must be from {low} to {high}")
         return value
 
-    def boolean(self, key: str) -> bool | None:
-        value = self.data.get(key)
-        if value is None:
+    def boolean(self, key: str, *, nullable: bool = True) -> bool | None:
+        if self._absent(key, nullable):
             return None
+        value = self.data[key]
         if not isinstance(value, bool):
             raise bad_request(self._name(key), "must be true or false")
         return value
 
-    def enum(self, key: str, allowed: tuple[str, ...]) -> str | None:
-        value = self.data.get(key)
-        if value is None:
+    def enum(self, key: str, allowed: tuple[str, ...], *, nullable: bool = True) -> str | None:
+        if self._absent(key, nullable):
             return None
+        value = self.data[key]
         if value not in allowed:
             raise bad_request(self._name(key), "must be one of " + ", ".join(allowed))
         return str(value)
@@ -175,13 +189,14 @@ class CreateCallRequest:
     machine_detection: dict[str, Any] | None
 
 
-def _machine_detection(raw: Any) -> dict[str, Any] | None:
-    if raw is None:
+def _machine_detection(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    if "machineDetection" not in body:
         return None
+    raw = body["machineDetection"]
     if not isinstance(raw, dict):
         raise bad_request("machineDetection", "must be an object")
     f = Fields(raw, "machineDetection.")
-    f.enum("mode", ("sync", "async"))
+    f.enum("mode", ("sync", "async"), nullable=False)
     for key in ("detectionTimeout", "silenceTimeout", "speechThreshold", "speechEndThreshold"):
         f.optional_number(key, 0)
     f.optional_number("machineSpeechEndThreshold", 0)
@@ -225,7 +240,7 @@ def parse_create_call(body: Mapping[str, Any]) -> CreateCallRequest:
                 "displayName", "must be one of " + ", ".join(_PRIVATE_NAMES) + " when privacy is true"
             )
     uui = f.string("uui", max_len=350)
-    if uui is not None and not all(_UUI_ITEM.fullmatch(part.strip()) for part in uui.split(",")):
+    if uui is not None and _UUI.fullmatch(uui) is None:
         raise bad_request("uui", "each value must end with ;encoding=jwt, base64 or hex")
     return CreateCallRequest(
         to=to,
@@ -240,7 +255,7 @@ def parse_create_call(body: Mapping[str, Any]) -> CreateCallRequest:
         display_name=display_name,
         privacy=privacy,
         uui=uui,
-        machine_detection=_machine_detection(body.get("machineDetection")),
+        machine_detection=_machine_detection(body),
     )
 
 
@@ -249,10 +264,13 @@ def parse_iso_time(name: str, value: str | None) -> datetime | None:
     """An ISO 8601 timestamp from the query string (naive times are taken as UTC)."""
     if value is None:
         return None
+    if _DATE_TIME.fullmatch(value) is None:
+        raise bad_request(name, "must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z")
+    text = _FRACTION.sub(lambda m: m.group(0)[:7], value.upper().replace("Z", "+00:00"))
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise bad_request(name, "must be an ISO 8601 date-time") from None
+        raise bad_request(name, "must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z") from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 

@@ -176,14 +176,25 @@ def test_odd_path_ids_are_4xx(bad_sim: Simulator, template: str, odd: str) -> No
         "pageSize=99999999999999999999999",
         "minStartTime=yesterday",
         "maxStartTime=2026-13-45T00:00:00Z",
-        "pageToken=%FF%FE",
-        "pageToken=bz0x",
+        "minStartTime=2026-11-20",
+        "maxStartTime=2026-11-20T10:00:00",
     ],
 )
 def test_wrong_query_types_are_400(bad_sim: Simulator, query: str) -> None:
     r = httpx.get(f"{bad_sim.base_url}/accounts/{ACCOUNT}/calls?{query}", auth=AUTH, timeout=10)
     _check_error(r, 400)
     assert r.json()["description"].startswith("Invalid ")
+
+
+@pytest.mark.parametrize("token", ["%FF%FE", "bz0x", "[Filtered]", "", "b246OTk5OTk5OTk5OTk5OTk5OTk5"])
+def test_unknown_page_tokens_end_the_list(bad_sim: Simulator, token: str) -> None:
+    for path in ("calls", "conferences"):
+        r = httpx.get(
+            f"{bad_sim.base_url}/accounts/{ACCOUNT}/{path}?pageToken={token}", auth=AUTH, timeout=10
+        )
+        assert r.status_code == 200
+        assert r.json() == []
+        assert "link" not in r.headers
 
 
 def test_conference_list_query_types(bad_sim: Simulator) -> None:

@@ -287,8 +287,7 @@ def test_list_calls_filters_and_pages_with_link_header(quiet_sim: Simulator) -> 
             params={"to": marker, "maxStartTime": later.isoformat().replace("+00:00", "Z")},
         )
         assert made[0].call_id in [x["callId"] for x in r.json()]
-        for bad in ({"pageSize": "abc"}, {"pageSize": 0}, {"pageSize": 10001}, {"minStartTime": "yesterday"},
-                    {"pageToken": "???"}):  # fmt: skip
+        for bad in ({"pageSize": "abc"}, {"pageSize": 0}, {"pageSize": 10001}, {"minStartTime": "yesterday"}):
             r = c.get(f"/accounts/{ACCOUNT}/calls", params=bad)
             assert r.status_code == 400, bad
             assert r.json()["description"].startswith(f"Invalid {next(iter(bad))}:")
