@@ -309,6 +309,10 @@ class _Reader:
         node = self.complex.get(type_name)
         if node is None:
             raise GrammarError(f"element {name!r}: unknown complex type {type_name!r}")
+        parts = {etree.QName(child).localname for child in node if isinstance(child.tag, str)}
+        unsupported = parts - {"simpleContent", "choice", "attribute", "attributeGroup", "annotation"}
+        if unsupported:
+            raise GrammarError(f"complex type {type_name!r} uses unsupported {sorted(unsupported)}")
         mixed = node.get("mixed") == "true"
         simple_content = node.find(f"{_XS}simpleContent")
         if simple_content is not None:

@@ -1,0 +1,128 @@
+"""Generated documents: every valid one is valid to both XSD engines and to the rules; every
+mutation is rejected for its own rule."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from conformance.bxml import CONTEXTS, MAX_DOCUMENT_BYTES, RULES, VERBS, allowed_verbs, iter_errors
+from conformance.bxml.mutations import MUTATIONS, mutation_rules
+from conformance.bxml.schema import lxml_schema, xmlschema_schema
+from conformance.bxml.strategies import bxml_documents, invalid_bxml_documents, pad_to
+
+PROPERTY = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+# Mutations that the XSD alone must catch: both engines must call those documents invalid.
+XSD_RULES = {
+    "unknown-element", "forbidden-child", "too-many-children", "too-few-children", "unexpected-text",
+    "unknown-attribute", "missing-attribute", "attribute-value", "attribute-range", "text-value",
+}  # fmt: skip
+
+
+def _engines_agree(document: str) -> bool:
+    tree = etree.fromstring(document.encode()).getroottree()
+    by_lxml = bool(lxml_schema().validate(tree))
+    by_xmlschema = bool(xmlschema_schema().is_valid(tree))
+    assert by_lxml == by_xmlschema, document
+    return by_lxml
+
+
+@pytest.mark.parametrize("context", sorted(CONTEXTS))
+def test_generated_documents_are_valid(context: str) -> None:
+    @PROPERTY
+    @given(bxml_documents(context))
+    def check(document: str) -> None:
+        assert [str(e) for e in iter_errors(document, context)] == []
+        assert _engines_agree(document)
+        root = etree.fromstring(document.encode())
+        assert {child.tag for child in root} <= set(allowed_verbs(context))
+
+    check()
+
+
+@PROPERTY
+@given(bxml_documents(verbs=["Transfer", "Gather"]))
+def test_verbs_narrows_the_documents(document: str) -> None:
+    assert {child.tag for child in etree.fromstring(document.encode())} <= {"Transfer", "Gather"}
+    assert not list(iter_errors(document))
+
+
+@PROPERTY
+@given(st.sampled_from(sorted(VERBS)).flatmap(lambda verb: bxml_documents(verbs=[verb], max_verbs=2)))
+def test_each_verb_alone_generates_valid_documents(document: str) -> None:
+    assert not list(iter_errors(document))
+    assert _engines_agree(document)
+
+
+def _check_mutation(context: str, rule: str) -> None:
+    @PROPERTY
+    @given(invalid_bxml_documents(context, [rule]))
+    def check(pair: tuple[str, str]) -> None:
+        document, named = pair
+        assert named == rule
+        found = [e.rule for e in iter_errors(document, context)]
+        assert rule in found, (document, found)
+        assert set(found) <= set(RULES)
+        if rule in XSD_RULES:
+            assert not _engines_agree(document)
+
+    check()
+
+
+@pytest.mark.parametrize("rule", mutation_rules("call"))
+def test_every_mutation_is_rejected_for_its_rule_in_call_bxml(rule: str) -> None:
+    _check_mutation("call", rule)
+
+
+@pytest.mark.parametrize(
+    ("context", "rule"),
+    [(c, r) for c in ("conference", "transferAnswer") for r in mutation_rules(c) if r in {
+        "context-forbidden", "unknown-element", "attribute-value", "missing-text", "forbidden-child",
+    }],
+)  # fmt: skip
+def test_mutations_in_other_contexts(context: str, rule: str) -> None:
+    _check_mutation(context, rule)
+
+
+def test_mutation_catalogue_covers_the_rules() -> None:
+    assert set(MUTATIONS) <= set(RULES)
+    # invalid-encoding cannot be carried by a str document; the hostile tests cover it with bytes.
+    assert set(RULES) - set(MUTATIONS) == {"invalid-encoding"}
+    assert "context-forbidden" not in mutation_rules("call")
+    assert "context-forbidden" in mutation_rules("conference")
+
+
+@PROPERTY
+@given(invalid_bxml_documents())
+def test_mixed_mutations_are_invalid(pair: tuple[str, str]) -> None:
+    document, rule = pair
+    assert rule in {e.rule for e in iter_errors(document)}
+
+
+def test_pad_to_hits_the_byte_count_and_stays_valid() -> None:
+    for document in ("<Response/>", '<?xml version="1.0" encoding="UTF-8"?>\n<Bxml><Tag>\u00e9</Tag></Bxml>'):
+        padded = pad_to(document, MAX_DOCUMENT_BYTES - 1)
+        assert len(padded.encode()) == MAX_DOCUMENT_BYTES - 1
+        assert not list(iter_errors(padded))
+        assert [e.rule for e in iter_errors(pad_to(document, MAX_DOCUMENT_BYTES + 1))] == [
+            "document-too-large"
+        ]
+
+
+def test_bad_arguments_are_named_errors() -> None:
+    with pytest.raises(ValueError, match="unknown BXML context"):
+        bxml_documents("meeting")
+    with pytest.raises(ValueError, match="not BXML verbs"):
+        bxml_documents(verbs=["Dance"])
+    with pytest.raises(ValueError, match="not allowed in conference"):
+        bxml_documents("conference", verbs=["Transfer"])
+    with pytest.raises(ValueError, match="no mutation"):
+        invalid_bxml_documents(rules=["not-a-rule"])
+    with pytest.raises(ValueError, match="can be broken"):
+        invalid_bxml_documents("conference", rules=["repeat-count-limit"])

@@ -1,0 +1,195 @@
+# ruff: noqa: E501  (the case table keeps each document on one line, as written)
+"""iter_errors / validate / is_valid: each rule by name, with path and line."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.bxml import (
+    RULES,
+    BxmlError,
+    BxmlValidationError,
+    UnknownContextError,
+    is_valid,
+    iter_errors,
+    validate,
+)
+from conformance.errors import ConformanceError
+
+CASES: list[tuple[str, str, str, str]] = [
+    # (rule, document, expected path, context)
+    ("wrong-root", "<Hangup/>", "/Hangup", "call"),
+    ("wrong-root", '<Response xmlns="urn:other"/>', "/{urn:other}Response", "call"),
+    ("unknown-element", "<Response><Wait/></Response>", "/Response/Wait[1]", "call"),
+    ("forbidden-child", "<Response><Gather><Hangup/></Gather></Response>", "/Response/Gather[1]/Hangup[1]", "call"),
+    ("forbidden-child", "<Response><PhoneNumber>+15551230000</PhoneNumber></Response>", "/Response/PhoneNumber[1]", "call"),
+    ("forbidden-child", "<Response><SpeakSentence>a<Pause/></SpeakSentence></Response>", "/Response/SpeakSentence[1]/Pause[1]", "call"),
+    ("too-many-children", "<Response><Refer><SipUri>sip:a@b.c</SipUri><SipUri>sip:d@b.c</SipUri></Refer></Response>",
+     "/Response/Refer[1]/SipUri[2]", "call"),
+    ("too-many-children", "<Response><StartStream destination='wss://s.example/x'>"
+     + "<StreamParam name='n' value='v'/>" * 13 + "</StartStream></Response>", "/Response/StartStream[1]/StreamParam[13]", "call"),
+    ("too-few-children", "<Response><Transfer/></Response>", "/Response/Transfer[1]", "call"),
+    ("too-few-children", "<Response><Connect/></Response>", "/Response/Connect[1]", "call"),
+    ("unexpected-text", "<Response>hello</Response>", "/Response", "call"),
+    ("unexpected-text", "<Response><Hangup>now</Hangup></Response>", "/Response/Hangup[1]", "call"),
+    ("unknown-attribute", "<Response><Pause seconds='3'/></Response>", "/Response/Pause[1]", "call"),
+    ("unknown-attribute", "<Response><Conference name='x'>room</Conference></Response>", "/Response/Conference[1]", "call"),
+    ("missing-attribute", "<Response><Redirect/></Response>", "/Response/Redirect[1]", "call"),
+    ("missing-attribute", "<Response><SpeakSentence>hi <sub>WHO</sub></SpeakSentence></Response>",
+     "/Response/SpeakSentence[1]/sub[1]", "call"),
+    ("attribute-value", "<Response><Ring answerCall='True'/></Response>", "/Response/Ring[1]", "call"),
+    ("attribute-value", "<Response><Record fileFormat='ogg'/></Response>", "/Response/Record[1]", "call"),
+    ("attribute-value", "<Response><Gather maxDigits='five'/></Response>", "/Response/Gather[1]", "call"),
+    ("attribute-value", "<Response><Redirect redirectUrl='has space'/></Response>", "/Response/Redirect[1]", "call"),
+    ("attribute-value", "<Response><Gather tag='" + "t" * 257 + "'/></Response>", "/Response/Gather[1]", "call"),
+    ("attribute-value", "<Response><SpeakSentence>a<break time='11s'/></SpeakSentence></Response>",
+     "/Response/SpeakSentence[1]/break[1]", "call"),
+    ("attribute-range", "<Response><Gather maxDigits='0'/></Response>", "/Response/Gather[1]", "call"),
+    ("attribute-range", "<Response><Gather interDigitTimeout='61'/></Response>", "/Response/Gather[1]", "call"),
+    ("attribute-range", "<Response><Pause duration='0.05'/></Response>", "/Response/Pause[1]", "call"),
+    ("attribute-range", "<Response><Ring duration='86401'/></Response>", "/Response/Ring[1]", "call"),
+    ("attribute-range", "<Response><Record maxDuration='10801'/></Response>", "/Response/Record[1]", "call"),
+    ("attribute-range", "<Response><SendDtmf toneDuration='49'>1</SendDtmf></Response>", "/Response/SendDtmf[1]", "call"),
+    ("attribute-range", "<Response><Forward to='+15551230000' callTimeout='301'/></Response>", "/Response/Forward[1]", "call"),
+    ("attribute-range", "<Response><Conference callbackTimeout='26'>r</Conference></Response>", "/Response/Conference[1]", "call"),
+    ("missing-text", "<Response><PlayAudio/></Response>", "/Response/PlayAudio[1]", "call"),
+    ("missing-text", "<Response><SpeakSentence>   </SpeakSentence></Response>", "/Response/SpeakSentence[1]", "call"),
+    ("missing-text", "<Response><Bridge/></Response>", "/Response/Bridge[1]", "call"),
+    ("text-value", "<Response><Bridge>+15551230000</Bridge></Response>", "/Response/Bridge[1]", "call"),
+    ("text-value", "<Response><Conference>my room!</Conference></Response>", "/Response/Conference[1]", "call"),
+    ("text-value", "<Response><Conference>" + "r" * 101 + "</Conference></Response>", "/Response/Conference[1]", "call"),
+    ("text-value", "<Response><SendDtmf>12x</SendDtmf></Response>", "/Response/SendDtmf[1]", "call"),
+    ("text-value", "<Response><SendDtmf>" + "1" * 51 + "</SendDtmf></Response>", "/Response/SendDtmf[1]", "call"),
+    ("text-value", "<Response><Transfer><PhoneNumber>9195550100</PhoneNumber></Transfer></Response>",
+     "/Response/Transfer[1]/PhoneNumber[1]", "call"),
+    ("text-value", "<Response><Transfer><SipUri>agent@pbx.example</SipUri></Transfer></Response>",
+     "/Response/Transfer[1]/SipUri[1]", "call"),
+    ("context-forbidden", "<Response><Gather/></Response>", "/Response/Gather[1]", "conference"),
+    ("context-forbidden", "<Response><Transfer><PhoneNumber>+15551230000</PhoneNumber></Transfer></Response>",
+     "/Response/Transfer[1]", "transferAnswer"),
+    ("repeat-count-limit", "<Response><Gather repeatCount='11'><PlayAudio>a.wav</PlayAudio><PlayAudio>b.wav</PlayAudio>"
+     "</Gather></Response>", "/Response/Gather[1]", "call"),
+    ("repeat-count-limit", "<Response><Gather>" + "<PlayAudio>a.wav</PlayAudio>" * 21 + "</Gather></Response>",
+     "/Response/Gather[1]", "call"),
+    ("diversion-reason-without-stack", "<Response><Forward to='+15551230000' diversionReason='away'/></Response>",
+     "/Response/Forward[1]", "call"),
+    ("stabilized-without-destination", "<Response><StartTranscription stabilized='true'/></Response>",
+     "/Response/StartTranscription[1]", "call"),
+    ("credentials-need-https", "<Response><Record username='u' recordCompleteUrl='http://a.example/r'/></Response>",
+     "/Response/Record[1]", "call"),
+    ("start-gather-with-forward", "<Response><StartGather dtmfUrl='/d'/><Forward to='+15551230000'/></Response>",
+     "/Response/Forward[1]", "call"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "document", "path", "context"), CASES)
+def test_rule_is_reported_with_its_path(rule: str, document: str, path: str, context: str) -> None:
+    errors = list(iter_errors(document, context))
+    assert (rule, path) in [(e.rule, e.path) for e in errors], [str(e) for e in errors]
+    assert all(e.rule in RULES for e in errors)
+    assert all(e.line == 1 and e.message for e in errors)
+
+
+def test_every_rule_has_a_case_here_or_in_the_hostile_tests() -> None:
+    covered = {case[0] for case in CASES} | {
+        "document-too-large", "invalid-encoding", "forbidden-dtd", "malformed-xml", "too-deep",
+    }  # fmt: skip
+    assert covered == set(RULES)
+
+
+def test_lines_and_paths_point_at_the_culprit() -> None:
+    document = (
+        "<Response>\n"
+        "  <SpeakSentence>One.</SpeakSentence>\n"
+        "  <Gather>\n"
+        "    <SpeakSentence>Two.</SpeakSentence>\n"
+        "    <SpeakSentence voice='robot'>Three.</SpeakSentence>\n"
+        "  </Gather>\n"
+        "</Response>\n"
+    )
+    (error,) = iter_errors(document)
+    assert error == BxmlError(
+        rule="attribute-value",
+        path="/Response/Gather[1]/SpeakSentence[2]",
+        line=5,
+        message=error.message,
+    )
+    assert "voice='robot'" in error.message
+    assert "'julie'" in error.message  # says what is allowed
+
+
+def test_range_message_says_the_range() -> None:
+    (error,) = iter_errors("<Response><Gather maxDigits='51'/></Response>")
+    assert "[1, 50]" in error.message
+
+
+def test_every_problem_is_listed_not_just_the_first() -> None:
+    document = "<Response><Pause duration='0'/><Foo/><Ring duration='0'/><Redirect/></Response>"
+    rules = [e.rule for e in iter_errors(document)]
+    assert rules.count("attribute-range") == 2
+    assert "unknown-element" in rules
+    assert "missing-attribute" in rules
+
+
+def test_validate_raises_the_first_error_with_all_of_them() -> None:
+    document = "<Response><Pause duration='0'/><Redirect/></Response>"
+    errors = list(iter_errors(document))
+    with pytest.raises(BxmlValidationError) as caught:
+        validate(document)
+    exc = caught.value
+    assert isinstance(exc, ConformanceError)
+    assert isinstance(exc, ValueError)
+    assert exc.errors == tuple(errors)
+    assert (exc.rule, exc.path, exc.line) == (errors[0].rule, errors[0].path, errors[0].line)
+    assert exc.reason == errors[0].rule
+    assert "and 1 more" in str(exc)
+
+
+def test_validate_and_is_valid_accept_valid_documents() -> None:
+    document = "<Bxml><SpeakSentence>Hi.</SpeakSentence><Hangup/></Bxml>"
+    validate(document)
+    assert is_valid(document)
+    assert is_valid(document.encode())
+    assert not is_valid("<Response><Hangup/>")
+
+
+@pytest.mark.parametrize("context", ["Call", "conf", ""])
+def test_unknown_context_is_a_value_error(context: str) -> None:
+    with pytest.raises(UnknownContextError) as caught:
+        iter_errors("<Response/>", context)
+    assert isinstance(caught.value, ValueError)
+    assert caught.value.reason == "unknown-context"
+    with pytest.raises(ValueError, match="unknown BXML context"):
+        is_valid("<Response/>", context)
+
+
+def test_contexts_allow_what_the_docs_allow() -> None:
+    conference = (
+        "<Response><PlayAudio>a.wav</PlayAudio><SpeakSentence>Hi</SpeakSentence><StartRecording/>"
+        "<PauseRecording/><ResumeRecording/><StopRecording/></Response>"
+    )
+    assert is_valid(conference, "conference")
+    answer = (
+        "<Response><SpeakSentence>Hi</SpeakSentence><Gather/><Record/><Redirect redirectUrl='/x'/></Response>"
+    )
+    assert is_valid(answer, "transferAnswer")
+    assert not is_valid(answer, "conference")
+    for verb in ("<Bridge>c-1a</Bridge>", "<Conference>r</Conference>", "<Forward to='+15551230000'/>"):
+        assert is_valid(f"<Response>{verb}</Response>")
+        assert not is_valid(f"<Response>{verb}</Response>", "transferAnswer")
+
+
+def test_accepted_spellings_where_docs_and_sdk_differ() -> None:
+    assert is_valid("<Response><Conference calbackTimeout='5'>r</Conference></Response>")
+    assert is_valid("<Response><Conference callbackTimeout='5'>r</Conference></Response>")
+    assert is_valid(
+        "<Response><Transfer><PhoneNumber uui='abc'>+15551230000</PhoneNumber></Transfer></Response>"
+    )
+    # Typos of older SDK releases are not accepted.
+    assert not is_valid("<Response><Record recordCompleteFallback_url='/x'/></Response>")
+
+
+def test_whitespace_around_text_values_is_allowed() -> None:
+    assert is_valid("<Response><Bridge>\n   c-95ac8d6e-1a31c52e\n</Bridge></Response>")
+    assert is_valid("<Response><Transfer><PhoneNumber>  +15551230000 </PhoneNumber></Transfer></Response>")
+    assert is_valid("<Response><Tag>  </Tag><Tag/></Response>")
