@@ -6,16 +6,20 @@ Every fixture here is documented; suites beside ``test_api`` may append their ow
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    import httpx
     from schemathesis.schemas import BaseSchema
 
     from conformance.api import ApiRunner, SecondAccount
     from conformance.settings import Settings
+    from conformance.suites.loopback import Loopback
     from conformance.target import Target
+    from conformance.webhooks import SinkScope
 
 
 @pytest.fixture(autouse=True)
@@ -59,3 +63,20 @@ def _bw_schemathesis_node_id(request: pytest.FixtureRequest) -> None:
     node = request.node
     if not hasattr(node, "_nodeid"):
         node._nodeid = node.nodeid
+
+
+@pytest.fixture
+def bw_loopback(
+    bw_target: Target,
+    bw_settings: Settings,
+    bw_webhooks: SinkScope,
+    bw_client: httpx.Client,
+    request: pytest.FixtureRequest,
+) -> Iterator[Loopback]:
+    """This test's loopback harness (:mod:`conformance.suites.loopback`); hangs up what is left."""
+    from conformance.suites.loopback import Loopback
+
+    with Loopback(
+        bw_target, bw_webhooks, bw_client, test_name=request.node.name, user_target=bw_settings.target
+    ) as loop:
+        yield loop
