@@ -73,7 +73,11 @@ class _Server(HTTPServer):
 
 
 class WebhookSink:
-    """Receives webhooks for many scopes on one port; usable with or without pytest."""
+    """Receives webhooks for many scopes on one port; usable with or without pytest.
+
+    ``lock`` (re-entrant) guards every record and script; ``condition`` is notified after each
+    webhook is recorded, so callers may wait on their own predicates over ``scope.requests``.
+    """
 
     def __init__(
         self,
@@ -107,6 +111,8 @@ class WebhookSink:
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
+        if self.is_running():
+            raise ConfigurationError("the sink is already running", reason="sink-running")
         if self.log_path is not None:
             try:
                 self._log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -148,7 +154,9 @@ class WebhookSink:
     # -- addresses and scopes --------------------------------------------------------------------
     @property
     def local_url(self) -> str:
-        """Where the sink listens (``http://127.0.0.1:<port>``)."""
+        """Where the sink listens (``http://127.0.0.1:<port>``); known once it has started."""
+        if self._server.port == 0:
+            raise ConfigurationError("the sink has no port until it starts", reason="sink-not-started")
         return str(self._server.url_for("/")).rstrip("/")
 
     @property

@@ -503,3 +503,21 @@ def test_the_most_specific_rule_wins(sink: WebhookSink, client: httpx.Client) ->
         client.post(scope.url("q"), json=payload("gather", "c-2")).text
         == "<Response>c-2, any event</Response>"
     )
+
+
+def test_life_cycle_errors_are_named(client: httpx.Client) -> None:
+    sink = WebhookSink(catalogue=SMALL_CATALOGUE)
+    scope = sink.scope()
+    with pytest.raises(ConfigurationError) as info:
+        scope.url("answer")
+    assert info.value.reason == "sink-not-started"
+    with sink:
+        with pytest.raises(ConfigurationError) as again:
+            sink.start()
+        assert again.value.reason == "sink-running"
+        first_url = scope.url("answer")
+    assert not sink.is_running()
+    sink.stop()  # stopping twice is harmless
+    with sink:  # a restart keeps the port, so URLs handed out stay valid
+        assert scope.url("answer") == first_url
+        assert client.post(first_url, json=payload("answer")).status_code == 200
