@@ -281,12 +281,18 @@ class VirtualClock:
 
 
 class Mailbox(Generic[T]):
-    """A queue between tasks whose undelivered items keep the clock from jumping."""
+    """A queue between tasks that keeps the clock still while an item is on its way to a waiter.
+
+    Only a ``put`` that wakes a task blocked in :meth:`get` holds the clock (until that task
+    runs); an item left for a consumer that is busy elsewhere (on a timer, say) holds nothing, so
+    it cannot stop time from reaching that consumer's timer.
+    """
 
     def __init__(self, clock: VirtualClock) -> None:
         self._clock = clock
         self._items: deque[T] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        self._held = 0
         self.closed = False
 
     def __len__(self) -> int:
@@ -295,22 +301,27 @@ class Mailbox(Generic[T]):
     def put(self, item: T) -> None:
         if self.closed:
             return
-        self._clock.hold()
         self._items.append(item)
         if self._waiter is not None and not self._waiter.done():
+            self._clock.hold()
+            self._held += 1
             self._waiter.set_result(None)
 
+    def _unhold(self) -> None:
+        if self._held:
+            self._held -= 1
+            self._clock.release()
+
     def get_nowait(self) -> T:
-        item = self._items.popleft()
-        self._clock.release()
-        return item
+        return self._items.popleft()
 
     def clear(self) -> None:
-        while self._items:
-            self.get_nowait()
+        self._items.clear()
 
     def close(self) -> None:
         self.clear()
+        while self._held:
+            self._unhold()
         self.closed = True
 
     async def get(self) -> T:
@@ -320,7 +331,8 @@ class Mailbox(Generic[T]):
                 await self._waiter
             finally:
                 self._waiter = None
-        return self.get_nowait()
+                self._unhold()
+        return self._items.popleft()
 
 
 __all__ = ["Mailbox", "VirtualClock"]
