@@ -8,7 +8,7 @@ live in :mod:`conformance.bxml.parsing`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from lxml import etree  # type: ignore[import-untyped]
@@ -70,11 +70,16 @@ def _error(rule: str, element: etree._Element, message: str) -> BxmlError:
 
 @dataclass(frozen=True)
 class Rule:
-    """A named rule outside the XSD: ``check`` finds violations, ``repair`` removes them."""
+    """A named rule outside the XSD: ``check`` finds violations, ``repair`` removes them.
+
+    With ``tags``, ``check`` is called for each element of those names (one shared pass over the
+    document); without, once with the root.  ``repair`` always takes the root.
+    """
 
     name: str
     description: str
-    check: Callable[[etree._Element, str], Iterator[BxmlError]]
+    tags: tuple[str, ...]
+    check: Callable[[etree._Element, str], Iterable[BxmlError]]
     repair: Callable[[etree._Element], None]
 
 
@@ -103,17 +108,16 @@ def _repeat_count(gather: etree._Element) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _check_repeat(root: etree._Element, context: str) -> Iterator[BxmlError]:
-    for gather in root.iter("Gather"):
-        count = _repeat_count(gather)
-        prompts = sum(1 for child in gather if isinstance(child.tag, str))
-        if count is not None and count * prompts > MAX_GATHER_PROMPTS:
-            yield _error(
-                "repeat-count-limit",
-                gather,
-                f"repeatCount {count} x {prompts} nested verbs = {count * prompts} prompts; "
-                f"at most {MAX_GATHER_PROMPTS} allowed",
-            )
+def _check_repeat(gather: etree._Element, context: str) -> Iterator[BxmlError]:
+    count = _repeat_count(gather)
+    prompts = sum(1 for child in gather if isinstance(child.tag, str))
+    if count is not None and count * prompts > MAX_GATHER_PROMPTS:
+        yield _error(
+            "repeat-count-limit",
+            gather,
+            f"repeatCount {count} x {prompts} nested verbs = {count * prompts} prompts; "
+            f"at most {MAX_GATHER_PROMPTS} allowed",
+        )
 
 
 def _repair_repeat(root: etree._Element) -> None:
@@ -128,27 +132,31 @@ def _repair_repeat(root: etree._Element) -> None:
 
 
 # ---- missing-text (SpeakSentence) ---------------------------------------------------------
-def _check_speak(root: etree._Element, context: str) -> Iterator[BxmlError]:
-    for speak in root.iter("SpeakSentence"):
-        if not "".join(speak.itertext()).strip():
-            yield _error("missing-text", speak, "SpeakSentence has no text to speak; it may not be blank")
+def _blank(speak: etree._Element) -> bool:
+    text = speak.text
+    if text is not None and not text.isspace():
+        return False
+    return not "".join(speak.itertext()).strip()
+
+
+def _check_speak(speak: etree._Element, context: str) -> Iterable[BxmlError]:
+    if not _blank(speak):
+        return ()
+    return (_error("missing-text", speak, "SpeakSentence has no text to speak; it may not be blank"),)
 
 
 def _repair_speak(root: etree._Element) -> None:
     for speak in root.iter("SpeakSentence"):
-        if not "".join(speak.itertext()).strip():
+        if _blank(speak):
             speak.text = "Hello." + (speak.text or "")
 
 
 # ---- diversion-reason-without-stack -------------------------------------------------------
-def _check_diversion(root: etree._Element, context: str) -> Iterator[BxmlError]:
-    for element in root.iter("Forward", "Transfer"):
-        if element.get("diversionReason") is not None and element.get("diversionTreatment") != "stack":
-            yield _error(
-                "diversion-reason-without-stack",
-                element,
-                'diversionReason is used only with diversionTreatment="stack"',
-            )
+def _check_diversion(element: etree._Element, context: str) -> Iterable[BxmlError]:
+    if element.get("diversionReason") is None or element.get("diversionTreatment") == "stack":
+        return ()
+    message = 'diversionReason is used only with diversionTreatment="stack"'
+    return (_error("diversion-reason-without-stack", element, message),)
 
 
 def _repair_diversion(root: etree._Element) -> None:
@@ -158,14 +166,13 @@ def _repair_diversion(root: etree._Element) -> None:
 
 
 # ---- stabilized-without-destination -------------------------------------------------------
-def _check_stabilized(root: etree._Element, context: str) -> Iterator[BxmlError]:
-    for element in root.iter("StartTranscription"):
-        if element.get("stabilized") is not None and element.get("destination") is None:
-            yield _error(
-                "stabilized-without-destination",
-                element,
-                "stabilized applies to a websocket destination; set destination or drop stabilized",
-            )
+def _check_stabilized(element: etree._Element, context: str) -> Iterator[BxmlError]:
+    if element.get("stabilized") is not None and element.get("destination") is None:
+        yield _error(
+            "stabilized-without-destination",
+            element,
+            "stabilized applies to a websocket destination; set destination or drop stabilized",
+        )
 
 
 def _repair_stabilized(root: etree._Element) -> None:
@@ -187,15 +194,17 @@ def _plain_http_urls(element: etree._Element) -> list[str]:
     ]
 
 
-def _check_https(root: etree._Element, context: str) -> Iterator[BxmlError]:
-    for element in root.iter(*_HTTPS_WITH_CREDENTIALS):
-        if any(element.get(c) is not None for c in _CREDENTIALS):
-            for name in _plain_http_urls(element):
-                yield _error(
-                    "credentials-need-https",
-                    element,
-                    f"{name} is plain http but credentials are set; the URLs must be https",
-                )
+def _check_https(element: etree._Element, context: str) -> Iterable[BxmlError]:
+    if all(element.get(c) is None for c in _CREDENTIALS):
+        return ()
+    return [
+        _error(
+            "credentials-need-https",
+            element,
+            f"{name} is plain http but credentials are set; the URLs must be https",
+        )
+        for name in _plain_http_urls(element)
+    ]
 
 
 def _repair_https(root: etree._Element) -> None:
@@ -220,37 +229,58 @@ def _repair_forward(root: etree._Element) -> None:
 
 
 CODE_RULES: tuple[Rule, ...] = (
-    Rule("context-forbidden", "a verb the context does not allow", _check_context, _no_repair),
-    Rule("repeat-count-limit", "Gather repeatCount x nested verbs <= 20", _check_repeat, _repair_repeat),
-    Rule("missing-text", "SpeakSentence may not be blank", _check_speak, _repair_speak),
+    Rule("context-forbidden", "a verb the context does not allow", (), _check_context, _no_repair),
+    Rule(
+        "repeat-count-limit",
+        "Gather repeatCount x nested verbs <= 20",
+        ("Gather",),
+        _check_repeat,
+        _repair_repeat,
+    ),
+    Rule("missing-text", "SpeakSentence may not be blank", ("SpeakSentence",), _check_speak, _repair_speak),
     Rule(
         "diversion-reason-without-stack",
         "diversionReason only with diversionTreatment=stack",
+        ("Forward", "Transfer"),
         _check_diversion,
         _repair_diversion,
     ),
     Rule(
         "stabilized-without-destination",
         "StartTranscription stabilized requires destination",
+        ("StartTranscription",),
         _check_stabilized,
         _repair_stabilized,
     ),
     Rule(
         "credentials-need-https",
         "Record/StartStream URLs must be https when credentials are set",
+        _HTTPS_WITH_CREDENTIALS,
         _check_https,
         _repair_https,
     ),
     Rule(
         "start-gather-with-forward",
         "StartGather cannot be used with Forward",
+        (),
         _check_forward,
         _repair_forward,
     ),
 )
+_DOCUMENT_RULES = tuple(rule for rule in CODE_RULES if not rule.tags)
+_BY_TAG: dict[str, tuple[Rule, ...]] = {}
+for _rule in CODE_RULES:
+    for _tag in _rule.tags:
+        _BY_TAG[_tag] = (*_BY_TAG.get(_tag, ()), _rule)
+_TAGS = tuple(_BY_TAG)
 
 
 def check_rules(root: etree._Element, context: str) -> Iterator[BxmlError]:
-    """Every code-rule violation in the parsed document ``root``."""
-    for rule in CODE_RULES:
+    """Every code-rule violation in the parsed document ``root``: one pass over the elements."""
+    for rule in _DOCUMENT_RULES:
         yield from rule.check(root, context)
+    for element in root.iter(*_TAGS):
+        for rule in _BY_TAG[element.tag]:
+            found = rule.check(element, context)
+            if found:
+                yield from found
