@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -104,7 +103,7 @@ class LiveCall:
         return call_id, response
 
 
-def _budget(bw_settings: Settings) -> Any:
+def _budget(bw_settings: Settings) -> settings:
     return settings(
         max_examples=bw_settings.max_examples,
         deadline=None,
