@@ -2,8 +2,8 @@
 
 Every path is accepted (the sink's catch-all scope).  Each webhook is printed as it arrives with
 the problems found in its payload; ``--log`` appends one JSON line per request; ``--reply
-EVENT=FILE`` answers an event with the BXML in FILE.  Ctrl-C (or ``--max-requests``) stops it;
-the exit code is 1 when any webhook broke the contract, else 0.
+EVENT=FILE`` answers an event with the BXML in FILE; ``--fault`` fails one on purpose.  Ctrl-C (or
+``--max-requests``) stops it; the exit code is 1 when any webhook broke the contract, else 0.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import click
 
 from conformance.errors import ConformanceError
 from conformance.webhooks.records import Webhook
+from conformance.webhooks.script import Fault
 from conformance.webhooks.sink import WebhookSink
 
 
@@ -31,6 +32,29 @@ def _parse_replies(values: tuple[str, ...]) -> list[tuple[str, bytes]]:
                 f"cannot read {filename!r}: {exc.strerror}", param_hint="--reply"
             ) from exc
     return replies
+
+
+def _parse_faults(values: tuple[str, ...]) -> list[tuple[str, Fault]]:
+    faults: list[tuple[str, Fault]] = []
+    for value in values:
+        event, sep, spec = value.partition("=")
+        fault: Fault | None = None
+        if spec == "drop":
+            fault = Fault(drop=True)
+        elif spec.isdigit():
+            fault = Fault(status=int(spec))
+        elif spec.startswith("delay:"):
+            try:
+                fault = Fault(delay=float(spec.removeprefix("delay:")))
+            except ValueError:
+                fault = None
+        if not sep or not event or fault is None:
+            raise click.BadParameter(
+                f"expected EVENT=STATUS, EVENT=drop or EVENT=delay:SECONDS, got {value!r}",
+                param_hint="--fault",
+            )
+        faults.append((event, fault))
+    return faults
 
 
 def _reply_warnings(sink: WebhookSink, event: str, body: bytes) -> list[str]:
@@ -72,6 +96,13 @@ def describe(webhook: Webhook) -> str:
     "--reply", "replies", multiple=True, metavar="EVENT=FILE", help="Answer EVENT with the BXML in FILE."
 )
 @click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="EVENT=STATUS|drop|delay:SECONDS",
+    help="Fail EVENT on purpose: answer STATUS, close the connection, or wait before answering.",
+)
+@click.option(
     "--max-requests", type=click.IntRange(min=1), default=None, help="Stop after this many requests."
 )
 def command(
@@ -80,10 +111,12 @@ def command(
     public_base_url: str | None,
     log_path: Path | None,
     replies: tuple[str, ...],
+    faults: tuple[str, ...],
     max_requests: int | None,
 ) -> None:
     """Run a standalone webhook sink that records callbacks."""
     scripted = _parse_replies(replies)
+    failing = _parse_faults(faults)
     done = threading.Event()
     seen = 0
 
@@ -99,6 +132,8 @@ def command(
             host, port, public_base_url=public_base_url, log_path=log_path, on_webhook=on_webhook
         )
         scope = sink.catch_all()
+        for event, fault in failing:
+            scope.fault(event, status=fault.status, delay=fault.delay, drop=fault.drop)
         for event, body in scripted:
             scope.reply(event, body)
             for warning in _reply_warnings(sink, event, body):

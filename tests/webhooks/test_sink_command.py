@@ -150,9 +150,23 @@ def test_replies_that_would_fail_are_warned_about(tmp_path: Path, client: httpx.
     assert sink.finish()[0] == 0
 
 
+def test_faults_on_purpose(client: httpx.Client) -> None:
+    sink = Running("--max-requests", "3", "--fault", "answer=503", "--fault", "gather=drop")
+    assert client.post(sink.url + "/a", json=payload("answer")).status_code == 503
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.post(sink.url + "/g", json=payload("gather"))
+    assert client.post(sink.url + "/d", json=payload("disconnect")).status_code == 204
+    code, output = sink.finish()
+    assert code == 0, output
+    assert "-> 503 (fault)" in output
+    assert "-> dropped (fault)" in output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--fault", "answer=teapot"], "expected EVENT=STATUS"),
+        (["--fault", "answer=delay:soon"], "expected EVENT=STATUS"),
         (["--reply", "answer"], "expected EVENT=FILE"),
         (["--reply", "answer=/no/such/file.xml"], "cannot read"),
         (["--port", "70000"], "70000"),
