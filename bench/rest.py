@@ -1,0 +1,196 @@
+"""Throughput and latency of the simulator's REST API beside a minimal ASGI app, same run, same client.
+
+    python bench/rest.py [--seconds 3] [--connections 8]
+
+Each server runs under uvicorn (same settings) in its own process; the client is a small asyncio
+HTTP/1.1 keep-alive client in this process that sends pre-built requests, so the client costs the
+same for both.  The reference is the ceiling for a Python server here: a raw ASGI callable that
+answers fixed JSON (and, for POST, reads the body first).  Printed: requests/s, p50 and p99 latency
+of getCallState and createCall on each server, and the simulator's share of the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import multiprocessing as mp
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+AUTH = "Basic " + base64.b64encode(b"bw-user:bw-pass").decode()
+ACCOUNT = "9900000"
+CREATE_BODY = json.dumps(
+    {
+        "to": "+19195550101",
+        "from": "+19195550100",
+        "applicationId": "11111111-1111-4111-8111-111111111111",
+        "answerUrl": "https://example.test/answer",
+    }
+).encode()
+
+
+# ----------------------------------------------------------------------------------------- servers
+async def minimal_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The reference: fixed JSON, no routing, no validation."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    status = 201 if scope["method"] == "POST" else 200
+    body = b'{"callId":"c-00000000-00000000-0000-4000-8000-000000000000","state":"answered"}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _serve(kind: str, ports: Any) -> None:
+    import uvicorn
+
+    from conformance.simulator.server import bind_socket
+
+    if kind == "simulator":
+        from conformance.simulator import SimulatorConfig, create_app
+
+        app: Any = create_app(SimulatorConfig())
+    else:
+        app = minimal_app
+    sock = bind_socket("127.0.0.1", 0)
+    ports.put(sock.getsockname()[1])
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+# ----------------------------------------------------------------------------------------- client
+def _request(method: str, path: str, body: bytes = b"") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH}\r\n"
+    if body:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return (head + "\r\n").encode() + body
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes]:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    body = await reader.readexactly(length) if length else b""
+    return status, body
+
+
+@dataclass
+class Result:
+    requests: int
+    seconds: float
+    latencies: list[float]
+    bad: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
+
+
+async def _load(port: int, request: bytes, expect: int, seconds: float, connections: int) -> Result:
+    latencies: list[float] = []
+    bad = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal bad
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                status, _ = await _exchange(reader, writer, request)
+                latencies.append(time.perf_counter() - t0)
+                if status != expect:
+                    bad += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return Result(len(latencies), time.perf_counter() - started, latencies, bad)
+
+
+async def _create_call(port: int) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    status, body = await _exchange(
+        reader, writer, _request("POST", f"/accounts/{ACCOUNT}/calls", CREATE_BODY)
+    )
+    writer.close()
+    if status != 201:
+        raise SystemExit(f"createCall failed on the simulator: {status} {body!r}")
+    call_id: str = json.loads(body)["callId"]
+    return call_id
+
+
+def _run(seconds: float, connections: int) -> None:
+    ctx = mp.get_context("spawn")
+    ports: Any = ctx.Queue()
+    procs = {
+        kind: ctx.Process(target=_serve, args=(kind, ports), daemon=True) for kind in ("simulator", "minimal")
+    }
+    found: dict[str, int] = {}
+    for kind, proc in procs.items():
+        proc.start()
+        found[kind] = ports.get(timeout=30)
+    try:
+        time.sleep(0.5)
+        call_id = asyncio.run(_create_call(found["simulator"]))
+        cases = {
+            "getCallState": (_request("GET", f"/accounts/{ACCOUNT}/calls/{call_id}"), 200),
+            "createCall": (_request("POST", f"/accounts/{ACCOUNT}/calls", CREATE_BODY), 201),
+        }
+        print(f"{seconds:g} s per measurement, {connections} keep-alive connections, uvicorn (same settings)")
+        print(f"{'operation':<14}{'server':<11}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+        for name, (request, expect) in cases.items():
+            results: dict[str, Result] = {}
+            for kind in ("minimal", "simulator"):
+                asyncio.run(_load(found[kind], request, expect, 0.5, connections))  # warm-up
+                results[kind] = asyncio.run(_load(found[kind], request, expect, seconds, connections))
+            for kind, res in results.items():
+                flag = f"  ({res.bad} unexpected statuses)" if res.bad else ""
+                print(f"{name:<14}{kind:<11}{res.rps:>9.0f}{res.pct(0.5):>9.2f}{res.pct(0.99):>9.2f}{flag}")
+            ratio = results["simulator"].rps / results["minimal"].rps
+            print(f"{name:<14}{'ratio':<11}{ratio:>9.0%}  simulator / minimal ASGI (aim: >= 50%)")
+        print("each server was warmed up for 0.5 s before its measurement")
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+            proc.join(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    _run(args.seconds, args.connections)
+
+
+if __name__ == "__main__":
+    main()
