@@ -18,7 +18,7 @@ import pytest
 import referencing
 from referencing.jsonschema import DRAFT202012
 
-from conformance.resources import load_spec, spec_path
+from conformance.resources import data_dir, load_spec, spec_path
 from conformance.webhooks.events import catalogue
 
 SPEC_URI = "urn:bandwidth-voice-contract"
@@ -212,6 +212,25 @@ def test_exactly_the_28_voice_operations(spec: Json) -> None:
     for _, _, op, _ in _operations(spec):
         assert op["tags"], op["operationId"]
         assert set(op["tags"]) <= declared_tags, op["operationId"]
+
+
+def test_everything_is_described(spec: Json) -> None:
+    undescribed = [op["operationId"] for _, _, op, _ in _operations(spec) if not op.get("description")]
+    undescribed += [
+        f"{name}Webhook" for name, item in spec["webhooks"].items() if not item["post"].get("description")
+    ]
+    for kind in ("schemas", "parameters", "headers", "responses", "requestBodies"):
+        for name, item in spec["components"][kind].items():
+            if set(item) != {"$ref"} and not item.get("description"):
+                undescribed.append(f"{kind}/{name}")
+    assert undescribed == []
+
+
+def test_notes_list_every_409_beyond_the_official_document() -> None:
+    notes = (data_dir("openapi") / "NOTES.md").read_text(encoding="utf-8")
+    for operation_id in CONFLICT_OPERATIONS - {"updateCall", "updateCallBxml"}:
+        assert operation_id in notes, operation_id
+    assert "OAuth2" in notes
 
 
 # --------------------------------------------------------------------------- responses
