@@ -1,0 +1,166 @@
+"""The shipped flows suite: passes on the simulator, fails naming the rule on broken targets.
+
+The suite runs in-process with pytester against a simulator that runs the call engine.  Broken
+targets put a :class:`~tests.suites.tampering_proxy.TamperingProxy` between the target and the
+suite's sink (``--bw-callback-base-url``); each run selects the flow that must catch the breakage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from conformance.settings import (
+    SIMULATOR_ACCOUNT_ID,
+    SIMULATOR_APPLICATION_ID,
+    SIMULATOR_LOOPBACK_NUMBER,
+    SIMULATOR_NUMBER,
+    SIMULATOR_PASSWORD,
+    SIMULATOR_USERNAME,
+)
+from tests.suites.tampering_proxy import (
+    SinkLink,
+    Tamper,
+    TamperingProxy,
+    drop_event,
+    fix_invalid_bxml,
+    reorder_events,
+    rewrite_event_type,
+    serve_simulator,
+    strip_tag,
+    swallow_path,
+)
+
+pytest_plugins = ["pytester"]
+
+#: Flows of the suite (every test function; parametrised ones count once per case).
+FLOW_TESTS = 25
+
+
+def output_of(result: pytest.RunResult) -> str:
+    return "\n".join(result.outlines + result.errlines)
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[str]:
+    with serve_simulator() as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def simulator_env(clean_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The embedded simulator's account, as a user would configure a target."""
+    clean_env.setenv("BW_ACCOUNT_ID", SIMULATOR_ACCOUNT_ID)
+    clean_env.setenv("BW_USERNAME", SIMULATOR_USERNAME)
+    clean_env.setenv("BW_PASSWORD", SIMULATOR_PASSWORD)
+    clean_env.setenv("BW_VOICE_APPLICATION_ID", SIMULATOR_APPLICATION_ID)
+    clean_env.setenv("BW_NUMBER", SIMULATOR_NUMBER)
+    clean_env.setenv("BW_LOOPBACK_NUMBER", SIMULATOR_LOOPBACK_NUMBER)
+    return clean_env
+
+
+def run_suite(pytester: pytest.Pytester, *args: str, plugins: list[object] | None = None) -> pytest.RunResult:
+    return pytester.runpytest(
+        "--pyargs", "conformance.suites", "-p", "no:cacheprovider", *args, plugins=plugins or []
+    )
+
+
+def test_flows_suite_passes_on_the_simulator(
+    pytester: pytest.Pytester, simulator: str, simulator_env: pytest.MonkeyPatch
+) -> None:
+    result = run_suite(pytester, "-m", "flows", "--bw-target", simulator)
+    output = output_of(result)
+    assert result.ret == 0, output
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == FLOW_TESTS, output
+    assert "failed" not in outcomes, output
+    assert "skipped" not in outcomes, output
+
+
+def test_sandbox_profile_runs_only_the_sandbox_safe_flows(
+    pytester: pytest.Pytester, simulator: str, simulator_env: pytest.MonkeyPatch
+) -> None:
+    result = run_suite(
+        pytester, "-m", "flows", "-k", "unanswered or gather_times_out", "--bw-target", simulator,
+        "--bw-profile", "sandbox",
+    )  # fmt: skip
+    output = output_of(result)
+    assert result.ret == 0, output
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("skipped") == 3, output  # the far-end flows are not sandbox_safe
+    assert outcomes.get("passed") == 1, output
+
+
+@dataclass(frozen=True)
+class Broken:
+    tamper: Tamper
+    select: str  # -k: the flow that must catch it
+    rule: str  # the rule the failure must name
+
+
+BROKEN = {
+    "dropped-webhook": Broken(
+        drop_event("recordingAvailable"),
+        "test_record_then_recording_and_transcription",
+        "broke rule 'missing recordingAvailable'",
+    ),
+    "webhooks-out-of-order": Broken(
+        reorder_events("recordingAvailable", "transcriptionAvailable"),
+        "test_record_then_recording_and_transcription",
+        "broke rule 'order transcriptionAvailable'",
+    ),
+    "wrong-event-type": Broken(
+        rewrite_event_type("disconnect", "hangup"),
+        "test_outbound_answered_and_hung_up",
+        "broke rule 'payload unknown-event-type'",
+    ),
+    "tag-lost": Broken(strip_tag(), "test_tag_propagation_and_tag_verb", "broke rule 'field answer.tag'"),
+    "fallback-ignored": Broken(
+        swallow_path("answer-fallback"),
+        "test_fallback_url_when_the_primary_fails",
+        "broke rule 'missing answer'",
+    ),
+    "invalid-bxml-accepted": Broken(
+        fix_invalid_bxml(),
+        "test_invalid_bxml_disconnects_the_call",
+        "broke rule 'field disconnect.cause'",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_flows_suite_fails_on_a_broken_target(
+    name: str, pytester: pytest.Pytester, simulator: str, simulator_env: pytest.MonkeyPatch
+) -> None:
+    broken = BROKEN[name]
+    with TamperingProxy(broken.tamper) as proxy:
+        link = SinkLink(proxy)
+        result = run_suite(
+            pytester,
+            "-m", "flows", "-k", broken.select, "--bw-target", simulator, "--bw-callback-base-url", proxy.url,
+            plugins=[link],
+        )  # fmt: skip
+    output = output_of(result)
+    assert link.linked, "the proxy never learnt where the sink listens"
+    assert proxy.seen, f"no webhook went through the proxy:\n{output}"
+    assert result.ret == 1, f"the flows suite passed a target with {name}:\n{output}"
+    assert broken.rule in output, f"{name}: the failure does not name {broken.rule!r}:\n{output}"
+    assert f"reproduce: bw-conformance run -k {broken.select} --target {simulator}" in output, output
+
+
+def test_the_proxy_alone_breaks_nothing(
+    pytester: pytest.Pytester, simulator: str, simulator_env: pytest.MonkeyPatch
+) -> None:
+    """The broken-target tests fail because of their tamper, not because of the proxy."""
+    select = " or ".join(sorted({b.select for b in BROKEN.values()}))
+    with TamperingProxy(Tamper("nothing", lambda exchange, forward: forward(exchange))) as proxy:
+        result = run_suite(
+            pytester, "-m", "flows", "-k", select, "--bw-target", simulator,
+            "--bw-callback-base-url", proxy.url, plugins=[SinkLink(proxy)],
+        )  # fmt: skip
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert result.parseoutcomes().get("passed") == len({b.select for b in BROKEN.values()}), output
+    assert proxy.seen, output
