@@ -424,6 +424,33 @@ def test_webhooks_follow_the_convention(spec: Json) -> None:
             assert list(responses["200"]["content"]) == ["application/xml"], name
 
 
+def test_bxml_examples_are_valid_in_their_context(spec: Json) -> None:
+    from conformance.bxml import iter_errors
+
+    documents: list[tuple[str, str, str]] = []
+    for operation_id, context in (("updateCallBxml", "call"), ("updateConferenceBxml", "conference")):
+        body = _deref(spec, _by_id(spec)[operation_id][2]["requestBody"])
+        documents.append((operation_id, context, body["content"]["application/xml"]["example"]))
+    for name, item in spec["webhooks"].items():
+        context = item["post"]["x-bxml-reply"]
+        if context != "none":
+            reply = _deref(spec, item["post"]["responses"]["200"])
+            documents.append((name, context, reply["content"]["application/xml"]["example"]))
+    assert len(documents) == 2 + sum(context != "none" for context, _ in WEBHOOKS.values())
+    problems = [
+        (name, context, [e.rule for e in iter_errors(doc, context)]) for name, context, doc in documents
+    ]
+    assert [p for p in problems if p[2]] == []
+    # the conference example would not pass as transferAnswer BXML and vice versa only if it used
+    # a verb outside that context; make sure the check can fail at all
+    assert list(
+        iter_errors(
+            "<Response><Transfer><PhoneNumber>+19195550102</PhoneNumber></Transfer></Response>",
+            "transferAnswer",
+        )
+    )
+
+
 def test_catalogue_reads_every_webhook(spec: Json) -> None:
     events = catalogue()
     assert set(events) == set(WEBHOOKS)
