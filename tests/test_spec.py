@@ -441,8 +441,7 @@ def test_bxml_examples_are_valid_in_their_context(spec: Json) -> None:
         (name, context, [e.rule for e in iter_errors(doc, context)]) for name, context, doc in documents
     ]
     assert [p for p in problems if p[2]] == []
-    # the conference example would not pass as transferAnswer BXML and vice versa only if it used
-    # a verb outside that context; make sure the check can fail at all
+    # and the check can fail: Transfer is not allowed in transferAnswer BXML
     assert list(
         iter_errors(
             "<Response><Transfer><PhoneNumber>+19195550102</PhoneNumber></Transfer></Response>",
