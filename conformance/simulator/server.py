@@ -35,7 +35,9 @@ class SimulatorStartError(ConformanceError, RuntimeError):
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening socket, or :class:`ConfigurationError` naming the address when it is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto is
+    # IPPROTO_TCP, and without it every response written in two parts waits ~40 ms for an ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -119,6 +121,10 @@ class Simulator:
         self._thread = threading.Thread(target=run, name=f"bw-simulator-{port}", daemon=True)
         self._thread.start()
         self._wait_started()
+        # Webhook payloads carry callUrl/mediaUrl: point the engine at the address actually bound.
+        engine = self.runtime.engine
+        if hasattr(engine, "base_url"):
+            engine.base_url = self.base_url
         return self
 
     def _wait_started(self) -> None:
