@@ -2,7 +2,7 @@
 
 :func:`create_app` wires the parts: a :class:`~conformance.simulator.clock.VirtualClock`, the
 :class:`~conformance.simulator.store.Store`, the call engine (``engine_factory(store, clock)``;
-:class:`~conformance.simulator.lifecycle.LifecycleEngine` by default), the rate limiter, the
+the call engine of ``simulator/engine`` by default), the rate limiter, the
 operation table and the request log.  The request path stays lean: routes are compiled once,
 validators are plain functions, and the log middleware is pure ASGI.
 
@@ -32,7 +32,6 @@ from conformance.simulator.api_errors import ApiError, error_response
 from conformance.simulator.clock import VirtualClock
 from conformance.simulator.config import SimulatorConfig
 from conformance.simulator.control import control_routes
-from conformance.simulator.lifecycle import LifecycleEngine
 from conformance.simulator.models import CallEngine, Clock
 from conformance.simulator.ops_calls import OPERATIONS as CALL_OPERATIONS
 from conformance.simulator.ops_conferences import OPERATIONS as CONFERENCE_OPERATIONS
@@ -186,6 +185,13 @@ class RequestLog:
             self.listener(record)
 
 
+def _default_engine_factory() -> EngineFactory:
+    """The call engine (``simulator/engine``): places calls, runs BXML, sends webhooks."""
+    from conformance.simulator.engine import engine_factory
+
+    return engine_factory
+
+
 def create_app(
     config: SimulatorConfig | None = None,
     *,
@@ -200,7 +206,7 @@ def create_app(
     config = config or SimulatorConfig()
     clock = VirtualClock(time_scale=config.time_scale)
     store = Store(clock, _copy_accounts(config))
-    engine = (engine_factory or LifecycleEngine)(store, clock)
+    engine = (engine_factory or _default_engine_factory())(store, clock)
     limiter = RateLimiter(
         store, calls_per_second=config.calls_per_second, max_concurrent_calls=config.max_concurrent_calls
     )

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from conformance.simulator import Simulator
+from conformance.simulator.lifecycle import LifecycleEngine
 from conformance.simulator.models import (
     Call,
     Callback,
@@ -157,7 +158,7 @@ def seed_realtime(store: Store, call: Call) -> RealTimeTranscription:
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    with Simulator() as simulator:
+    with Simulator(engine_factory=LifecycleEngine) as simulator:
         yield simulator
 
 

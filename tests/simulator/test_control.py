@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from conformance.simulator import Simulator
+from conformance.simulator.lifecycle import LifecycleEngine
 from conformance.simulator.models import Account
 
 from .conftest import ACCOUNT, APP, AUTH, create_body
@@ -16,7 +17,10 @@ from .conftest import ACCOUNT, APP, AUTH, create_body
 
 @pytest.fixture
 def fresh() -> Any:
-    with Simulator() as simulator, httpx.Client(base_url=simulator.base_url, timeout=10) as c:
+    with (
+        Simulator(engine_factory=LifecycleEngine) as simulator,
+        httpx.Client(base_url=simulator.base_url, timeout=10) as c,
+    ):
         yield simulator, c
 
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from conformance.simulator import Simulator
+from conformance.simulator.lifecycle import LifecycleEngine
 
 from .conftest import (
     ACCOUNT,
@@ -294,7 +295,10 @@ def test_list_calls_filters_and_pages_with_link_header(quiet_sim: Simulator) -> 
 
 
 def test_rate_limits_answer_429_with_retry_after(sim: Simulator) -> None:
-    with Simulator(calls_per_second=2) as limited, httpx.Client(base_url=limited.base_url, auth=AUTH) as c:
+    with (
+        Simulator(engine_factory=LifecycleEngine, calls_per_second=2) as limited,
+        httpx.Client(base_url=limited.base_url, auth=AUTH) as c,
+    ):
         statuses = [c.post(f"/accounts/{ACCOUNT}/calls", json=create_body()) for _ in range(3)]
         assert [r.status_code for r in statuses[:2]] == [201, 201]
         r = statuses[2]

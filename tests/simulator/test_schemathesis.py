@@ -18,6 +18,7 @@ import pytest
 
 from conformance.resources import spec_path
 from conformance.simulator import Simulator
+from conformance.simulator.lifecycle import LifecycleEngine
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,7 @@ def test_plain_schemathesis_finds_nothing(tmp_path: Path) -> None:
     config = tmp_path / "schemathesis.toml"
     config.write_text("".join(CONFIG.format(operation=op) for op in SEMANTIC_400), encoding="utf-8")
     examples = os.environ.get("BW_SIM_ST_EXAMPLES", "10")
-    with Simulator() as sim:
+    with Simulator(engine_factory=LifecycleEngine) as sim:
         command = [
             _st(),
             "--config-file",

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from conformance.simulator import Simulator
+from conformance.simulator.lifecycle import LifecycleEngine
 
 from .conftest import ACCOUNT, APP, FROM, TO, seed_call, seed_conference, seed_realtime, seed_transcribed
 
@@ -19,7 +20,7 @@ BXML = '<?xml version="1.0" encoding="UTF-8"?><Bxml><SpeakSentence>hello</SpeakS
 
 @pytest.fixture(scope="module")
 def sdk_sim() -> Iterator[Simulator]:
-    with Simulator() as simulator:
+    with Simulator(engine_factory=LifecycleEngine) as simulator:
         yield simulator
 
 
