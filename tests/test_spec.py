@@ -194,6 +194,26 @@ def test_spec_passes_openapi_spec_validator(spec: Json) -> None:
     validate(spec, cls=OpenAPIV31SpecValidator)
 
 
+def test_no_duplicate_keys() -> None:
+    """PyYAML keeps the last of two equal keys silently; a duplicate would hide part of the contract."""
+    import yaml
+
+    class _StrictLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            assert key not in seen, f"duplicate key {key!r} on line {key_node.start_mark.line + 1}"
+            seen.add(key)
+        return loader.construct_mapping(node)
+
+    _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    with spec_path().open("rb") as handle:
+        assert isinstance(yaml.load(handle, Loader=_StrictLoader), dict)
+
+
 def test_servers_and_security(spec: Json) -> None:
     assert spec["servers"][0]["url"] == "https://voice.bandwidth.com/api/v2"
     assert spec["security"] == [{"Basic": []}]
