@@ -9,16 +9,18 @@ error, as the platform documents.  While a request is in flight the virtual cloc
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 
 from conformance.errors import ConformanceError
 from conformance.simulator.clock import VirtualClock
+from conformance.simulator.engine.http1 import Broken, ConnectFailed, Http1Pool
 from conformance.simulator.models import Callback, Method
 
 USER_AGENT = "BandwidthAPI/v2 (bw-conformance simulator)"
@@ -109,6 +111,7 @@ class Deliverer:
         self.clock = clock
         self._max_connections = max_connections
         self._client: httpx.AsyncClient | None = None
+        self._pool = Http1Pool()
         self.sent = 0
         self.failed = 0
 
@@ -123,6 +126,7 @@ class Deliverer:
         return self._client
 
     async def aclose(self) -> None:
+        await self._pool.aclose()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -136,6 +140,8 @@ class Deliverer:
         payload: Mapping[str, Any],
         timeout: float,
     ) -> Reply:
+        if urlsplit(url).scheme == "http":
+            return await self._plain(url, method, username, password, payload, timeout)
         auth = httpx.BasicAuth(username, password or "") if username else None
         kwargs: dict[str, Any] = {"timeout": httpx.Timeout(timeout), "auth": auth}
         if method == "GET":
@@ -147,6 +153,41 @@ class Deliverer:
             response = await self._http().request(method, url, **kwargs)
             body = response.text
         return Reply(response.status_code, body, response.headers.get("content-type", ""), str(response.url))
+
+    async def _plain(
+        self,
+        url: str,
+        method: Method,
+        username: str | None,
+        password: str | None,
+        payload: Mapping[str, Any],
+        timeout: float,
+    ) -> Reply:
+        """``http://`` through the small keep-alive client (see :mod:`.http1`)."""
+        headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
+        if username:
+            token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        body = b""
+        if method == "GET":
+            query = urlencode(_query(payload))
+            url = f"{url}{'&' if urlsplit(url).query else '?'}{query}" if query else url
+        else:
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            headers["Content-Type"] = "application/json"
+        with self.clock.busy():
+            response = await self._pool.request(method, url, headers, body, timeout)
+        ctype = response.headers.get("content-type", "")
+        charset = "utf-8"
+        for part in ctype.split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                charset = value.strip('"')
+        try:
+            text = response.body.decode(charset, "replace")
+        except LookupError:
+            text = response.body.decode("utf-8", "replace")
+        return Reply(response.status, text, ctype, url)
 
     async def send(
         self,
@@ -177,15 +218,20 @@ class Deliverer:
                 remaining -= 1
                 try:
                     reply = await self._once(url, method, username, password, payload, timeout)
-                except httpx.TimeoutException as exc:
+                except (httpx.TimeoutException, TimeoutError) as exc:
                     if isinstance(exc, httpx.ConnectTimeout) and remaining:
                         attempts.append(f"{method} {url}: connect timeout, retrying")
                         continue
                     attempts.append(f"{method} {url}: no answer within {timeout:g} s")
                     break
-                except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol, Broken) as exc:
                     attempts.append(f"{method} {url}: {type(exc).__name__} {exc}".rstrip())
                     if isinstance(exc, httpx.ConnectError) and remaining:
+                        continue
+                    break
+                except ConnectFailed as exc:
+                    attempts.append(f"{method} {url}: {exc}")
+                    if remaining:
                         continue
                     break
                 if 200 <= reply.status < 300:

@@ -1,0 +1,297 @@
+"""Benchmark the call engine: N concurrent loopback calls, every webhook to a local sink.
+
+Each outbound call reaches one of the simulator's own numbers, so two legs run BXML:
+
+* the callee leg (``initiate``) waits a second, sends DTMF ``12#``, says a sentence, sends ``#``;
+* the caller leg (``answer``) gathers the digits (``gather``), records the sentence
+  (``recordComplete``, ``recordingAvailable``), transfers to a simulated person who hangs up
+  after five seconds (``transferAnswer``, ``transferDisconnect``, ``transferComplete``) and hangs up.
+
+The sink is a small asyncio HTTP server in its own process.  Its raw capacity (webhook-sized
+JSON POSTs from the same HTTP client the engine uses, same concurrency) is measured in the same
+run, and the engine's webhook rate is printed as a ratio of it.  Afterwards every call's webhooks
+are checked: each expected event delivered exactly once, in the documented order.
+
+    .venv/bin/python bench/engine.py --calls 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+import httpx
+
+from conformance.simulator import Simulator
+from conformance.simulator.engine import Engine, engine_factory
+from conformance.simulator.engine.http1 import Http1Pool
+
+ACCOUNT = "9900000"
+APP_ID = "11111111-1111-4111-8111-111111111111"
+AUTH = ("bw-user", "bw-pass")
+CALLER = "+19195550100"
+CALLEE = "+19195550150"
+
+REPLIES: dict[str, str] = {
+    "/initiate": (
+        '<Response><Pause duration="1"/><SendDtmf>12#</SendDtmf><Pause duration="1"/>'
+        "<SpeakSentence>please leave a message</SpeakSentence><SendDtmf>#</SendDtmf>"
+        '<Pause duration="60"/></Response>'
+    ),
+    "/answer": '<Response><Gather gatherUrl="/gather" terminatingDigits="#" firstDigitTimeout="10"/></Response>',
+    "/gather": (
+        '<Response><Record recordCompleteUrl="/recorded" recordingAvailableUrl="/available" '
+        'maxDuration="30"/></Response>'
+    ),
+    "/recorded": (
+        '<Response><Transfer transferCompleteUrl="/transferred">'
+        '<PhoneNumber transferAnswerUrl="/b-answer" transferDisconnectUrl="/b-gone">+19995550005</PhoneNumber>'
+        "</Transfer></Response>"
+    ),
+    "/b-answer": "<Response/>",
+    "/transferred": "<Response><Hangup/></Response>",
+}
+
+# The order in which the caller leg's own webhooks must arrive.
+CALLER_ORDER = ["answer", "gather", "recordComplete", "transferComplete", "disconnect"]
+
+
+# ---------------------------------------------------------------------------------------- the sink
+
+
+def _sink_process(port_out: Any, ready: Any) -> None:
+    asyncio.run(_sink(port_out, ready))
+
+
+async def _sink(port_out: Any, ready: Any) -> None:
+    log: list[tuple[str, str, str | None, str | None, str]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                length = 0
+                for line in lines[1:]:
+                    if line[:15].lower() == "content-length:":
+                        length = int(line[15:].strip())
+                body = await reader.readexactly(length) if length else b""
+                path = target.split("?", 1)[0]
+                status, payload, ctype = "200 OK", b"", "application/xml"
+                if path == "/_log":
+                    payload, ctype = json.dumps(log).encode(), "application/json"
+                elif path == "/_count":
+                    count = sum(1 for entry in log if entry[0] == "/disconnect")
+                    payload, ctype = str(count).encode(), "text/plain"
+                elif path == "/_reset":
+                    log.clear()
+                    status = "204 No Content"
+                else:
+                    data = json.loads(body) if body else {}
+                    log.append(
+                        (
+                            path,
+                            data.get("eventType", ""),
+                            data.get("callId"),
+                            data.get("parentCallId"),
+                            data.get("digits", ""),
+                        )
+                    )
+                    reply = REPLIES.get(path)
+                    if reply is None:
+                        status = "204 No Content"
+                    else:
+                        payload = reply.encode()
+                writer.write(
+                    f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+    port_out.value = server.sockets[0].getsockname()[1]
+    ready.set()
+    async with server:
+        await server.serve_forever()
+
+
+# ---------------------------------------------------------------------------------------- phases
+
+
+def _payload(i: int) -> dict[str, Any]:
+    return {
+        "eventType": "raw",
+        "eventTime": "2026-11-21T10:00:00.000Z",
+        "accountId": ACCOUNT,
+        "applicationId": APP_ID,
+        "from": CALLER,
+        "to": CALLEE,
+        "direction": "outbound",
+        "callId": f"c-raw-{i}",
+        "callUrl": f"http://127.0.0.1/accounts/{ACCOUNT}/calls/c-raw-{i}",
+        "startTime": "2026-11-21T10:00:00.000Z",
+        "answerTime": "2026-11-21T10:00:01.000Z",
+    }
+
+
+async def raw_capacity(base: str, requests: int, concurrency: int) -> float:
+    """Webhook-like POSTs per second the sink takes, sent the way the engine sends them.
+
+    The client is the engine's own keep-alive HTTP/1.1 client, with ``concurrency`` connections,
+    so the figure is the ceiling for webhook delivery to this sink on this machine right now.
+    """
+    pool = Http1Pool()
+    pending = list(range(requests))
+    headers = {"Content-Type": "application/json", "User-Agent": "bench"}
+
+    async def worker() -> None:
+        while pending:
+            body = json.dumps(_payload(pending.pop()), separators=(",", ":")).encode()
+            response = await pool.request("POST", f"{base}/raw", headers, body, 30)
+            if response.status >= 300:
+                raise SystemExit(f"the sink answered {response.status}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    await pool.request("POST", f"{base}/_reset", {}, b"", 30)
+    await pool.aclose()
+    return requests / elapsed
+
+
+async def run_calls(sim_base: str, sink: str, calls: int) -> float:
+    """Create every call at once; the seconds until the sink has every caller's disconnect."""
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=sim_base, auth=AUTH, limits=limits, timeout=60) as api:
+        body = {
+            "from": CALLER,
+            "to": CALLEE,
+            "applicationId": APP_ID,
+            "answerUrl": f"{sink}/answer",
+            "disconnectUrl": f"{sink}/disconnect",
+        }
+        start = time.perf_counter()
+        responses = await asyncio.gather(
+            *(api.post(f"/accounts/{ACCOUNT}/calls", json=body) for _ in range(calls))
+        )
+        refused = [r.status_code for r in responses if r.status_code != 201]
+        if refused:
+            raise SystemExit(f"createCall refused {len(refused)} calls: {sorted(set(refused))}")
+        async with httpx.AsyncClient(timeout=10) as probe:
+            while True:
+                done = int((await probe.get(f"{sink}/_count")).text)
+                if done >= calls:
+                    return time.perf_counter() - start
+                if time.perf_counter() - start > 300:
+                    raise SystemExit(f"only {done} of {calls} calls finished within 300 s")
+                await asyncio.sleep(0.05)
+
+
+def verify(log: list[list[Any]], calls: int) -> list[str]:
+    """Every expected webhook exactly once per call, in order; the problems found."""
+    problems: list[str] = []
+    by_call: dict[str, list[str]] = defaultdict(list)
+    b_legs: dict[str, list[str]] = defaultdict(list)
+    digits: list[str] = []
+    for path, event, call_id, parent, gathered in log:
+        if event in ("transferAnswer", "transferDisconnect"):
+            b_legs[str(call_id)].append(event)
+            continue
+        by_call[str(call_id)].append(event)
+        if event == "gather":
+            digits.append(gathered)
+    callers = [c for c, events in by_call.items() if "answer" in events]
+    callees = [c for c, events in by_call.items() if "initiate" in events]
+    if len(callers) != calls or len(callees) != calls or len(b_legs) != calls:
+        problems.append(
+            f"{len(callers)} callers, {len(callees)} callees, {len(b_legs)} B-legs for {calls} calls"
+        )
+    for call_id in callers:
+        events = by_call[call_id]
+        ordered = [e for e in events if e in CALLER_ORDER]
+        if ordered != CALLER_ORDER:
+            problems.append(f"{call_id}: {events}")
+        elif events.count("recordingAvailable") != 1 or events.index("recordingAvailable") < events.index(
+            "recordComplete"
+        ):
+            problems.append(f"{call_id}: recordingAvailable {events}")
+    for call_id in callees:
+        if by_call[call_id] != ["initiate", "disconnect"]:
+            problems.append(f"{call_id}: {by_call[call_id]}")
+    for call_id, events in b_legs.items():
+        if events != ["transferAnswer", "transferDisconnect"]:
+            problems.append(f"B-leg {call_id}: {events}")
+    wrong = [d for d in digits if d != "12"]
+    if wrong:
+        problems.append(f"{len(wrong)} gathers heard something else than 12, e.g. {wrong[:3]}")
+    return problems
+
+
+async def main_async(calls: int, concurrency: int) -> int:
+    port = multiprocessing.Value("i", 0)
+    ready = multiprocessing.Event()
+    process = multiprocessing.Process(target=_sink_process, args=(port, ready), daemon=True)
+    process.start()
+    try:
+        if not ready.wait(10):
+            raise SystemExit("the sink did not start")
+        sink = f"http://127.0.0.1:{port.value}"
+        capacity = await raw_capacity(sink, max(2000, calls * 4), concurrency)
+        with Simulator(engine_factory=engine_factory) as sim:
+            engine = sim.runtime.engine
+            assert isinstance(engine, Engine)
+            engine.base_url = sim.base_url
+            application = sim.store.accounts[ACCOUNT].applications[APP_ID]
+            application.call_initiated_callback_url = f"{sink}/initiate"
+            application.call_status_callback_url = f"{sink}/status"
+            elapsed = await run_calls(sim.base_url, sink, calls)
+            await asyncio.sleep(0.5)  # let trailing asynchronous webhooks land before reading the log
+            async with httpx.AsyncClient(timeout=60) as probe:
+                log = (await probe.get(f"{sink}/_log")).json()
+            clock = sim.runtime.clock
+            jumps, virtual = clock.jumps, clock.jumped_seconds
+    finally:
+        process.terminate()
+        process.join(5)
+    webhooks = len(log)
+    problems = verify(log, calls)
+    rate = webhooks / elapsed
+    print(f"calls                 {calls} concurrent loopback pairs ({calls * 3} legs)")
+    print(f"elapsed               {elapsed:.2f} s (virtual time skipped: {virtual:.0f} s in {jumps} jumps)")
+    print(f"calls/s               {calls / elapsed:.1f}")
+    print(f"webhooks              {webhooks} ({webhooks / calls:.1f} per call)")
+    print(f"webhooks/s            {rate:.0f}")
+    print(
+        f"sink raw capacity     {capacity:.0f} requests/s ({concurrency} connections, same client, same run)"
+    )
+    print(f"ratio                 {rate / capacity:.2f} of the sink's raw capacity")
+    if problems:
+        print(f"FAILED: {len(problems)} problems; first: {problems[:5]}")
+        return 1
+    print("verified              every webhook delivered once, in order; every gather heard '12'")
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=200, help="concurrent loopback calls (default 200)")
+    parser.add_argument("--concurrency", type=int, default=256, help="client connections for the raw test")
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main_async(args.calls, args.concurrency)))
+
+
+if __name__ == "__main__":
+    main()
