@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import hypothesis
+import requests
 from schemathesis.errors import FailureGroup
 
 from conformance.api.operations import is_create_call, operation_id
@@ -39,6 +40,10 @@ class ApiRunner:
 
     def __init__(self, pacer: CallPacer) -> None:
         self.pacer = pacer
+        self.session = requests.Session()  # keep-alive across cases
+
+    def close(self) -> None:
+        self.session.close()
 
     def call(self, case: Case[Any], **kwargs: Any) -> Response:
         """Send ``case`` (paced when it creates a call), re-sending after a 429 with Retry-After."""
@@ -51,14 +56,16 @@ class ApiRunner:
             except CallBudgetExhaustedError:
                 # Nothing to learn from this example without creating a call: discard it.
                 hypothesis.reject()
+        kwargs.setdefault("session", self.session)
         return self.pacer.send(lambda: case.call(**kwargs))
 
     def call_and_validate(self, case: Case[Any], **kwargs: Any) -> Response:
         """Send ``case`` and run every enabled check (schemathesis' own and Bandwidth's) on the answer."""
         __tracebackhide__ = True
+        kwargs.setdefault("session", self.session)
         response = self.call(case, **kwargs)
         try:
-            case.validate_response(response, transport_kwargs=kwargs or None)
+            case.validate_response(response, transport_kwargs=kwargs)
         except FailureGroup as exc:
             # Name the operation first: pytest 9.2 no longer lets schemathesis put it in the test id.
             name = operation_id(case.operation)

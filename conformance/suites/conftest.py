@@ -50,11 +50,13 @@ def bw_api_schema(bw_target: Target, bw_second_account: SecondAccount) -> BaseSc
 
 
 @pytest.fixture(scope="session")
-def bw_api_runner(bw_settings: Settings) -> ApiRunner:
+def bw_api_runner(bw_settings: Settings) -> Iterator[ApiRunner]:
     """Sends cases paced and budgeted for the profile, waiting out 429 ``Retry-After``."""
     from conformance.api import ApiRunner, pacer_for
 
-    return ApiRunner(pacer_for(bw_settings))
+    runner = ApiRunner(pacer_for(bw_settings))
+    yield runner
+    runner.close()
 
 
 @pytest.fixture(autouse=True)
