@@ -407,13 +407,13 @@ def trimmed_contract(directory: Path, operations: Iterable[str]) -> Path:
     """The packaged contract with only the paths of ``operations`` (operationIds), all their methods
     (so nothing the target serves looks undeclared), and the links between what is left."""
     wanted = set(operations)
-    document = copy.deepcopy(load_spec())
+    document: dict[str, Any] = copy.deepcopy(load_spec())
     paths = {
         path: item
         for path, item in document["paths"].items()
         if any(isinstance(v, dict) and v.get("operationId") in wanted for v in item.values())
     }
-    kept = {v.get("operationId") for item in paths.values() for v in item.values() if isinstance(v, dict)}
+    kept = {str(v.get("operationId")) for item in paths.values() for v in item.values() if isinstance(v, dict)}
     missing = wanted - kept
     assert not missing, f"the contract has no operations {sorted(missing)}"
     document["paths"] = paths

@@ -7,11 +7,32 @@ contract trimmed to the operations that exercise the rule, and a small example b
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conformance.settings import SIMULATOR_APPLICATION_ID, SIMULATOR_NUMBER
+from conformance.api import (
+    CallBudgetExhaustedError,
+    CallPacer,
+    Credentials,
+    api_config,
+    find_second_account,
+    load_api_schema,
+    parse_retry_after,
+    resolve_spec,
+)
+from conformance.api.report import curl_command
+from conformance.api.rules import (
+    call_time_problems,
+    error_body_problems,
+    id_format_problems,
+    location_problems,
+)
+from conformance.errors import ConfigurationError
+from conformance.settings import SIMULATOR_APPLICATION_ID, SIMULATOR_NUMBER, Settings, load_settings
 from tests.suites.broken_targets import BREAKAGES, Breakage, serve, trimmed_contract
 
 pytest_plugins = ["pytester"]
@@ -70,3 +91,194 @@ def test_api_suite_fails_on_a_broken_target(
     for text in breakage.expect:
         assert text in output, f"{breakage.name}: the failure does not name {text!r}:\n{output}"
     assert "Reproduce" in output, output
+
+
+# ------------------------------------------------------------------ the rules behind the checks
+_CALL_ID = "c-15ac29a2-1331029c-2cb0-4a07-b215-b22865662d85"
+_JSON = {"content-type": ["application/json"]}
+
+
+def test_error_body_rule_accepts_a_voice_api_error() -> None:
+    body = b'{"type": "validation", "description": "Invalid to", "id": null}'
+    assert error_body_problems(400, _JSON, body) == []
+    assert error_body_problems(200, {"content-type": ["text/plain"]}, b"ok") == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "named"),
+    [
+        ({"content-type": ["text/plain"]}, b"boom", "Content-Type"),
+        (_JSON, b"<html>", "non-JSON"),
+        (_JSON, b"[1, 2]", "got list"),
+        (_JSON, b'{"type": "validation"}', "voiceApiError.description"),
+        (_JSON, b'{"type": "", "description": "x"}', "voiceApiError.type"),
+        (_JSON, b'{"type": "a", "description": "b", "id": 7}', "voiceApiError.id"),
+    ],
+)
+def test_error_body_rule_names_what_is_wrong(headers: dict[str, list[str]], body: bytes, named: str) -> None:
+    problems = error_body_problems(404, headers, body)
+    assert any(named in problem for problem in problems), problems
+
+
+def test_location_rule() -> None:
+    url = f"https://voice.example/api/v2/accounts/9900000/calls/{_CALL_ID}"
+    body = {"callId": _CALL_ID, "callUrl": url}
+    assert location_problems(201, {"location": [url]}, body, account_id="9900000") == []
+    assert location_problems(400, {}, {}, account_id="9900000") == []
+    assert "must equal" in " ".join(location_problems(201, {"location": ["https://x/y"]}, body))
+    assert "Location header" in " ".join(location_problems(201, {}, body))
+    wrong_account = location_problems(201, {"location": [url]}, body, account_id="9900001")
+    assert "/accounts/9900001/calls/" in " ".join(wrong_account)
+
+
+def test_id_format_rule() -> None:
+    good = {
+        "callId": _CALL_ID,
+        "parentCallId": None,
+        "accountId": "9900000",
+        "applicationId": "11111111-1111-4111-8111-111111111111",
+        "recordingId": "r-fbe05094-9fd2afe9-bf5b-4c68-820a-41a01c1c5833",
+    }
+    assert id_format_problems(good) == []
+    assert id_format_problems([good, good]) == []
+    bad = id_format_problems([{"callId": "c-1234"}])
+    assert len(bad) == 1
+    assert "$[0].callId" in bad[0]
+    conference = {"id": "conf-fe23a767-a75a5b77-20c5-4a3c-bab8-b4b9d2f4f8f3", "name": "x"}
+    assert id_format_problems(conference, id_kind="conference") == []
+    assert id_format_problems({"id": "42"}, id_kind="conference") != []
+    assert id_format_problems({"id": "42"}) == []  # a bare id is checked only where its kind is known
+
+
+def test_call_time_rule() -> None:
+    ordered = {
+        "enqueuedTime": "2026-01-01T00:00:00Z",
+        "startTime": "2026-01-01T00:00:01Z",
+        "answerTime": "2026-01-01T00:00:05.5Z",
+        "endTime": None,
+        "state": "answered",
+    }
+    assert call_time_problems(ordered) == []
+    assert call_time_problems([ordered]) == []
+    reversed_ = dict(ordered, answerTime="2025-12-31T23:59:59Z")
+    assert any("must not be after answerTime" in p for p in call_time_problems(reversed_))
+    assert any("ISO 8601" in p for p in call_time_problems(dict(ordered, startTime="yesterday")))
+    assert any("endTime" in p for p in call_time_problems(dict(ordered, state="disconnected")))
+
+
+# ------------------------------------------------------------------------------- pacing
+class _FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_call_pacer_spaces_call_creation_and_keeps_the_budget() -> None:
+    fake = _FakeTime()
+    pacer = CallPacer(calls_per_second=2.0, call_budget=3, sleep=fake.sleep, clock=fake.clock)
+    for _ in range(3):
+        pacer.before_call_creation()
+    assert fake.slept == [0.5, 0.5]
+    with pytest.raises(CallBudgetExhaustedError) as caught:
+        pacer.before_call_creation()
+    assert caught.value.reason == "call-budget-exhausted"
+    assert pacer.calls_created == 3
+
+
+@dataclass
+class _Answer:
+    status_code: int
+    headers: dict[str, list[str]] = field(default_factory=dict)
+
+
+def test_call_pacer_waits_out_429_with_retry_after() -> None:
+    fake = _FakeTime()
+    answers = iter([_Answer(429, {"retry-after": ["2"]}), _Answer(429, {"Retry-After": ["1"]}), _Answer(201)])
+    pacer = CallPacer(sleep=fake.sleep, clock=fake.clock)
+    assert pacer.send(lambda: next(answers)).status_code == 201
+    assert fake.slept == [2.0, 1.0]
+
+
+def test_call_pacer_gives_up_on_unusable_or_endless_retry_after() -> None:
+    fake = _FakeTime()
+    pacer = CallPacer(sleep=fake.sleep, clock=fake.clock, max_retries=2, max_wait=10)
+    assert pacer.send(lambda: _Answer(429)).status_code == 429  # no Retry-After
+    assert pacer.send(lambda: _Answer(429, {"retry-after": ["600"]})).status_code == 429  # too long
+    assert pacer.send(lambda: _Answer(429, {"retry-after": ["1"]})).status_code == 429  # retries spent
+    assert fake.slept == [1.0, 1.0]
+
+
+def test_parse_retry_after() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Thu, 01 Jan 2026 00:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now=now) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+# ------------------------------------------------------------------------ configuration
+def _settings(**changes: object) -> Settings:
+    return replace(load_settings({}, environ={}, project_dir=Path("/")), **changes)  # type: ignore[arg-type]
+
+
+def test_api_config_turns_on_every_phase_and_the_bandwidth_checks() -> None:
+    config = api_config(_settings(max_examples=7), base_url="http://127.0.0.1:1")
+    project = config.projects.get_default()
+    phases = project.phases_for(operation=None)
+    assert phases.examples.enabled
+    assert phases.coverage.enabled
+    assert phases.fuzzing.enabled
+    assert phases.stateful.enabled
+    assert project.parameters == {"path.accountId": "9900000"}
+    kwargs = project.checks_config_for().custom_kwargs
+    assert {"bw_error_body", "bw_auth_required", "bw_id_formats"} <= set(kwargs)
+    assert "bw_cross_account_denied" not in kwargs  # no second account given
+    other = Credentials("9900001", "bw-other", "bw-other-pass")
+    with_other = api_config(_settings(), base_url="http://127.0.0.1:1", second_account=other)
+    denied = with_other.projects.get_default().checks_config_for().custom_kwargs["bw_cross_account_denied"]
+    assert denied["other_account_id"] == "9900001"
+
+
+def test_sandbox_profile_does_not_fuzz_call_creation(tmp_path: Path) -> None:
+    settings = _settings(profile="sandbox", target="https://voice.example", spec=None)
+    schema: Any = load_api_schema(settings, base_url="https://voice.example")
+    create = schema.find_operation_by_id("createCall")
+    get_state = schema.find_operation_by_id("getCallState")
+    phases = schema.config.phases_for(operation=create)
+    assert phases.examples.enabled
+    assert not phases.coverage.enabled
+    assert not phases.fuzzing.enabled
+    assert schema.config.phases_for(operation=get_state).fuzzing.enabled
+
+
+def test_missing_spec_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        resolve_spec(str(tmp_path / "nope.yml"))
+    assert caught.value.reason == "spec-not-found"
+
+
+def test_no_second_account_without_control_api_or_settings() -> None:
+    found = find_second_account(_settings(), base_url="http://127.0.0.1:1", has_control_api=False)
+    assert found.credentials is None
+    assert "second account" in found.reason
+
+
+def test_curl_command_quotes_and_drops_credentials() -> None:
+    line = curl_command(
+        "post",
+        "http://h/accounts/1/calls?a=b c",
+        {"Authorization": "Basic eA==", "Content-Type": "application/json"},
+        b'{"tag": "it\'s"}',
+        user="bw-user:bw-pass",
+    )
+    assert line.startswith("curl -X POST 'http://h/accounts/1/calls?a=b c' -u bw-user:bw-pass")
+    assert "Basic eA==" not in line
+    assert "-H 'Content-Type: application/json'" in line
