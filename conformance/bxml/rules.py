@@ -134,7 +134,7 @@ def _repair_repeat(root: etree._Element) -> None:
 # ---- missing-text (SpeakSentence) ---------------------------------------------------------
 def _blank(speak: etree._Element) -> bool:
     text = speak.text
-    if text is not None and not text.isspace():
+    if text and not text.isspace():
         return False
     return not "".join(speak.itertext()).strip()
 

@@ -12,6 +12,8 @@ from conformance.bxml.schema import schema_errors
 
 __all__ = ["is_valid", "iter_errors", "validate"]
 
+_ROOTS = frozenset(grammar().roots)
+
 
 def iter_errors(document: str | bytes, context: str = "call") -> Iterator[BxmlError]:
     """Yield every problem in ``document`` as BXML of ``context``, in a stable order.
@@ -31,14 +33,14 @@ def _iter_errors(document: str | bytes, context: str) -> Iterator[BxmlError]:
     except BxmlValidationError as exc:
         yield from exc.errors
         return
-    roots = grammar().roots
+    roots = _ROOTS
     if root.tag not in roots:
         yield BxmlError(
             rule="wrong-root",
             path=element_path(root),
             line=root.sourceline,
             message=f"root element is <{root.tag}>; BXML documents start with "
-            + " or ".join(f"<{name}>" for name in roots),
+            + " or ".join(f"<{name}>" for name in grammar().roots),
         )
         return
     yield from schema_errors(root)

@@ -4,7 +4,7 @@ mutation is rejected for its own rule."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -18,6 +18,7 @@ PROPERTY = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
+MUTATION = settings(PROPERTY, max_examples=25)
 # Mutations that the XSD alone must catch: both engines must call those documents invalid.
 XSD_RULES = {
     "unknown-element", "forbidden-child", "too-many-children", "too-few-children", "unexpected-text",
@@ -61,7 +62,7 @@ def test_each_verb_alone_generates_valid_documents(document: str) -> None:
 
 
 def _check_mutation(context: str, rule: str) -> None:
-    @PROPERTY
+    @MUTATION
     @given(invalid_bxml_documents(context, [rule]))
     def check(pair: tuple[str, str]) -> None:
         document, named = pair
@@ -126,3 +127,24 @@ def test_bad_arguments_are_named_errors() -> None:
         invalid_bxml_documents(rules=["not-a-rule"])
     with pytest.raises(ValueError, match="can be broken"):
         invalid_bxml_documents("conference", rules=["repeat-count-limit"])
+
+
+@pytest.mark.parametrize("rule", ["attribute-range"])
+def test_mutations_shrink_to_small_documents(rule: str) -> None:
+    document, named = find(
+        invalid_bxml_documents(rules=[rule]),
+        lambda pair: True,
+        settings=settings(database=None, max_examples=30, suppress_health_check=list(HealthCheck)),
+    )
+    assert named == rule
+    assert rule in {e.rule for e in iter_errors(document)}
+    assert len(document) < 700, document
+
+
+def test_valid_documents_shrink_to_an_empty_root() -> None:
+    document = find(
+        bxml_documents(verbs=["Pause", "Gather", "Hangup"], max_verbs=3),
+        lambda d: True,
+        settings=settings(database=None, max_examples=10),
+    )
+    assert document in ("<Response/>", '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>')

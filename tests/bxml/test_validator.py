@@ -193,3 +193,38 @@ def test_whitespace_around_text_values_is_allowed() -> None:
     assert is_valid("<Response><Bridge>\n   c-95ac8d6e-1a31c52e\n</Bridge></Response>")
     assert is_valid("<Response><Transfer><PhoneNumber>  +15551230000 </PhoneNumber></Transfer></Response>")
     assert is_valid("<Response><Tag>  </Tag><Tag/></Response>")
+
+
+class _SilentXmlschema:
+    def iter_errors(self, tree: object) -> list[object]:
+        return []
+
+
+FALLBACK_CASES = [
+    ("unknown-element", "<Response><Wait/></Response>"),
+    ("forbidden-child", "<Response><Gather><Hangup/></Gather></Response>"),
+    (
+        "too-many-children",
+        "<Response><Refer><SipUri>sip:a@b.c</SipUri><SipUri>sip:d@b.c</SipUri></Refer></Response>",
+    ),
+    ("too-few-children", "<Response><Transfer/></Response>"),
+    ("unexpected-text", "<Response><Hangup>now</Hangup></Response>"),
+    ("unknown-attribute", "<Response><Pause seconds='3'/></Response>"),
+    ("missing-attribute", "<Response><Redirect/></Response>"),
+    ("attribute-value", "<Response><Record fileFormat='ogg'/></Response>"),
+    ("attribute-range", "<Response><Gather maxDigits='0'/></Response>"),
+    ("missing-text", "<Response><PlayAudio/></Response>"),
+    ("text-value", "<Response><Bridge>+15551230000</Bridge></Response>"),
+]
+
+
+@pytest.mark.parametrize(("rule", "document"), FALLBACK_CASES)
+def test_libxml2_log_names_the_same_rules_if_xmlschema_sees_nothing(
+    monkeypatch: pytest.MonkeyPatch, rule: str, document: str
+) -> None:
+    from conformance.bxml import schema
+
+    monkeypatch.setattr(schema, "xmlschema_schema", lambda: _SilentXmlschema())
+    errors = list(iter_errors(document))
+    assert rule in [e.rule for e in errors], [str(e) for e in errors]
+    assert all(e.path.startswith("/Response") for e in errors)
