@@ -413,7 +413,7 @@ def trimmed_contract(directory: Path, operations: Iterable[str]) -> Path:
         for path, item in document["paths"].items()
         if any(isinstance(v, dict) and v.get("operationId") in wanted for v in item.values())
     }
-    kept = {str(v.get("operationId")) for item in paths.values() for v in item.values() if isinstance(v, dict)}
+    kept = {str(v.get("operationId")) for i in paths.values() for v in i.values() if isinstance(v, dict)}
     missing = wanted - kept
     assert not missing, f"the contract has no operations {sorted(missing)}"
     document["paths"] = paths
