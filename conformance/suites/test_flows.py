@@ -423,7 +423,7 @@ def _bridge(loop: Loopback, *, target_leaves_first: bool) -> None:
     loop.script("bridgeTargetComplete", HANGUP)
     with loop.real_time():
         target = loop.place()
-        loop.wait_state(target, "answered")
+        loop.wait_for("answer", call_id=target, where=flow_name)
         originator = loop.place()
         ended = "bridgeComplete" if target_leaves_first else "bridgeTargetComplete"
         loop.wait_for(ended, where=flow_name, timeout=loop.timeout + 5)
@@ -536,7 +536,7 @@ def test_update_call_redirect_then_complete(bw_loopback: Loopback) -> None:
     loop.script("redirect", HOLD)
     with loop.real_time():
         call_id = loop.place()
-        loop.wait_state(call_id, "answered")
+        loop.wait_for("answer", call_id=call_id, where=flow_name)
         redirect = loop.update_call(call_id, {"state": "active", "redirectUrl": loop.url("redirect")})
         loop.require(
             redirect.status_code == 200, flow_name, "updateCall redirect answers 200",
@@ -568,7 +568,7 @@ def test_put_bxml_on_a_live_call(bw_loopback: Loopback) -> None:
     loop.script("redirect", HANGUP)
     with loop.real_time():
         call_id = loop.place()
-        loop.wait_state(call_id, "answered")
+        loop.wait_for("answer", call_id=call_id, where=flow_name)
         response = loop.put_bxml(
             call_id, f'<Response><Redirect redirectUrl="{loop.url("after-put")}"/></Response>'
         )

@@ -1,0 +1,53 @@
+"""The shipped bxml suite: passes on the simulator; fails, naming the rule, on a simulator that
+answers 204 to invalid PUT BXML (:class:`~tests.suites.tampering_proxy.AcceptInvalidBxml`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.suites.tampering_proxy import AcceptInvalidBxml, serve_simulator
+from tests.suites.test_flows_suite import output_of, run_suite, simulator_env
+
+pytest_plugins = ["pytester"]
+__all__ = ["simulator_env"]
+
+_BUDGET = "8"
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[str]:
+    with serve_simulator() as base_url:
+        yield base_url
+
+
+def test_bxml_suite_passes_on_the_simulator(
+    pytester: pytest.Pytester, simulator: str, simulator_env: pytest.MonkeyPatch
+) -> None:
+    result = run_suite(pytester, "-m", "bxml", "--bw-target", simulator, "--bw-max-examples", _BUDGET)
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert result.parseoutcomes().get("passed") == 2, output
+
+
+def test_bxml_suite_fails_when_invalid_put_bxml_is_accepted(
+    pytester: pytest.Pytester, simulator_env: pytest.MonkeyPatch
+) -> None:
+    wrapped: list[AcceptInvalidBxml] = []
+
+    def wrap(app: object) -> AcceptInvalidBxml:
+        middleware = AcceptInvalidBxml(app)  # type: ignore[arg-type]
+        wrapped.append(middleware)
+        return middleware
+
+    with serve_simulator(wrap) as base_url:
+        result = run_suite(pytester, "-m", "bxml", "--bw-target", base_url, "--bw-max-examples", _BUDGET)
+    output = output_of(result)
+    assert wrapped[0].rewritten > 0, output
+    outcomes = result.parseoutcomes()
+    assert result.ret == 1, f"the bxml suite passed a target that accepts invalid BXML:\n{output}"
+    assert outcomes.get("failed") == 1, output
+    assert outcomes.get("passed") == 1, output  # valid documents are still accepted
+    assert "broke rule 'invalid BXML is rejected with 400'" in output, output
+    assert "reproduce: bw-conformance run -k test_invalid_bxml_is_rejected_without_harming_the_call" in output
