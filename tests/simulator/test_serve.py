@@ -1,0 +1,84 @@
+"""``bw-conformance serve``: options, exit code 2 for bad input, and a real foreground run."""
+
+from __future__ import annotations
+
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+
+from conformance.commands.serve import DEFAULT_PORT, command
+
+
+def test_bad_accounts_file_exits_2_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "accounts.yml"
+    bad.write_text("accounts: [{id: 1}]")
+    result = CliRunner().invoke(command, ["--accounts", str(bad), "--port", "0"])
+    assert result.exit_code == 2
+    assert str(bad) in result.output
+    assert "'username' is required" in result.output
+
+
+def test_port_in_use_exits_2() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(command, ["--port", str(port)])
+    assert result.exit_code == 2
+    assert f"127.0.0.1:{port}" in result.output
+
+
+def test_bad_options_exit_2() -> None:
+    for args in (["--time-scale", "0"], ["--port", "70000"], ["--cps", "-1"]):
+        assert CliRunner().invoke(command, args).exit_code == 2, args
+    assert DEFAULT_PORT == 8080
+
+
+def test_serve_runs_logs_requests_and_stops_on_sigint(tmp_path: Path) -> None:
+    code = "from conformance.cli import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--port", "0", "--log-requests", "--time-scale", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        first = lines.get(timeout=60)
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", first)
+        assert match, first
+        base = match.group(0)
+        assert httpx.get(f"{base}/health", timeout=10).status_code == 200
+        r = httpx.post(
+            f"{base}/accounts/9900000/calls", json={"to": "x"}, auth=("bw-user", "bw-pass"), timeout=10
+        )
+        assert r.status_code == 400
+        assert httpx.get(f"{base}/_sim/clock", timeout=10).json()["timeScale"] == 1.0
+        seen = ""
+        while "createCall" not in seen:
+            seen = lines.get(timeout=30)
+        assert "POST /accounts/9900000/calls -> 400 createCall  [invalid-to]" in seen
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        reader.join(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert proc.returncode == 0
