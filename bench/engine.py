@@ -44,14 +44,17 @@ REPLIES: dict[str, str] = {
         "<SpeakSentence>please leave a message</SpeakSentence><SendDtmf>#</SendDtmf>"
         '<Pause duration="60"/></Response>'
     ),
-    "/answer": '<Response><Gather gatherUrl="/gather" terminatingDigits="#" firstDigitTimeout="10"/></Response>',
+    "/answer": (
+        '<Response><Gather gatherUrl="/gather" terminatingDigits="#" firstDigitTimeout="10"/></Response>'
+    ),
     "/gather": (
         '<Response><Record recordCompleteUrl="/recorded" recordingAvailableUrl="/available" '
         'maxDuration="30"/></Response>'
     ),
     "/recorded": (
         '<Response><Transfer transferCompleteUrl="/transferred">'
-        '<PhoneNumber transferAnswerUrl="/b-answer" transferDisconnectUrl="/b-gone">+19995550005</PhoneNumber>'
+        '<PhoneNumber transferAnswerUrl="/b-answer" transferDisconnectUrl="/b-gone">'
+        "+19995550005</PhoneNumber>"
         "</Transfer></Response>"
     ),
     "/b-answer": "<Response/>",
@@ -77,7 +80,7 @@ async def _sink(port_out: Any, ready: Any) -> None:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = lines[0].split(" ", 2)
+                _, target, _ = lines[0].split(" ", 2)
                 length = 0
                 for line in lines[1:]:
                     if line[:15].lower() == "content-length:":
@@ -110,7 +113,8 @@ async def _sink(port_out: Any, ready: Any) -> None:
                     else:
                         payload = reply.encode()
                 writer.write(
-                    f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+                    f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
+                    f"Content-Length: {len(payload)}\r\n\r\n".encode()
                     + payload
                 )
                 await writer.drain()
@@ -204,7 +208,7 @@ def verify(log: list[list[Any]], calls: int) -> list[str]:
     by_call: dict[str, list[str]] = defaultdict(list)
     b_legs: dict[str, list[str]] = defaultdict(list)
     digits: list[str] = []
-    for path, event, call_id, parent, gathered in log:
+    for _path, event, call_id, _parent, gathered in log:
         if event in ("transferAnswer", "transferDisconnect"):
             b_legs[str(call_id)].append(event)
             continue

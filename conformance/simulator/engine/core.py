@@ -131,9 +131,6 @@ class Engine:
         """Keep ended legs out of the running set (their records stay in the store)."""
         self.legs.pop(leg.id, None)
 
-    def speech_fields(self, said: str) -> dict[str, Any]:
-        return {}
-
     # ------------------------------------------------------------------------------ legs
 
     def loopback_route(self, number: str) -> tuple[Account, Application] | None:

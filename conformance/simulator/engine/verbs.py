@@ -196,7 +196,7 @@ async def gather(leg: Leg, verb: Verb, doc: Document) -> Document | None:
     repeat = max(1, int(verb.number("repeatCount", 1)))
     mode = (verb.get("input") or "dtmf").lower()
     kinds = frozenset(k for k, on in (("dtmf", "dtmf" in mode), ("speech", "speech" in mode)) if on)
-    digits, terminating, said = "", "", ""
+    digits, terminating = "", ""
     box = leg.listen()
     leg.gathering = True
     try:
@@ -216,8 +216,7 @@ async def gather(leg: Leg, verb: Verb, doc: Document) -> Document | None:
             pending = None
             if sound is None:
                 break
-            if sound.kind == "speech":
-                said = sound.data
+            if sound.kind == "speech":  # an utterance ends a speech gather once it is over
                 await leg.clock.sleep(max(0.0, sound.end - leg.clock.time()))
                 break
             if sound.data in terminators:
@@ -231,10 +230,7 @@ async def gather(leg: Leg, verb: Verb, doc: Document) -> Document | None:
         leg.unlisten(box)
     if target is None:
         return None
-    extra: dict[str, object] = {"digits": digits, "terminatingDigit": terminating}
-    if said:
-        extra.update(leg.engine.speech_fields(said))
-    return await leg.fetch("gather", target, "call", **extra)
+    return await leg.fetch("gather", target, "call", digits=digits, terminatingDigit=terminating)
 
 
 async def start_gather(leg: Leg, verb: Verb, doc: Document) -> Document | None:

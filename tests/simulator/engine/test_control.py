@@ -45,7 +45,8 @@ def test_update_call_redirect_and_replace_bxml(harness: Harness) -> None:
     assert redirect.path == "/redirected"
     replaced = harness.http.put(
         url + "/bxml",
-        content='<?xml version="1.0" encoding="UTF-8"?><Response><SpeakSentence>bye</SpeakSentence></Response>',
+        content='<?xml version="1.0" encoding="UTF-8"?>'
+        "<Response><SpeakSentence>bye</SpeakSentence></Response>",
         headers={"Content-Type": "application/xml"},
     )
     assert replaced.status_code == 204
@@ -69,11 +70,13 @@ def test_stream_and_transcription_events(harness: Harness) -> None:
     harness.route_loopback()
     harness.app.reply(
         "/initiate",
-        '<Response><Pause duration="1"/><SpeakSentence>order number five</SpeakSentence><Pause duration="10"/></Response>',
+        '<Response><Pause duration="1"/><SpeakSentence>order number five</SpeakSentence>'
+        '<Pause duration="10"/></Response>',
     )
     harness.app.reply(
         "/answer",
-        '<Response><StartStream name="s1" tracks="both" destination="wss://example.test/ws" streamEventUrl="/stream"/>'
+        '<Response><StartStream name="s1" tracks="both" destination="wss://example.test/ws" '
+        'streamEventUrl="/stream"/>'
         '<StartStream name="s1" destination="wss://example.test/ws" streamEventUrl="/stream"/>'
         '<StartTranscription name="live" transcriptionEventUrl="/rtt"/>'
         '<Pause duration="4"/><StopStream name="s1"/><StopTranscription/><Hangup/></Response>',
@@ -101,7 +104,8 @@ def test_stream_and_transcription_events(harness: Harness) -> None:
 def test_refer_reports_completion(harness: Harness) -> None:
     harness.app.reply(
         "/answer",
-        '<Response><Refer referCompleteUrl="/referred"><SipUri>sip:agent@example.test</SipUri></Refer></Response>',
+        '<Response><Refer referCompleteUrl="/referred"><SipUri>sip:agent@example.test</SipUri>'
+        "</Refer></Response>",
     )
     harness.app.reply("/referred", "<Response><Hangup/></Response>")
     call_id = harness.create_call()

@@ -68,7 +68,8 @@ def test_transfer_answer_bxml_is_checked_in_its_context(harness: Harness) -> Non
     harness.app.reply(
         "/answer",
         '<Response><Transfer transferCompleteUrl="/complete">'
-        '<PhoneNumber transferAnswerUrl="/b-answer" transferDisconnectUrl="/b-gone">+19995550000</PhoneNumber></Transfer></Response>',
+        '<PhoneNumber transferAnswerUrl="/b-answer" transferDisconnectUrl="/b-gone">+19995550000'
+        "</PhoneNumber></Transfer></Response>",
     )
     harness.app.reply("/b-answer", "<Response><Conference>nope</Conference></Response>")
     harness.app.reply("/complete", "<Response><Hangup/></Response>")

@@ -82,7 +82,8 @@ def test_gather_without_url_continues_and_repeats_prompts(harness: Harness) -> N
     harness.app.reply("/initiate", '<Response><Pause duration="60"/></Response>')
     harness.app.reply(
         "/answer",
-        '<Response><Gather repeatCount="3" firstDigitTimeout="1"><SpeakSentence>one two</SpeakSentence></Gather>'
+        '<Response><Gather repeatCount="3" firstDigitTimeout="1">'
+        "<SpeakSentence>one two</SpeakSentence></Gather>"
         '<Redirect redirectUrl="/after"/></Response>',
     )
     harness.app.reply("/after", "<Response/>")
@@ -146,7 +147,8 @@ def test_start_gather_sends_a_dtmf_event_per_digit(harness: Harness) -> None:
     )
     harness.app.reply(
         "/answer",
-        '<Response><StartGather dtmfUrl="/digit" tag="sg"/><Pause duration="3"/><StopGather/><Pause duration="1"/></Response>',
+        '<Response><StartGather dtmfUrl="/digit" tag="sg"/><Pause duration="3"/><StopGather/>'
+        '<Pause duration="1"/></Response>',
     )
     call_id = harness.create_call(to=LOOPBACK)
     harness.wait_ended(call_id)

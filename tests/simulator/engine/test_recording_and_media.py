@@ -103,7 +103,8 @@ def test_play_audio_lasts_as_long_as_the_media_and_is_recorded(harness: Harness)
     )
     harness.app.reply(
         "/answer",
-        '<Response><Record recordingAvailableUrl="/available" maxDuration="60" silenceTimeout="5"/></Response>',
+        '<Response><Record recordingAvailableUrl="/available" maxDuration="60" silenceTimeout="5"/>'
+        "</Response>",
     )
     call_id = harness.create_call(to=LOOPBACK)
     harness.wait_ended(call_id)

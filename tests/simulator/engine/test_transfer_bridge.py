@@ -8,7 +8,8 @@ from tests.simulator.engine.conftest import LOOPBACK, Harness
 
 _TRANSFER = (
     '<Response><Transfer transferCompleteUrl="/complete" transferCallerId="+19195550177" tag="xfer">'
-    '<PhoneNumber transferAnswerUrl="/b-answer" transferDisconnectUrl="/b-gone" tag="b-leg">{number}</PhoneNumber>'
+    '<PhoneNumber transferAnswerUrl="/b-answer" transferDisconnectUrl="/b-gone" tag="b-leg">'
+    "{number}</PhoneNumber>"
     "</Transfer></Response>"
 )
 
@@ -124,7 +125,8 @@ def test_bridge_two_calls_then_bridge_complete(harness: Harness) -> None:
 def test_bridge_to_unknown_call_fails_at_once(harness: Harness) -> None:
     harness.app.reply(
         "/answer",
-        '<Response><Bridge bridgeCompleteUrl="/bridged">c-00000000-00000000-0000-4000-8000-000000000000</Bridge></Response>',
+        '<Response><Bridge bridgeCompleteUrl="/bridged">'
+        "c-00000000-00000000-0000-4000-8000-000000000000</Bridge></Response>",
     )
     harness.app.reply("/bridged", "<Response><Hangup/></Response>")
     harness.wait_ended(harness.create_call())
