@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 import schemathesis
@@ -176,15 +176,20 @@ def _basic(username: str, password: str) -> str:
 
 
 class _Probe:
-    """Shared machinery: re-send a case's request with changes, once per operation, and remember it."""
+    """Shared machinery: re-send a case's request with changes, once per operation, and remember it.
+
+    Schemathesis may build several instances of a check in one run (one per schema clone), so the
+    outcomes live on the class, keyed by the run's ``run_id`` (from the configuration) and the
+    operation: None when the probe passed, or the failure message, re-raised for every later case of
+    that operation so that hypothesis' replays and shrinking see a consistent outcome.
+    """
 
     name = ""
+    _outcomes: ClassVar[dict[tuple[str, str, str], str | None]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # operation label -> None when it passed, or the failure message (re-raised for every case
-        # of that operation, so hypothesis replays and shrinking see a consistent outcome).
-        self._outcome: dict[str, str | None] = {}
+    def __init__(self, run_id: str = "") -> None:
+        self.run_id = run_id
 
     def _send(self, prepared: requests.PreparedRequest) -> requests.Response:
         with requests.Session() as session:
@@ -201,10 +206,10 @@ class _Probe:
         raise NotImplementedError
 
     def after_response(self, ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:
-        label = case.operation.label
+        key = (self.name, self.run_id, case.operation.label)
         with self._lock:
-            if label in self._outcome:
-                failure = self._outcome[label]
+            if key in self._outcomes:
+                failure = self._outcomes[key]
                 if failure is not None:
                     raise AssertionError(failure)
                 return None
@@ -212,7 +217,7 @@ class _Probe:
                 return None
             failures = self._run(response, case)
             message = "\n\n".join(failures) if failures else None
-            self._outcome[label] = message
+            self._outcomes[key] = message
         if message is not None:
             raise AssertionError(message)
         return None
@@ -246,8 +251,8 @@ class bw_auth_required(_Probe):  # lower case: the check's name in reports
 
     name = "bw_auth_required"
 
-    def __init__(self, active: bool = False, username: str = "") -> None:
-        super().__init__()
+    def __init__(self, active: bool = False, username: str = "", run_id: str = "") -> None:
+        super().__init__(run_id)
         self.active = active
         self.username = username or "bw-conformance"
 
@@ -308,8 +313,9 @@ class bw_cross_account_denied(_Probe):  # lower case: the check's name in report
         other_account_id: str = "",
         other_username: str = "",
         other_password: str = "",
+        run_id: str = "",
     ) -> None:
-        super().__init__()
+        super().__init__(run_id)
         self.active = active and bool(account_id and other_account_id and other_username)
         self.account_id = account_id
         self.other_account_id = other_account_id

@@ -7,6 +7,7 @@ fixture (``schemathesis.pytest.from_fixture``).
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ import schemathesis
 from schemathesis.schemas import BaseSchema
 
 from conformance.api import checks as _checks  # registers the checks before any config names them
+from conformance.api import hooks as _hooks  # noqa: F401 - registers the before_call hook
 from conformance.api.accounts import Credentials
 from conformance.errors import ConfigurationError
 from conformance.resources import spec_path
@@ -42,6 +44,13 @@ def resolve_spec(spec: str | None) -> str | Path:
     return path
 
 
+def _pinned_parameters(settings: Settings) -> dict[str, str]:
+    pinned = {"path.accountId": settings.account_id or ""}
+    if settings.application_id:
+        pinned["body.applicationId"] = settings.application_id
+    return pinned
+
+
 def api_config(
     settings: Settings,
     *,
@@ -58,7 +67,8 @@ def api_config(
     account_id = settings.account_id or ""
     checks: dict[str, Any] = {name: {"active": True} for name in _checks.RESPONSE_CHECK_NAMES}
     checks["bw_create_call_location"]["account_id"] = account_id
-    checks["bw_auth_required"] = {"active": True, "username": settings.username or ""}
+    run_id = uuid.uuid4().hex  # probes run once per operation and run (see checks._Probe)
+    checks["bw_auth_required"] = {"active": True, "username": settings.username or "", "run_id": run_id}
     if second_account is not None:
         checks["bw_cross_account_denied"] = {
             "active": True,
@@ -66,17 +76,22 @@ def api_config(
             "other_account_id": second_account.account_id,
             "other_username": second_account.username,
             "other_password": second_account.password,
+            "run_id": run_id,
         }
     data: dict[str, Any] = {
         "base-url": base_url,
         "auth": {"basic": {"username": settings.username or "", "password": settings.password or ""}},
-        "parameters": {"path.accountId": account_id},
+        # Every path names the account under test, and a call must use one of its applications:
+        # other values are rightly refused (403, 400) and would hide everything else.
+        "parameters": _pinned_parameters(settings),
         "generation": {"mode": "all", "max-examples": settings.max_examples},
         "phases": {
             "examples": {"enabled": True},
             "coverage": {"enabled": True},
             "fuzzing": {"enabled": True},
-            "stateful": {"enabled": True},
+            # Links come from the contract; dependency inference would take applicationId for a
+            # reference to a resource nothing creates and never start a scenario with createCall.
+            "stateful": {"enabled": True, "inference": {"algorithms": ["location-headers"]}},
         },
         "checks": checks,
         "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large"],

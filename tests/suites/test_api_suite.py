@@ -237,7 +237,10 @@ def test_api_config_turns_on_every_phase_and_the_bandwidth_checks() -> None:
     assert phases.coverage.enabled
     assert phases.fuzzing.enabled
     assert phases.stateful.enabled
-    assert project.parameters == {"path.accountId": "9900000"}
+    assert project.parameters == {
+        "path.accountId": "9900000",
+        "body.applicationId": "11111111-1111-4111-8111-111111111111",
+    }
     kwargs = project.checks_config_for().custom_kwargs
     assert {"bw_error_body", "bw_auth_required", "bw_id_formats"} <= set(kwargs)
     assert "bw_cross_account_denied" not in kwargs  # no second account given
