@@ -168,7 +168,7 @@ class RequestLog:
         store = self.runtime.store
         record = store.log_request(
             RequestRecord(
-                seq=0,
+                seq=store.next_request_seq(),
                 time=store.now(),
                 method=scope["method"],
                 path=path

@@ -292,12 +292,17 @@ class Store:
         return (t for t in self.realtime_transcriptions.values() if t.call_id == call_id)
 
     # ----------------------------------------------------------------------------- request log
-    def log_request(self, record: RequestRecord) -> RequestRecord:
-        """Append to the log, assigning the next sequence number."""
+    def next_request_seq(self) -> int:
+        """The sequence number for the next :class:`RequestRecord` (1, 2, ...)."""
         self._request_seq += 1
-        stored = replace(record, seq=self._request_seq)
-        self.requests.append(stored)
-        return stored
+        return self._request_seq
+
+    def log_request(self, record: RequestRecord) -> RequestRecord:
+        """Append to the log; a record with ``seq`` 0 gets the next sequence number."""
+        if record.seq <= 0:
+            record = replace(record, seq=self.next_request_seq())
+        self.requests.append(record)
+        return record
 
     def clear_requests(self) -> None:
         self.requests.clear()
