@@ -1,7 +1,7 @@
 """The shipped flows suite: passes on the simulator, fails naming the rule on broken targets.
 
-The suite runs in-process with pytester against a simulator that runs the call engine.  Broken
-targets put a :class:`~tests.suites.tampering_proxy.TamperingProxy` between the target and the
+The suite runs in-process with pytester: on the embedded simulator (no target given), and on a
+simulator served here (``--bw-target``) for the broken targets, which put a :class:`~tests.suites.tampering_proxy.TamperingProxy` between the target and the
 suite's sink (``--bw-callback-base-url``); each run selects the flow that must catch the breakage.
 """
 
@@ -67,16 +67,16 @@ def run_suite(pytester: pytest.Pytester, *args: str, plugins: list[object] | Non
     )
 
 
-def test_flows_suite_passes_on_the_simulator(
-    pytester: pytest.Pytester, simulator: str, simulator_env: pytest.MonkeyPatch
+def test_flows_suite_passes_on_the_embedded_simulator(
+    pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch
 ) -> None:
-    result = run_suite(pytester, "-m", "flows", "--bw-target", simulator)
+    result = run_suite(pytester, "-m", "flows")
     output = output_of(result)
     assert result.ret == 0, output
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == FLOW_TESTS, output
     assert "failed" not in outcomes, output
-    assert "skipped" not in outcomes, output
+    assert "skipped" not in outcomes, output  # the embedded simulator has the far ends
 
 
 def test_sandbox_profile_runs_only_the_sandbox_safe_flows(
