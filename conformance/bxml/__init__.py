@@ -10,7 +10,14 @@ deliberately broken documents from the same grammar.
 
 from __future__ import annotations
 
-from conformance.bxml.errors import BxmlError, BxmlValidationError, GrammarError, UnknownContextError
+from conformance.bxml.errors import (
+    BxmlArgumentError,
+    BxmlError,
+    BxmlValidationError,
+    DocumentTypeError,
+    GrammarError,
+    UnknownContextError,
+)
 from conformance.bxml.grammar import grammar
 from conformance.bxml.parsing import MAX_DEPTH, MAX_DOCUMENT_BYTES, element_path, parse
 from conformance.bxml.rules import CODE_RULES, CONTEXTS, allowed_verbs
@@ -51,8 +58,10 @@ __all__ = [
     "ROOTS",
     "RULES",
     "VERBS",
+    "BxmlArgumentError",
     "BxmlError",
     "BxmlValidationError",
+    "DocumentTypeError",
     "GrammarError",
     "UnknownContextError",
     "allowed_verbs",

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from conformance.errors import ConformanceError
 
 __all__ = [
+    "BxmlArgumentError",
     "BxmlError",
     "BxmlValidationError",
+    "DocumentTypeError",
     "GrammarError",
     "UnknownContextError",
 ]
@@ -28,6 +30,16 @@ class BxmlError:
     path: str
     line: int | None
     message: str
+
+    @property
+    def reason(self) -> str:
+        """The rule name (the ``reason`` every error of the project carries)."""
+        return self.rule
+
+    @property
+    def sourceline(self) -> int | None:
+        """The line, under the name lxml and xmlschema use."""
+        return self.line
 
     def __str__(self) -> str:
         where = f"line {self.line}" if self.line is not None else "document"
@@ -60,6 +72,18 @@ class UnknownContextError(ConformanceError, ValueError):
     """The BXML context named is not one of ``call``, ``conference``, ``transferAnswer``."""
 
     reason = "unknown-context"
+
+
+class DocumentTypeError(ConformanceError, TypeError):
+    """A document was neither ``str`` nor ``bytes``."""
+
+    reason = "document-type"
+
+
+class BxmlArgumentError(ConformanceError, ValueError):
+    """A generator was asked for something the grammar cannot give (``reason`` says what)."""
+
+    reason = "bad-argument"
 
 
 class GrammarError(ConformanceError, ValueError):

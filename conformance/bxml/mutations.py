@@ -14,6 +14,7 @@ from decimal import Decimal
 from hypothesis import strategies as st
 from lxml import etree  # type: ignore[import-untyped]
 
+from conformance.bxml.errors import BxmlArgumentError
 from conformance.bxml.grammar import ElementDecl, SimpleType, grammar
 from conformance.bxml.parsing import MAX_DEPTH, MAX_DOCUMENT_BYTES
 from conformance.bxml.rules import MAX_GATHER_PROMPTS, allowed_verbs, check_context
@@ -398,8 +399,10 @@ def invalid_documents(
     names = tuple(MUTATIONS) if rules is None else tuple(rules)
     unknown = [r for r in names if r not in MUTATIONS]
     if unknown:
-        raise ValueError(f"no mutation for rule(s): {', '.join(unknown)} (known: {', '.join(MUTATIONS)})")
+        message = f"no mutation for rule(s): {', '.join(unknown)} (known: {', '.join(MUTATIONS)})"
+        raise BxmlArgumentError(message, reason="unknown-rule")
     strategies = [s for s in (MUTATIONS[r](context) for r in names) if s is not None]
     if not strategies:
-        raise ValueError(f"none of {', '.join(names)} can be broken in {context} BXML")
+        message = f"none of {', '.join(names)} can be broken in {context} BXML"
+        raise BxmlArgumentError(message, reason="rule-not-in-context")
     return st.one_of(strategies)

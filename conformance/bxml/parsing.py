@@ -13,7 +13,7 @@ import threading
 
 from lxml import etree  # type: ignore[import-untyped]
 
-from conformance.bxml.errors import BxmlError, BxmlValidationError
+from conformance.bxml.errors import BxmlError, BxmlValidationError, DocumentTypeError
 
 __all__ = ["MAX_DEPTH", "MAX_DOCUMENT_BYTES", "element_path", "parse", "to_bytes"]
 
@@ -55,7 +55,7 @@ def _line_at(data: bytes, offset: int) -> int:
 
 
 def to_bytes(document: str | bytes) -> bytes:
-    """The document as UTF-8 bytes (str is encoded; anything else is a TypeError)."""
+    """The document as UTF-8 bytes (str is encoded; anything else is a :class:`DocumentTypeError`)."""
     if isinstance(document, bytes):
         return document
     if isinstance(document, str):
@@ -66,7 +66,7 @@ def to_bytes(document: str | bytes) -> bytes:
             raise _fail(
                 "invalid-encoding", f"text holds an unencodable character: {exc.reason}", line
             ) from None
-    raise TypeError(f"a BXML document is str or bytes, not {type(document).__name__}")
+    raise DocumentTypeError(f"a BXML document is str or bytes, not {type(document).__name__}")
 
 
 def parse(document: str | bytes) -> etree._Element:

@@ -7,6 +7,8 @@ from typing import TypeVar
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
+from conformance.bxml.errors import BxmlArgumentError
+
 __all__ = ["sample"]
 
 T = TypeVar("T")
@@ -19,7 +21,7 @@ def sample(strategy: st.SearchStrategy[T], count: int, *, seed_value: int = 0) -
     first value is skipped, so ``count`` values are ordinary draws.
     """
     if count < 0:
-        raise ValueError("count must be >= 0")
+        raise BxmlArgumentError("count must be >= 0", reason="negative-count")
     drawn: list[T] = []
     if count == 0:
         return drawn

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from hypothesis import strategies as st
 from lxml import etree  # type: ignore[import-untyped]
 
-from conformance.bxml.errors import UnknownContextError
+from conformance.bxml.errors import BxmlArgumentError
 from conformance.bxml.grammar import ElementDecl, grammar
 from conformance.bxml.parsing import MAX_DOCUMENT_BYTES
 from conformance.bxml.rules import CODE_RULES, allowed_verbs, check_context
@@ -114,12 +114,13 @@ def _check_verbs(context: str, verbs: Iterable[str] | None) -> tuple[str, ...]:
     chosen = tuple(verbs)
     unknown = [v for v in chosen if v not in grammar().verbs]
     if unknown:
-        raise ValueError(f"not BXML verbs: {', '.join(unknown)}")
+        raise BxmlArgumentError(f"not BXML verbs: {', '.join(unknown)}", reason="unknown-verb")
     forbidden = [v for v in chosen if v not in allowed]
     if forbidden:
-        raise UnknownContextError(f"not allowed in {context} BXML: {', '.join(forbidden)}", reason="context")
+        message = f"not allowed in {context} BXML: {', '.join(forbidden)}"
+        raise BxmlArgumentError(message, reason="verb-not-in-context")
     if not chosen:
-        raise ValueError("verbs must name at least one verb")
+        raise BxmlArgumentError("verbs must name at least one verb", reason="no-verbs")
     return chosen
 
 

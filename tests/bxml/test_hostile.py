@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from conformance.bxml import MAX_DOCUMENT_BYTES, BxmlValidationError, iter_errors, parse
+from conformance.bxml import MAX_DOCUMENT_BYTES, BxmlValidationError, DocumentTypeError, iter_errors, parse
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE Response [
@@ -158,5 +158,7 @@ def test_parse_returns_the_root_without_comments() -> None:
 
 
 def test_parse_rejects_non_text_input() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError) as caught:
         parse(42)  # type: ignore[arg-type]
+    assert isinstance(caught.value, DocumentTypeError)
+    assert caught.value.reason == "document-type"

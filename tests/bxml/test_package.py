@@ -11,9 +11,9 @@ from conformance.bxml.errors import GrammarError
 from conformance.bxml.grammar import grammar, read_grammar
 
 EXPECTED = {
-    "CODE_RULES", "CONTEXTS", "MAX_DEPTH", "MAX_DOCUMENT_BYTES", "ROOTS", "RULES", "VERBS", "BxmlError",
-    "BxmlValidationError", "GrammarError", "UnknownContextError", "allowed_verbs", "element_path",
-    "is_valid", "iter_errors", "parse", "validate",
+    "CODE_RULES", "CONTEXTS", "MAX_DEPTH", "MAX_DOCUMENT_BYTES", "ROOTS", "RULES", "VERBS",
+    "BxmlArgumentError", "BxmlError", "BxmlValidationError", "DocumentTypeError", "GrammarError",
+    "UnknownContextError", "allowed_verbs", "element_path", "is_valid", "iter_errors", "parse", "validate",
 }  # fmt: skip
 
 

@@ -8,7 +8,15 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from conformance.bxml import CONTEXTS, MAX_DOCUMENT_BYTES, RULES, VERBS, allowed_verbs, iter_errors
+from conformance.bxml import (
+    CONTEXTS,
+    MAX_DOCUMENT_BYTES,
+    RULES,
+    VERBS,
+    BxmlArgumentError,
+    allowed_verbs,
+    iter_errors,
+)
 from conformance.bxml.mutations import MUTATIONS, mutation_rules
 from conformance.bxml.schema import lxml_schema, xmlschema_schema
 from conformance.bxml.strategies import bxml_documents, invalid_bxml_documents, pad_to
@@ -117,6 +125,9 @@ def test_pad_to_hits_the_byte_count_and_stays_valid() -> None:
 
 
 def test_bad_arguments_are_named_errors() -> None:
+    with pytest.raises(BxmlArgumentError) as caught:
+        invalid_bxml_documents(rules=["not-a-rule"])
+    assert caught.value.reason == "unknown-rule"
     with pytest.raises(ValueError, match="unknown BXML context"):
         bxml_documents("meeting")
     with pytest.raises(ValueError, match="not BXML verbs"):

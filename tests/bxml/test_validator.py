@@ -115,6 +115,7 @@ def test_lines_and_paths_point_at_the_culprit() -> None:
         message=error.message,
     )
     assert "voice='robot'" in error.message
+    assert (error.reason, error.sourceline) == (error.rule, error.line)
     assert "'julie'" in error.message  # says what is allowed
 
 
