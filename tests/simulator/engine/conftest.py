@@ -212,8 +212,11 @@ class Harness:
         data: dict[str, Any] = response.json()
         return data
 
-    def wait_ended(self, call_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    def wait_ended(self, call_id: str, timeout: float = 10.0, *, webhook: bool = True) -> dict[str, Any]:
+        """The call's final state, once it is disconnected and (by default) its disconnect arrived."""
         self.app.wait(lambda: self.state(call_id).get("state") == "disconnected", timeout)
+        if webhook:
+            self.app.wait_event("disconnect", timeout=timeout, callId=call_id)
         return self.state(call_id)
 
 

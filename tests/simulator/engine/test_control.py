@@ -83,6 +83,8 @@ def test_stream_and_transcription_events(harness: Harness) -> None:
     )
     call_id = harness.create_call(to=LOOPBACK)
     harness.wait_ended(call_id)
+    harness.app.wait_event("mediaStreamStopped")
+    harness.app.wait_event("realTimeTranscriptionAvailable")
     stream = [h.event for h in harness.app.events("/stream")]
     assert stream == ["mediaStreamStarted", "mediaStreamRejected", "mediaStreamStopped"]
     rejected = harness.app.events("/stream")[1]

@@ -104,7 +104,7 @@ def test_async_events_are_retried_once_and_failures_do_not_stop_the_call(harness
         "disconnectUrl": _closed_port_url(),
     }
     call_id = harness.http.post("/accounts/9900000/calls", json=body).json()["callId"]
-    state = harness.wait_ended(call_id)
+    state = harness.wait_ended(call_id, webhook=False)
     assert state["disconnectCause"] == "hangup"
     harness.app.wait(lambda: any(not s.ok and s.event == "disconnect" for s in harness.engine.sent))
     attempts = harness.engine.deliverer.failed

@@ -62,10 +62,9 @@ def test_recording_state_endpoint_pauses_and_resumes(harness: Harness) -> None:
         '<Response><StartRecording recordingAvailableUrl="/available"/><Pause duration="30"/></Response>',
     )
     call_id = harness.create_call()
-    harness.app.wait(lambda: harness.state(call_id)["state"] == "answered")
+    harness.app.wait(lambda: harness.engine.legs[call_id].recorder is not None)
     url = f"/accounts/{ACCOUNT}/calls/{call_id}/recording"
     assert harness.http.put(url, json={"state": "paused"}).status_code == 200
-    harness.app.wait(lambda: harness.engine.legs[call_id].recorder is not None)
     recorder = harness.engine.legs[call_id].recorder
     assert recorder is not None
     harness.app.wait(lambda: recorder.paused)
