@@ -194,13 +194,11 @@ def _recording_extra(leg: Leg, recording: Recording) -> dict[str, Any]:
 def transcribe(store: Store, clock: VirtualClock, recording: Recording, text: str) -> Transcription:
     """Attach a finished transcription to ``recording`` (status ``error`` when too short)."""
     ok = recording.duration_seconds > MIN_TRANSCRIBE_SECONDS
-    transcription = Transcription(
-        id=store.new_transcription_id(),
-        status="available" if ok else "error",
-        completed_time=clock.now(),
-        text=text if ok else "",
-        confidence=0.9 if text else 0.0,
-    )
+    transcription = recording.transcription or Transcription(id=store.new_transcription_id())
+    transcription.status = "available" if ok else "error"
+    transcription.completed_time = clock.now()
+    transcription.text = text if ok else ""
+    transcription.confidence = 0.9 if ok and text else 0.0
     recording.transcription = transcription
     return transcription
 

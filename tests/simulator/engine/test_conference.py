@@ -122,3 +122,27 @@ def test_completing_the_conference_through_the_api(harness: Harness) -> None:
     harness.app.wait_event("conferenceCompleted")
     # the member's own BXML went on after <Conference>: the SpeakSentence ran, then the implicit hangup
     assert harness.state(call_id)["disconnectCause"] == "hangup"
+
+
+def test_conference_redirect_and_member_mute_through_the_api(harness: Harness) -> None:
+    harness.sim.runtime.clock.time_scale = 1.0
+    harness.app.reply("/answer", _JOIN.format(extra=""))
+    harness.app.reply(
+        "/conf-redirect", "<Response><SpeakSentence>attention please</SpeakSentence></Response>"
+    )
+    call_id = harness.create_call()
+    conference_id = harness.app.wait_event("conferenceCreated")[0].body["conferenceId"]
+    harness.app.wait_event("conferenceMemberJoin")
+    base = f"/accounts/{ACCOUNT}/conferences/{conference_id}"
+    muted = harness.http.put(f"{base}/members/{call_id}", json={"mute": True})
+    assert muted.status_code == 204
+    room = harness.engine.rooms[conference_id]
+    assert room.members[call_id].member.mute is True
+    redirected = harness.http.post(base, json={"redirectUrl": harness.app.url("/conf-redirect")})
+    assert redirected.status_code == 204
+    redirect = harness.app.wait_event("conferenceRedirect")[0]
+    assert redirect.body["conferenceId"] == conference_id
+    harness.app.wait(lambda: any(s.kind == "speech" for s in room.sounds))
+    harness.http.post(base, json={"status": "completed"})
+    harness.sim.runtime.clock.time_scale = None
+    harness.wait_ended(call_id)

@@ -132,3 +132,26 @@ def test_record_silence_timeout(harness: Harness) -> None:
     harness.wait_ended(call_id)
     complete = harness.app.wait_event("recordComplete")[0]
     assert complete.body["duration"] == "PT5S"  # 2 s of speech, then 3 s of silence
+
+
+def test_transcription_requested_through_the_api(harness: Harness) -> None:
+    harness.route_loopback()
+    harness.app.reply(
+        "/initiate", "<Response><SpeakSentence>the quick brown fox</SpeakSentence><Hangup/></Response>"
+    )
+    harness.app.reply(
+        "/answer", '<Response><Record recordingAvailableUrl="/available" maxDuration="20"/></Response>'
+    )
+    call_id = harness.create_call(to=LOOPBACK)
+    harness.wait_ended(call_id)
+    recording_id = harness.app.wait_event("recordingAvailable")[0].body["recordingId"]
+    url = f"/accounts/{ACCOUNT}/calls/{call_id}/recordings/{recording_id}/transcription"
+    response = harness.http.post(url, json={"callbackUrl": harness.app.url("/transcribed"), "tag": "asked"})
+    assert response.status_code == 204
+    transcribed = harness.app.wait_event("transcriptionAvailable")[0]
+    assert transcribed.path == "/transcribed"
+    assert transcribed.body["tag"] == "asked"
+    assert transcribed.body["recordingId"] == recording_id
+    assert transcribed.body["transcription"]["status"] == "available"
+    text = harness.http.get(url).json()
+    assert "the quick brown fox" in str(text)
