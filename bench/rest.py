@@ -2,6 +2,8 @@
 
     python bench/rest.py [--seconds 3] [--connections 8]
 
+This measures the REST layer, so the simulator runs with the webhook-free lifecycle engine (the call
+engine has its own figures in bench/engine.py, and would send webhooks for every created call).
 Each server runs under uvicorn (same settings) in its own process; the client is a small asyncio
 HTTP/1.1 keep-alive client in this process that sends pre-built requests, so the client costs the
 same for both.  The reference is the ceiling for a Python server here: a raw ASGI callable that
@@ -65,8 +67,9 @@ def _serve(kind: str, ports: Any) -> None:
 
     if kind == "simulator":
         from conformance.simulator import SimulatorConfig, create_app
+        from conformance.simulator.lifecycle import LifecycleEngine
 
-        app: Any = create_app(SimulatorConfig())
+        app: Any = create_app(SimulatorConfig(), engine_factory=LifecycleEngine)
     else:
         app = minimal_app
     sock = bind_socket("127.0.0.1", 0)

@@ -109,7 +109,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             405, "Method Not Allowed", rule="method-not-allowed", headers=dict(exc.headers or {})
         )
     elif exc.status_code == 404:
-        error = ApiError(404, f"Resource [{request.url.path[:200]}] not found", rule="unknown-path")
+        error = ApiError(404, f"Resource [{request.scope['path'][:200]}] not found", rule="unknown-path")
     else:
         error = ApiError(exc.status_code, str(exc.detail), rule=f"http-{exc.status_code}")
     _mark(request.scope, error)
