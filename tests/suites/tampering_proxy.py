@@ -28,7 +28,7 @@ from pytest_httpserver.httpserver import URIPattern
 from werkzeug.wrappers import Request, Response
 
 from conformance.bxml import is_valid
-from conformance.simulator import create_app
+from conformance.simulator import SimulatorConfig, create_app
 from conformance.simulator.engine import engine_factory
 from conformance.simulator.server import bind_socket
 
@@ -36,6 +36,7 @@ __all__ = [
     "HANGUP",
     "AcceptInvalidBxml",
     "Exchange",
+    "HideControlApi",
     "SinkLink",
     "Tamper",
     "TamperingProxy",
@@ -311,11 +312,28 @@ class _Server(uvicorn.Server):
         pass
 
 
+class HideControlApi:
+    """ASGI middleware: the simulator without its ``/_sim/`` control API, like any other target."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.state = getattr(app, "state", None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith("/_sim"):
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        await self.app(scope, receive, send)
+
+
 @contextmanager
-def serve_simulator(wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> Iterator[str]:
-    """Serve a simulator running the call engine (optionally wrapped by ASGI middleware) on
-    127.0.0.1 in a thread; yield its base URL."""
-    app = create_app(engine_factory=engine_factory)
+def serve_simulator(
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None, *, time_scale: float | None = None
+) -> Iterator[str]:
+    """Serve a simulator running the call engine (optionally wrapped by ASGI middleware; in real
+    time with ``time_scale=1``) on 127.0.0.1 in a thread; yield its base URL."""
+    app = create_app(SimulatorConfig(time_scale=time_scale), engine_factory=engine_factory)
     engine = app.state.runtime.engine
     served: ASGIApp = wrap(app) if wrap is not None else app
     sock = bind_socket("127.0.0.1", 0)

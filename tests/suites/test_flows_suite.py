@@ -1,15 +1,19 @@
 """The shipped flows suite: passes on the simulator, fails naming the rule on broken targets.
 
-The suite runs in-process with pytester: on the embedded simulator (no target given), and on a
-simulator served here (``--bw-target``) for the broken targets, which put a :class:`~tests.suites.tampering_proxy.TamperingProxy` between the target and the
-suite's sink (``--bw-callback-base-url``); each run selects the flow that must catch the breakage.
+The suite runs in-process with pytester: on the embedded simulator (no target given); on a
+simulator served here (``--bw-target``) behind a
+:class:`~tests.suites.tampering_proxy.TamperingProxy` between the target and the suite's sink
+(``--bw-callback-base-url``), each run selecting the flow that must catch the breakage; and on a
+simulator without its control API, set up the way the harness documents for other targets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 import pytest
 
 from conformance.settings import (
@@ -20,7 +24,9 @@ from conformance.settings import (
     SIMULATOR_PASSWORD,
     SIMULATOR_USERNAME,
 )
+from conformance.suites.loopback import LOOPBACK_INITIATE_PATH, LOOPBACK_STATUS_PATH
 from tests.suites.tampering_proxy import (
+    HideControlApi,
     SinkLink,
     Tamper,
     TamperingProxy,
@@ -164,3 +170,46 @@ def test_the_proxy_alone_breaks_nothing(
     assert result.ret == 0, output
     assert result.parseoutcomes().get("passed") == len({b.select for b in BROKEN.values()}), output
     assert proxy.seen, output
+
+
+#: Flows that need no far end and run in a few real seconds.
+_REAL_TIME_FLOWS = (
+    "outbound_answered or inbound_initiate or gather_hears or transfer or put_bxml or update_call"
+    " or unanswered"
+)
+
+
+def test_flows_suite_on_a_target_without_the_control_api(
+    pytester: pytest.Pytester, simulator_env: pytest.MonkeyPatch
+) -> None:
+    """The documented set-up for other targets: the loopback number's application sends initiate
+    and status to ``{BW_CALLBACK_BASE_URL}/loopback/...``; far-end flows skip with a reason."""
+    apps: list[Any] = []
+
+    def wrap(app: Any) -> HideControlApi:
+        apps.append(app)
+        return HideControlApi(app)
+
+    with (
+        serve_simulator(wrap, time_scale=1.0) as base_url,
+        TamperingProxy(Tamper("nothing", lambda exchange, forward: forward(exchange))) as proxy,
+    ):
+        application = (
+            apps[0].state.runtime.store.accounts[SIMULATOR_ACCOUNT_ID].applications[SIMULATOR_APPLICATION_ID]
+        )
+        application.call_initiated_callback_url = f"{proxy.url}/{LOOPBACK_INITIATE_PATH}"
+        application.call_status_callback_url = f"{proxy.url}/{LOOPBACK_STATUS_PATH}"
+        assert httpx.get(f"{base_url}/_sim/accounts").status_code == 404
+        result = run_suite(
+            pytester, "-m", "flows", "-k", _REAL_TIME_FLOWS, "-rs", "--bw-target", base_url,
+            "--bw-callback-base-url", proxy.url, plugins=[SinkLink(proxy)],
+        )  # fmt: skip
+    output = output_of(result)
+    assert result.ret == 0, output
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 6, output
+    assert outcomes.get("skipped") == 3, output
+    assert "needs the simulator's far ends" in output, output
+    paths = {exchange.path for exchange in proxy.seen}
+    assert f"/{LOOPBACK_INITIATE_PATH}" in paths, paths
+    assert f"/{LOOPBACK_STATUS_PATH}" in paths, paths
