@@ -229,3 +229,17 @@ def test_libxml2_log_names_the_same_rules_if_xmlschema_sees_nothing(
     errors = list(iter_errors(document))
     assert rule in [e.rule for e in errors], [str(e) for e in errors]
     assert all(e.path.startswith("/Response") for e in errors)
+
+
+def test_threads_get_the_same_answers_as_one_thread() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    documents = [case[1] for case in CASES] + ["<Response><Hangup/></Response>"] * 10
+    contexts = [case[3] for case in CASES] + ["call"] * 10
+    expected = [[str(e) for e in iter_errors(d, c)] for d, c in zip(documents, contexts, strict=True)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            got = list(
+                pool.map(lambda dc: [str(e) for e in iter_errors(*dc)], zip(documents, contexts, strict=True))
+            )
+            assert got == expected
