@@ -1,6 +1,6 @@
 """Throughput and latency of the simulator's REST API beside a minimal ASGI app, same run, same client.
 
-    python bench/rest.py [--seconds 3] [--connections 8]
+    python bench/rest.py [--seconds 2] [--connections 8] [--rounds 3]
 
 This measures the REST layer, so the simulator runs with the webhook-free lifecycle engine (the call
 engine has its own figures in bench/engine.py, and would send webhooks for every created call).
@@ -151,7 +151,15 @@ async def _create_call(port: int) -> str:
     return call_id
 
 
-def _run(seconds: float, connections: int) -> None:
+def _merge(parts: list[Result]) -> Result:
+    """Median throughput of the rounds, every latency pooled."""
+    ordered = sorted(parts, key=lambda r: r.rps)
+    middle = ordered[len(ordered) // 2]
+    latencies = [x for part in parts for x in part.latencies]
+    return Result(middle.requests, middle.seconds, latencies, sum(p.bad for p in parts))
+
+
+def _run(seconds: float, connections: int, rounds: int) -> None:
     ctx = mp.get_context("spawn")
     ports: Any = ctx.Queue()
     procs = {
@@ -168,19 +176,22 @@ def _run(seconds: float, connections: int) -> None:
             "getCallState": (_request("GET", f"/accounts/{ACCOUNT}/calls/{call_id}"), 200),
             "createCall": (_request("POST", f"/accounts/{ACCOUNT}/calls", CREATE_BODY), 201),
         }
-        print(f"{seconds:g} s per measurement, {connections} keep-alive connections, uvicorn (same settings)")
+        print(f"{seconds:g} s x {rounds} rounds per server, {connections} keep-alive connections, uvicorn")
         print(f"{'operation':<14}{'server':<11}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
         for name, (request, expect) in cases.items():
-            results: dict[str, Result] = {}
-            for kind in ("minimal", "simulator"):
-                asyncio.run(_load(found[kind], request, expect, 0.5, connections))  # warm-up
-                results[kind] = asyncio.run(_load(found[kind], request, expect, seconds, connections))
+            runs: dict[str, list[Result]] = {"minimal": [], "simulator": []}
+            for kind in runs:  # warm-up
+                asyncio.run(_load(found[kind], request, expect, 0.5, connections))
+            for _ in range(rounds):  # alternate, so background load hits both alike
+                for kind in runs:
+                    runs[kind].append(asyncio.run(_load(found[kind], request, expect, seconds, connections)))
+            results = {kind: _merge(parts) for kind, parts in runs.items()}
             for kind, res in results.items():
                 flag = f"  ({res.bad} unexpected statuses)" if res.bad else ""
                 print(f"{name:<14}{kind:<11}{res.rps:>9.0f}{res.pct(0.5):>9.2f}{res.pct(0.99):>9.2f}{flag}")
             ratio = results["simulator"].rps / results["minimal"].rps
             print(f"{name:<14}{'ratio':<11}{ratio:>9.0%}  simulator / minimal ASGI (aim: >= 50%)")
-        print("each server was warmed up for 0.5 s before its measurement")
+        print(f"req/s: median of {rounds} alternating rounds; latencies pooled; 0.5 s warm-up per server")
     finally:
         for proc in procs.values():
             proc.terminate()
@@ -189,10 +200,11 @@ def _run(seconds: float, connections: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    _run(args.seconds, args.connections)
+    _run(args.seconds, args.connections, args.rounds)
 
 
 if __name__ == "__main__":
