@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -114,6 +115,7 @@ class Deliverer:
         self._pool = Http1Pool()
         self.sent = 0
         self.failed = 0
+        self.attempts: Counter[str] = Counter()  # requests tried, by URL (retries and fallbacks count)
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -140,6 +142,7 @@ class Deliverer:
         payload: Mapping[str, Any],
         timeout: float,
     ) -> Reply:
+        self.attempts[url] += 1
         if urlsplit(url).scheme == "http":
             return await self._plain(url, method, username, password, payload, timeout)
         auth = httpx.BasicAuth(username, password or "") if username else None

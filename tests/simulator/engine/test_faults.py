@@ -107,5 +107,6 @@ def test_async_events_are_retried_once_and_failures_do_not_stop_the_call(harness
     state = harness.wait_ended(call_id, webhook=False)
     assert state["disconnectCause"] == "hangup"
     harness.app.wait(lambda: any(not s.ok and s.event == "disconnect" for s in harness.engine.sent))
-    attempts = harness.engine.deliverer.failed
-    assert attempts == 1
+    assert harness.engine.deliverer.failed == 1
+    assert harness.engine.deliverer.attempts[body["disconnectUrl"]] == 2  # the first try and one retry
+    assert harness.engine.deliverer.attempts[body["answerUrl"]] == 1

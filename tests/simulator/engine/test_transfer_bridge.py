@@ -133,3 +133,23 @@ def test_bridge_to_unknown_call_fails_at_once(harness: Harness) -> None:
     complete = harness.app.wait_event("bridgeComplete")[0]
     assert complete.body["cause"] == "error"
     assert complete.body["errorMessage"]
+
+
+def test_bridge_target_complete_when_the_originator_leaves_first(harness: Harness) -> None:
+    harness.sim.runtime.clock.time_scale = 1.0
+    harness.app.reply("/answer-t", '<Response><Pause duration="20"/></Response>')
+    harness.app.reply("/target-done", "<Response><SpeakSentence>you are alone</SpeakSentence></Response>")
+    target = harness.create_call(answer="/answer-t")
+    harness.app.wait(lambda: harness.state(target)["state"] == "answered")
+    harness.app.reply(
+        "/answer",
+        f'<Response><Bridge bridgeTargetCompleteUrl="/target-done">{target}</Bridge></Response>',
+    )
+    call_id = harness.create_call(to="+19995550005")  # this party hangs up after five seconds
+    harness.app.wait_event("answer", callId=call_id)
+    harness.sim.runtime.clock.time_scale = None
+    harness.wait_ended(call_id)
+    done = harness.app.wait_event("bridgeTargetComplete")[0]
+    assert done.body["callId"] == target
+    assert harness.wait_ended(target)["disconnectCause"] == "hangup"
+    assert "bridgeComplete" not in harness.app.names()
