@@ -4,10 +4,25 @@ answers 204 to invalid PUT BXML (:class:`~tests.suites.tampering_proxy.AcceptInv
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from tests.suites.tampering_proxy import AcceptInvalidBxml, serve_simulator
+from conformance.settings import (
+    SIMULATOR_ACCOUNT_ID,
+    SIMULATOR_APPLICATION_ID,
+    SIMULATOR_LOOPBACK_NUMBER,
+    SIMULATOR_NUMBER,
+)
+from conformance.suites.loopback import LOOPBACK_INITIATE_PATH
+from tests.suites.tampering_proxy import (
+    AcceptInvalidBxml,
+    HideControlApi,
+    SinkLink,
+    Tamper,
+    TamperingProxy,
+    serve_simulator,
+)
 from tests.suites.test_flows_suite import output_of, run_suite, simulator_env
 
 pytest_plugins = ["pytester"]
@@ -51,3 +66,35 @@ def test_bxml_suite_fails_when_invalid_put_bxml_is_accepted(
     assert outcomes.get("passed") == 1, output  # valid documents are still accepted
     assert "broke rule 'invalid BXML is rejected with 400'" in output, output
     assert "reproduce: bw-conformance run -k test_invalid_bxml_is_rejected_without_harming_the_call" in output
+
+
+def test_bxml_suite_never_dials_on_a_target_without_the_control_api(
+    pytester: pytest.Pytester, simulator_env: pytest.MonkeyPatch
+) -> None:
+    """Elsewhere a generated phone number could be real: no document may make the target dial."""
+    apps: list[Any] = []
+
+    def wrap(app: Any) -> HideControlApi:
+        apps.append(app)
+        return HideControlApi(app)
+
+    with (
+        serve_simulator(wrap, time_scale=1.0) as base_url,
+        TamperingProxy(Tamper("nothing", lambda exchange, forward: forward(exchange))) as proxy,
+    ):
+        store = apps[0].state.runtime.store
+        application = store.accounts[SIMULATOR_ACCOUNT_ID].applications[SIMULATOR_APPLICATION_ID]
+        application.call_initiated_callback_url = f"{proxy.url}/{LOOPBACK_INITIATE_PATH}"
+        result = run_suite(
+            pytester, "-m", "bxml", "--bw-target", base_url, "--bw-callback-base-url", proxy.url,
+            "--bw-max-examples", _BUDGET, plugins=[SinkLink(proxy)],
+        )  # fmt: skip
+        calls = list(store.calls.values())
+    output = output_of(result)
+    assert result.ret == 0, output
+    assert result.parseoutcomes().get("passed") == 2, output
+    placed = {(call.from_, call.to, call.direction) for call in calls}
+    assert placed <= {
+        (SIMULATOR_NUMBER, SIMULATOR_LOOPBACK_NUMBER, "outbound"),
+        (SIMULATOR_NUMBER, SIMULATOR_LOOPBACK_NUMBER, "inbound"),
+    }, placed
