@@ -5,6 +5,9 @@ that still fails the same check.  Each check raises its own exception type, so h
 distinct problems apart (``report_multiple_bugs``); a further round ignores the checks already
 found, up to ``max_rounds``.  Then realistic sequences (one call's webhooks in order) are replayed
 the same way.
+
+A timeout is the exception: it is reported for the first payload that timed out, unshrunk, and the
+unit sends nothing more, because every further attempt would cost a whole callback timeout.
 """
 
 from __future__ import annotations
@@ -123,6 +126,7 @@ class Fuzzer:
         self.report = FuzzReport(seed=self.seed)
         self.report.stats = {n: EventStats(n, _expects(e)) for n, e in self.events.items()}
         self._found: set[tuple[str, str]] = set()
+        self._stalled: set[str] = set()  # units that timed out once; they send nothing more
         self._unit = ("event", "", 0, 0)
 
     def url_for(self, event: str) -> str:
@@ -172,6 +176,15 @@ class Fuzzer:
             suppress_health_check=list(HealthCheck),
         )
 
+    def _record(self, finding: Finding) -> bool:
+        key = (finding.event, finding.check)
+        if key in self._found:
+            return False
+        self._found.add(key)
+        self.report.findings.append(finding)
+        self.report.stats[finding.event].failed_checks.append(finding.check)
+        return True
+
     def _explore(
         self, label: str, strategy: st.SearchStrategy[Any], probe: Callable[[Any], Finding | None]
     ) -> None:
@@ -179,9 +192,17 @@ class Fuzzer:
         for _ in range(self.options.max_rounds):
 
             def test(value: Any) -> None:
+                if label in self._stalled:
+                    return
                 finding = probe(value)
-                if finding is not None:
-                    raise _failure(finding)
+                if finding is None:
+                    return
+                if finding.check == "timeout":
+                    # Not shrunk: every further attempt would cost a whole callback timeout.
+                    self._record(finding)
+                    self._stalled.add(label)
+                    return
+                raise _failure(finding)
 
             run = hypothesis_seed(unit_seed)(self._settings()(given(strategy)(test)))
             try:
@@ -191,18 +212,10 @@ class Fuzzer:
                 foreign = [leaf for leaf in leaves if not isinstance(leaf, _Failed)]
                 if foreign:
                     raise foreign[0] from error
-                new = [leaf.finding for leaf in leaves if isinstance(leaf, _Failed)]
+                added = [self._record(leaf.finding) for leaf in leaves if isinstance(leaf, _Failed)]
+                if not any(added) or label in self._stalled:
+                    return
             else:
-                return
-            added = False
-            for finding in new:
-                key = (finding.event, finding.check)
-                if key not in self._found:
-                    self._found.add(key)
-                    self.report.findings.append(finding)
-                    self.report.stats[finding.event].failed_checks.append(finding.check)
-                    added = True
-            if not added:
                 return
 
     def fuzz_event(self, event: EventType) -> None:
@@ -217,6 +230,8 @@ class Fuzzer:
     def fuzz_sequence(self, scenario: Scenario) -> None:
         def probe(steps: list[tuple[str, dict[str, Any]]]) -> Finding | None:
             for index, (name, payload) in enumerate(steps):
+                if name in self._stalled:
+                    return None  # this event's handler already timed out; do not wait again
                 event = self.events[name]
                 exchange, problem = self._deliver(event, payload)
                 if problem is not None and (name, problem.check) not in self._found:

@@ -94,13 +94,17 @@ class SchemaStrategies:
         for key in ("oneOf", "anyOf"):
             if key in schema:
                 base = {k: v for k, v in schema.items() if k != key}
-                options = [self.build({**base, **part}, name) for part in schema[key]]
+                # each branch is the shared part plus the branch (required lists and properties unioned)
+                options = [
+                    self.build(merge_all_of({**base, "allOf": [*base.get("allOf", []), part]}), name)
+                    for part in schema[key]
+                ]
                 validator = Draft202012Validator(dict(schema))
                 return st.one_of(options).filter(validator.is_valid)
         types = _types(schema)
         options = [self._typed(t, schema, name) for t in types if t != "null"]
         if "null" in types:
-            options.append(st.none())
+            options = [*options, *options, *options, st.none()]  # null is an edge case: about one in four
         if not options:
             raise UnsupportedSchemaError(f"schema for {name or 'value'} allows no type")
         return st.one_of(options)
@@ -169,8 +173,7 @@ class SchemaStrategies:
         def sub(key: str) -> st.SearchStrategy[Any]:
             return self.build(properties[key], f"{name}.{key}" if name else key)
 
-        fixed = {key: sub(key) for key in properties if key in required}
-        optional = {key: sub(key) for key in properties if key not in required}
+        fields = {key: sub(key) if key in required else _maybe(sub(key)) for key in properties}
         missing = required - set(properties)
         if missing:
             raise UnsupportedSchemaError(f"required {sorted(missing)} have no schema in {name or 'object'}")
@@ -178,7 +181,24 @@ class SchemaStrategies:
         if not properties and isinstance(extra, Mapping):
             keys = st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=16)
             return st.dictionaries(keys, self.build(extra), max_size=4)
-        return st.fixed_dictionaries(fixed, optional=optional)
+        return st.fixed_dictionaries(fields).map(_drop_absent)
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT = _Absent()
+
+
+def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """An optional property: present about two times in three, absent when shrunk."""
+    return st.one_of(st.just(_ABSENT), strategy, strategy)
+
+
+def _drop_absent(fields: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value is not _ABSENT}
 
 
 def _is_type(value: Any, kind: str) -> bool:

@@ -66,10 +66,10 @@ DISCONNECT_CAUSES = (
 
 DTMF_DIGITS = "0123456789*#"
 
-# Tags that break naive string handling: markup, quoting, escapes, non-ASCII, the 256-char limit.
-TRICKY_TAGS = (
-    "",
-    " ",
+# Text that breaks BXML built by string concatenation: markup, entities, quotes, CDATA ends.
+MARKUP_TEXT = (
+    "<",
+    "&",
     "a&b",
     "<Hangup/>",
     "</Response>",
@@ -77,6 +77,14 @@ TRICKY_TAGS = (
     "it's",
     "]]>",
     "&amp;",
+    "Tom & Jerry's <b>",
+)
+
+# Tags that break naive string handling: markup, quoting, escapes, non-ASCII, the 256-char limit.
+TRICKY_TAGS = (
+    "",
+    " ",
+    *MARKUP_TEXT,
     "x" * 256,
     "é" * 256,
     "{'json': true}",
@@ -188,11 +196,16 @@ def sip_call_ids() -> st.SearchStrategy[str]:
 
 @cache
 def gather_digits() -> st.SearchStrategy[str]:
-    """``digits`` of a gather event: empty on timeout, otherwise up to 50 keys."""
+    """``digits`` of a gather event: empty on timeout, a menu choice, or up to 50 keys."""
+    menu_choice = st.sampled_from(DTMF_DIGITS)
     return st.one_of(
         st.just(""),
-        st.sampled_from(DTMF_DIGITS),
-        st.text(DTMF_DIGITS, min_size=1, max_size=50),
+        menu_choice,
+        menu_choice,  # single keys are what menus see most
+        st.text(DTMF_DIGITS, min_size=2, max_size=50),
+        st.tuples(st.text(DTMF_DIGITS, max_size=6), st.sampled_from("#*")).map(
+            "".join
+        ),  # ends on a terminator
     )
 
 
@@ -217,16 +230,19 @@ def _printable() -> st.SearchStrategy[str]:
 def tags() -> st.SearchStrategy[str]:
     """Tags: any characters, quotes, ``&``, ``<``, non-ASCII, up to exactly 256 characters."""
     printable = _printable()
+    # A short seed repeated to exactly 256 characters keeps the choice sequence (and shrinking) small.
+    full_length = st.text(printable, min_size=1, max_size=8).map(lambda seed: (seed * 256)[:256])
     return st.one_of(
         st.sampled_from(TRICKY_TAGS),
-        st.text(printable, max_size=256),
-        st.text(printable, min_size=256, max_size=256),
+        st.sampled_from(MARKUP_TEXT),
+        st.text(printable, max_size=40),
+        full_length,
     )
 
 
-def free_text(max_size: int = 200) -> st.SearchStrategy[str]:
+def free_text(max_size: int = 40) -> st.SearchStrategy[str]:
     printable = _printable()
-    return st.one_of(st.sampled_from(TRICKY_TAGS[1:8]), st.text(printable, max_size=max_size))
+    return st.one_of(st.sampled_from(MARKUP_TEXT), st.text(printable, max_size=max_size))
 
 
 @cache
@@ -383,6 +399,7 @@ __all__ = [
     "DTMF_DIGITS",
     "FIELD_VALUES",
     "FORMAT_VALUES",
+    "MARKUP_TEXT",
     "TRICKY_TAGS",
     "WITHHELD_CALLER_IDS",
     "account_ids",

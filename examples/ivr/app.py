@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -104,7 +105,7 @@ class IvrHandlers:
         """disconnect, dtmf, recordingAvailable ...: the platform ignores the body."""
         return None
 
-    def handler(self, event: str) -> Callable[[Payload], str | None]:
+    def handler(self, event: str) -> Callable[[Payload], str | Awaitable[str | None] | None]:
         method = getattr(self, event, None) if event and not event.startswith("_") else None
         if callable(method) and event not in {"menu", "handler", "informational"}:
             return method  # type: ignore[no-any-return]
@@ -144,6 +145,8 @@ def create_app(handlers: IvrHandlers | None = None, credentials: tuple[str, str]
             return Response("not JSON", status_code=400)
         handle = ivr.handler(str(payload.get("eventType", "")))
         reply = handle(payload)
+        if inspect.isawaitable(reply):  # handlers may be coroutines too
+            reply = await reply
         if reply is None:
             return Response(status_code=204)
         return Response(reply, media_type=XML)
