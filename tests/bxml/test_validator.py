@@ -243,3 +243,31 @@ def test_threads_get_the_same_answers_as_one_thread() -> None:
                 pool.map(lambda dc: [str(e) for e in iter_errors(*dc)], zip(documents, contexts, strict=True))
             )
             assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "valid"),
+    [
+        ("https://media.example.net/a.wav?x=1&y=%2F", True),
+        ("relative/path/b.mp3", True),
+        ("  https://padded.example.net/c.wav \n", True),
+        ("https://[::1]:8443/d.wav", True),
+        ("a]b)c'd", True),
+        ("https://bad.example.net/%zz.wav", False),
+        ("https://space.example.net/a b.wav", False),
+        ('https://quote.example.net/"x".wav', False),
+        ("https://\u00fcber.example.net/a.wav", False),
+    ],
+)
+def test_url_characters_are_judged_alike_by_both_engines(url: str, valid: bool) -> None:
+    from lxml import etree
+
+    from conformance.bxml.schema import lxml_schema, xmlschema_schema
+
+    root = etree.Element("Response")
+    etree.SubElement(root, "PlayAudio").text = url
+    etree.SubElement(root, "Redirect").set("redirectUrl", url)
+    tree = root.getroottree()
+    assert bool(lxml_schema().validate(tree)) is valid
+    assert bool(xmlschema_schema().is_valid(tree)) is valid
+    assert is_valid(etree.tostring(root)) is valid
