@@ -21,6 +21,7 @@ import httpx
 from conformance.errors import ConfigurationError
 from conformance.simulator.clock import VirtualClock
 from conformance.simulator.engine import payloads
+from conformance.simulator.engine.conference import ConferenceRoom
 from conformance.simulator.engine.delivery import Deliverer, DeliveryError, Reply, Target
 from conformance.simulator.engine.dialing import dial
 from conformance.simulator.engine.documents import InvalidBxml, load
@@ -66,7 +67,7 @@ class Engine:
         self.base_url = base_url
         self.deliverer = Deliverer(clock)
         self.legs: dict[str, Leg] = {}
-        self.rooms: dict[str, Any] = {}
+        self.rooms: dict[str, ConferenceRoom] = {}
         self.audio_cache: dict[str, tuple[float, AudioInfo]] = {}
         self.recording_texts: dict[str, str] = {}
         self.sent: list[SentWebhook] = []

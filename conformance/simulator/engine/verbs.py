@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from conformance.simulator.engine import recording
+from conformance.simulator.engine import bridging, conference, extras, recording
 from conformance.simulator.engine.delivery import Target, method_of, resolve
 from conformance.simulator.engine.documents import Document, Verb
 from conformance.simulator.engine.media import AudioInfo, Sound, decode_audio, speech_seconds
@@ -297,45 +297,32 @@ async def stop_recording(leg: Leg, verb: Verb, doc: Document) -> Document | None
     return None
 
 
-def _handlers() -> dict[str, Handler]:
-    from conformance.simulator.engine import bridging, conference, extras
-
-    return {
-        "SpeakSentence": speak_sentence,
-        "PlayAudio": speak_sentence,
-        "Pause": pause,
-        "Ring": ring,
-        "SendDtmf": send_dtmf,
-        "Hangup": hangup,
-        "Tag": tag,
-        "Redirect": redirect,
-        "Gather": gather,
-        "StartGather": start_gather,
-        "StopGather": stop_gather,
-        "Record": record,
-        "StartRecording": start_recording,
-        "PauseRecording": pause_recording,
-        "ResumeRecording": resume_recording,
-        "StopRecording": stop_recording,
-        "Conference": conference.conference_verb,
-        "Transfer": bridging.transfer_verb,
-        "Bridge": bridging.bridge_verb,
-        "Forward": bridging.forward_verb,
-        "Refer": extras.refer_verb,
-        "StartStream": extras.start_stream,
-        "StopStream": extras.stop_stream,
-        "StartTranscription": extras.start_transcription,
-        "StopTranscription": extras.stop_transcription,
-    }
-
-
-class _LazyHandlers(dict[str, Handler]):
-    def get(self, key: str, default: Handler | None = None) -> Handler | None:  # type: ignore[override]
-        if not self:
-            self.update(_handlers())
-        return super().get(key, default)
-
-
-HANDLERS: dict[str, Handler] = _LazyHandlers()
+HANDLERS: dict[str, Handler] = {
+    "SpeakSentence": speak_sentence,
+    "PlayAudio": speak_sentence,
+    "Pause": pause,
+    "Ring": ring,
+    "SendDtmf": send_dtmf,
+    "Hangup": hangup,
+    "Tag": tag,
+    "Redirect": redirect,
+    "Gather": gather,
+    "StartGather": start_gather,
+    "StopGather": stop_gather,
+    "Record": record,
+    "StartRecording": start_recording,
+    "PauseRecording": pause_recording,
+    "ResumeRecording": resume_recording,
+    "StopRecording": stop_recording,
+    "Conference": conference.conference_verb,
+    "Transfer": bridging.transfer_verb,
+    "Bridge": bridging.bridge_verb,
+    "Forward": bridging.forward_verb,
+    "Refer": extras.refer_verb,
+    "StartStream": extras.start_stream,
+    "StopStream": extras.stop_stream,
+    "StartTranscription": extras.start_transcription,
+    "StopTranscription": extras.stop_transcription,
+}
 
 __all__ = ["HANDLERS", "fetch_audio", "interpret", "speech_of", "target_from"]
