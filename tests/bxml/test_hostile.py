@@ -162,3 +162,15 @@ def test_parse_rejects_non_text_input() -> None:
         parse(42)  # type: ignore[arg-type]
     assert isinstance(caught.value, DocumentTypeError)
     assert caught.value.reason == "document-type"
+
+
+def test_schema_location_hints_are_accepted_but_never_followed(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/other.xsd").respond_with_data("<x/>")
+    hint = (
+        '<Response xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:noNamespaceSchemaLocation="{httpserver.url_for("/other.xsd")}">'
+    )
+    assert _rules(hint + "<Hangup/></Response>") == []
+    # An invalid document is explained by xmlschema: still nothing fetched.
+    assert _rules(hint + "<Pause duration='0'/></Response>") == ["attribute-range"]
+    assert httpserver.log == []
