@@ -144,9 +144,7 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(("/_sim/", "/health")):
-            await self.app(scope, receive, send)
-            return
+        logged = not path.startswith(("/_sim/", "/health"))
         started = time.perf_counter()
         status = 0
 
@@ -165,6 +163,8 @@ class RequestLog:
                 response = error_response(500, "internal-error", "An unknown internal error occurred")
                 await response(scope, receive, send)
             status = 500
+        if not logged:
+            return
         store = self.runtime.store
         record = store.log_request(
             RequestRecord(

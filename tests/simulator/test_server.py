@@ -89,3 +89,20 @@ def test_trailing_slash_is_not_redirected(prefix: str) -> None:
         assert r.status_code == 404
         body: dict[str, Any] = r.json()
         assert body["type"] == "validation"
+
+
+def test_control_api_errors_are_voice_api_errors_too() -> None:
+    with Simulator() as sim:
+        store = sim.store
+        saved = store.requests
+        store.requests = None  # type: ignore[assignment]  # reading the log now fails inside the handler
+        try:
+            r = httpx.get(f"{sim.base_url}/_sim/requests")
+        finally:
+            store.requests = saved
+        assert r.status_code == 500
+        assert r.json() == {
+            "type": "internal-error",
+            "description": "An unknown internal error occurred",
+            "id": None,
+        }
