@@ -15,6 +15,7 @@ from conformance.bxml import (
     VERBS,
     BxmlArgumentError,
     allowed_verbs,
+    is_valid,
     iter_errors,
 )
 from conformance.bxml.mutations import MUTATIONS, mutation_rules
@@ -48,6 +49,7 @@ def test_generated_documents_are_valid(context: str) -> None:
     @given(bxml_documents(context))
     def check(document: str) -> None:
         assert [str(e) for e in iter_errors(document, context)] == []
+        assert is_valid(document, context)
         assert _engines_agree(document)
         root = etree.fromstring(document.encode())
         assert {child.tag for child in root} <= set(allowed_verbs(context))
@@ -77,6 +79,7 @@ def _check_mutation(context: str, rule: str) -> None:
         assert named == rule
         found = [e.rule for e in iter_errors(document, context)]
         assert rule in found, (document, found)
+        assert not is_valid(document, context)
         assert set(found) <= set(RULES)
         if rule in XSD_RULES:
             assert not _engines_agree(document)
