@@ -13,6 +13,7 @@ with rule ``internal-error``): no bare 500 ever leaves the app.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -48,6 +49,8 @@ OPERATIONS: tuple[Operation, ...] = (*CALL_OPERATIONS, *CONFERENCE_OPERATIONS, *
 
 EngineFactory = Callable[[Store, Clock], CallEngine]
 RequestListener = Callable[[RequestRecord], None]
+
+_LOG = logging.getLogger("conformance.simulator")
 
 # Keys this app keeps in the ASGI scope for the request log.
 _OPERATION = "bw.operation"
@@ -157,6 +160,7 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_and_watch)
         except Exception as exc:  # the catch-all: never a bare 500
+            _LOG.exception("unhandled error answering %s %s", scope["method"], path)
             scope[_RULE] = "internal-error"
             scope[_DESCRIPTION] = f"{type(exc).__name__}: {exc}"[:500]
             if status == 0:
