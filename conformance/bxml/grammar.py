@@ -130,7 +130,7 @@ class SimpleType:
             else:
                 parts.append(kind)
         if self.patterns:
-            parts.append("matching " + " and ".join(repr(p) for p in self.patterns))
+            parts.append("matching the pattern " + " and ".join(self.patterns))
         if self.min_length is not None and self.max_length is not None:
             parts.append(f"{self.min_length} to {self.max_length} characters")
         elif self.max_length is not None:

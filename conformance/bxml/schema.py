@@ -32,6 +32,19 @@ _RANGE_FACETS = {
     "XsdMinExclusiveFacet",
     "XsdMaxExclusiveFacet",
 }
+# What failed, in words; the message then says what is allowed (from the grammar).
+_DETAILS = {
+    "XsdMinInclusiveFacet": "is too small",
+    "XsdMinExclusiveFacet": "is too small",
+    "XsdMaxInclusiveFacet": "is too large",
+    "XsdMaxExclusiveFacet": "is too large",
+    "XsdEnumerationFacets": "is not one of the allowed values",
+    "XsdPatternFacets": "does not have the allowed form",
+    "XsdMinLengthFacet": "is too short",
+    "XsdMaxLengthFacet": "is too long",
+    "XsdLengthFacet": "has the wrong length",
+    "XsdAtomicBuiltin": "is not of the right type",
+}
 _LIBXML_RANGE = {
     "SCHEMAV_CVC_MININCLUSIVE_VALID",
     "SCHEMAV_CVC_MAXINCLUSIVE_VALID",
@@ -105,20 +118,20 @@ def _classify(issue: Any) -> BxmlError | None:
     if validator == "XsdAttributeGroup":
         return _attribute_group_error(element, decl, reason)
     attribute = _ATTRIBUTE_REASON.match(reason)
-    detail = _ATTRIBUTE_REASON.sub("", reason).strip()
+    detail = _DETAILS.get(validator) or _ATTRIBUTE_REASON.sub("", reason).strip()
     if attribute is not None:
         attr_name = attribute.group(1)
         value = element.get(attr_name, "")
         rule = "attribute-range" if validator in _RANGE_FACETS else "attribute-value"
         allowed = _allowed(decl, attr_name)
         shown = _display(attr_name)
-        return _at(element, rule, f"<{element.tag}> {shown}={value!r}: {detail}{allowed}")
+        return _at(element, rule, f"<{element.tag}> {shown}={_quote(value)} {detail}{allowed}")
     if decl is not None and decl.text is not None:
         text = (element.text or "").strip()
         allowed = f"; allowed: {decl.text.describe()}"
         if not text:
             return _at(element, "missing-text", f"<{element.tag}> needs text content{allowed}")
-        return _at(element, "text-value", f"<{element.tag}> text {text!r}: {detail}{allowed}")
+        return _at(element, "text-value", f"<{element.tag}> text {_quote(text)} {detail}{allowed}")
     if element.tag not in grammar().elements and element.getparent() is None:
         return _at(element, "wrong-root", f"<{element.tag}> is not a BXML root")
     return None  # not a shape this module names; the libxml2 log speaks if nothing else does
@@ -170,6 +183,12 @@ def _attribute_group_error(element: etree._Element, decl: ElementDecl | None, re
 def _allowed(decl: ElementDecl | None, attr_name: str) -> str:
     attribute = decl.attribute(_clark(attr_name)) if decl is not None else None
     return f"; allowed: {attribute.type.describe()}" if attribute is not None else ""
+
+
+def _quote(value: str, limit: int = 60) -> str:
+    if len(value) <= limit:
+        return repr(value)
+    return repr(value[: limit - 20]) + f"... ({len(value)} characters)"
 
 
 def _display(name: str) -> str:
