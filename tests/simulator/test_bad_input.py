@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -117,7 +118,7 @@ def test_bad_bodies_are_refused_without_change(
     assert bad_sim.store.requests[-1].rule is not None
 
 
-WRONG_TYPES = {
+WRONG_TYPES: dict[str, list[dict[str, Any]]] = {
     "updateCall": [{"state": ["completed"]}, {"state": "completed", "tag": {}}, {"redirectUrl": 42}],
     "updateConferenceMember": [
         {"mute": "yes"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from conformance.resources import load_spec
 from conformance.simulator.app import OPERATIONS
 
@@ -9,7 +11,7 @@ _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
 def test_operation_table_matches_the_contract() -> None:
-    spec = load_spec()
+    spec: dict[str, Any] = load_spec()
     declared = {
         (method.upper(), path, operation["operationId"])
         for path, item in spec["paths"].items()

@@ -152,7 +152,7 @@ def test_clock_get_and_switch_time_scale(fresh: Any) -> None:
     r = c.put("/_sim/clock", json={"timeScale": 1})
     assert r.status_code == 200
     assert r.json()["timeScale"] == 1.0
-    assert sim.runtime.clock.time_scale == 1.0  # type: ignore[attr-defined]
+    assert sim.runtime.clock.time_scale == 1.0
     assert c.put("/_sim/clock", json={"timeScale": None}).json()["timeScale"] is None
 
 
