@@ -73,6 +73,7 @@ class Engine:
         self.sent: list[SentWebhook] = []
         self.counts: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.errors: list[str] = []  # failures of background tasks (a bug if not empty)
         self._closing = False
 
     # ------------------------------------------------------------------------------ plumbing
@@ -96,8 +97,14 @@ class Engine:
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         task = self.clock.spawn(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.errors.append(repr(task.exception()))
+            log.error("engine task %s failed", task.get_name(), exc_info=task.exception())
 
     async def deliver(
         self,

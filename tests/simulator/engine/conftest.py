@@ -242,3 +242,4 @@ def harness(app: VoiceApp) -> Iterator[Harness]:
             h = Harness(sim, app, http)
             yield h
     assert not app.errors, app.errors
+    assert not engine.errors, engine.errors
