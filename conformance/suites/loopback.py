@@ -5,9 +5,10 @@ A test places a call from the suite's caller number (``BW_NUMBER``) to its loopb
 sink scope and checks them with the flow expectations of :mod:`conformance.webhooks`.  The same
 test runs on every target; only the routing of the loopback number differs.
 
-**Targets with the simulator's control API** (``/_sim/``).  The harness routes the loopback number
-itself: it puts an application (id :data:`LOOPBACK_APPLICATION_ID`) whose ``initiate`` and status
-URLs point at this test's scope, ``<scope>/loopback/initiate`` and ``<scope>/loopback/status``.
+**Targets with the simulator's control API** (``/_sim/``).  The harness routes a loopback number
+itself: each test gets a number of its own (``+1980...``, so parallel workers and other suites never
+ring it) and an application whose ``initiate`` and status URLs point at this test's scope,
+``<scope>/loopback/initiate`` and ``<scope>/loopback/status``; both are removed afterwards.
 The simulator's far ends (``+19995550000`` .. ``+19995550005``) are available as well.
 
 **Other targets** (a real account, another simulator).  The user configures the application of
@@ -36,9 +37,11 @@ was received, and a command that reproduces it.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import shlex
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -53,7 +56,6 @@ from conformance.webhooks.script import Reply, ReplySpec, render
 
 __all__ = [
     "FAR_ENDS",
-    "LOOPBACK_APPLICATION_ID",
     "LOOPBACK_INITIATE_PATH",
     "LOOPBACK_STATUS_PATH",
     "FlowFailure",
@@ -61,8 +63,6 @@ __all__ = [
     "reproduce_command",
 ]
 
-#: The application the harness routes the loopback number to on a target with ``/_sim/``.
-LOOPBACK_APPLICATION_ID = "22222222-2222-4222-8222-222222222222"
 #: Where the loopback number's application sends ``initiate`` and the callee's ``disconnect``
 #: (relative to the test scope on the simulator, to ``BW_CALLBACK_BASE_URL`` elsewhere).
 LOOPBACK_INITIATE_PATH = "loopback/initiate"
@@ -148,7 +148,8 @@ class Loopback:
         self.test_name = test_name
         self.user_target = user_target
         self.caller: str = settings.number
-        self.callee: str = settings.loopback_number
+        self._callee: str = settings.loopback_number
+        self._application_id: str | None = None
         self.simulated = target.has_control_api
         self.timeout = timeout if timeout is not None else (8.0 if self.simulated else 45.0)
         #: quiet seconds after every call ended before an unsatisfied flow is judged
@@ -169,15 +170,24 @@ class Loopback:
         """An absolute URL in this test's scope."""
         return self.scope.url(path)
 
+    @property
+    def callee(self) -> str:
+        """The loopback number this test calls (its own number on a target with ``/_sim/``)."""
+        self.route()
+        return self._callee
+
     def route(self) -> None:
         """Send the loopback number's ``initiate`` to this test (see the module docstring)."""
         if self._routed:
             return
+        self._routed = True
         account = self.target.settings.account_id
         if self.simulated:
+            self._application_id = str(uuid.uuid4())
+            self._callee = f"+1980{secrets.randbelow(10**7):07d}"
             with httpx.Client(base_url=self.target.base_url, timeout=10.0) as control:
                 app = control.put(
-                    f"/_sim/accounts/{account}/applications/{LOOPBACK_APPLICATION_ID}",
+                    f"/_sim/accounts/{account}/applications/{self._application_id}",
                     json={
                         "name": "bw-conformance loopback",
                         "callInitiatedCallbackUrl": self.url(LOOPBACK_INITIATE_PATH),
@@ -187,15 +197,15 @@ class Loopback:
                     },
                 )
                 number = control.put(
-                    f"/_sim/accounts/{account}/numbers/{self.callee}",
-                    json={"applicationId": LOOPBACK_APPLICATION_ID},
+                    f"/_sim/accounts/{account}/numbers/{self._callee}",
+                    json={"applicationId": self._application_id},
                 )
             for response in (app, number):
                 if response.status_code >= 300:
                     raise self._failure(
                         "loopback routing",
                         "control-api",
-                        f"the control API refused to route {self.callee}: "
+                        f"the control API refused to route {self._callee}: "
                         f"{response.request.method} {response.request.url} -> "
                         f"{response.status_code} {response.text[:300]}",
                     )
@@ -204,7 +214,6 @@ class Loopback:
             sink.catch_all().reply("initiate", _catch_all_initiate(sink))
             with _ACTIVE_LOCK:
                 _ACTIVE[id(sink)] = self
-        self._routed = True
 
     def script(self, event: str, reply: ReplySpec, *, leg: str | None = None) -> None:
         """Answer ``event`` with ``reply`` (BXML text, a Reply or a function of the payload).
@@ -247,7 +256,7 @@ class Loopback:
         return None if chosen is None else render(chosen, payload)
 
     def _answer_callee(self, payload: dict[str, Any]) -> Reply | None:
-        if payload.get("to") != self.callee:
+        if payload.get("to") != self._callee:
             return None
         call_id = payload.get("callId")
         if isinstance(call_id, str):
@@ -495,6 +504,14 @@ class Loopback:
             with _ACTIVE_LOCK:
                 if _ACTIVE.get(id(self.scope.sink)) is self:
                     del _ACTIVE[id(self.scope.sink)]
+        elif self._application_id is not None:
+            account = self.target.settings.account_id
+            with (
+                contextlib.suppress(httpx.HTTPError),
+                httpx.Client(base_url=self.target.base_url, timeout=10.0) as control,
+            ):
+                control.delete(f"/_sim/accounts/{account}/numbers/{self._callee}")
+                control.delete(f"/_sim/accounts/{account}/applications/{self._application_id}")
 
     def __enter__(self) -> Loopback:
         return self

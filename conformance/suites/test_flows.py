@@ -468,7 +468,10 @@ def test_conference_lifecycle_with_mute_and_hold(bw_loopback: Loopback) -> None:
         callee = loop.callee_id()
         created = loop.wait_for("conferenceCreated", where=flow_name)
         conference_id = (created.payload or {}).get("conferenceId")
-        loop.wait_for("conferenceMemberJoin", where=flow_name, predicate=lambda w: w.call_id == callee)
+        for member in (callee, call_id):
+            loop.wait_for(
+                "conferenceMemberJoin", where=flow_name, predicate=lambda w, m=member: w.call_id == m
+            )
         members = f"{loop.target.account_url}/conferences/{conference_id}/members"
         caller_state = loop.client.get(f"{members}/{call_id}")
         callee_state = loop.client.get(f"{members}/{callee}")
