@@ -469,9 +469,7 @@ def test_conference_lifecycle_with_mute_and_hold(bw_loopback: Loopback) -> None:
         created = loop.wait_for("conferenceCreated", where=flow_name)
         conference_id = (created.payload or {}).get("conferenceId")
         for member in (callee, call_id):
-            loop.wait_for(
-                "conferenceMemberJoin", where=flow_name, predicate=lambda w, m=member: w.call_id == m
-            )
+            loop.wait_for("conferenceMemberJoin", call_id=member, where=flow_name)
         members = f"{loop.target.account_url}/conferences/{conference_id}/members"
         caller_state = loop.client.get(f"{members}/{call_id}")
         callee_state = loop.client.get(f"{members}/{callee}")
