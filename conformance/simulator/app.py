@@ -33,18 +33,25 @@ from conformance.simulator.api_errors import ApiError, error_response
 from conformance.simulator.clock import VirtualClock
 from conformance.simulator.config import SimulatorConfig
 from conformance.simulator.control import control_routes
+from conformance.simulator.fastpath import (
+    API_PREFIX,
+    SCOPE_ACCOUNT,
+    SCOPE_DESCRIPTION,
+    SCOPE_OPERATION,
+    SCOPE_RULE,
+    FastDispatch,
+    endpoint_for,
+)
 from conformance.simulator.models import CallEngine, Clock
 from conformance.simulator.ops_calls import OPERATIONS as CALL_OPERATIONS
 from conformance.simulator.ops_conferences import OPERATIONS as CONFERENCE_OPERATIONS
 from conformance.simulator.ops_recordings import OPERATIONS as RECORDING_OPERATIONS
 from conformance.simulator.ratelimit import RateLimiter
-from conformance.simulator.runtime import Ctx, Operation, Runtime, json_response
+from conformance.simulator.runtime import Operation, Runtime, json_response
 from conformance.simulator.store import RequestRecord, Store
-from conformance.simulator.transport import authenticate
 
 __all__ = ["API_PREFIX", "OPERATIONS", "EngineFactory", "RequestListener", "create_app", "format_record"]
 
-API_PREFIX = "/api/v2"
 OPERATIONS: tuple[Operation, ...] = (*CALL_OPERATIONS, *CONFERENCE_OPERATIONS, *RECORDING_OPERATIONS)
 
 EngineFactory = Callable[[Store, Clock], CallEngine]
@@ -52,38 +59,10 @@ RequestListener = Callable[[RequestRecord], None]
 
 _LOG = logging.getLogger("conformance.simulator")
 
-# Keys this app keeps in the ASGI scope for the request log.
-_OPERATION = "bw.operation"
-_ACCOUNT = "bw.account"
-_RULE = "bw.rule"
-_DESCRIPTION = "bw.description"
-
 
 def _mark(scope: Scope, error: ApiError) -> None:
-    scope[_RULE] = error.rule
-    scope[_DESCRIPTION] = error.description
-
-
-def _endpoint(runtime: Runtime, operations: dict[str, Operation]) -> Callable[[Request], Any]:
-    """One endpoint per path template, dispatching on the method."""
-    store = runtime.store
-
-    async def endpoint(request: Request) -> Response:
-        method = request.method
-        op = operations.get("GET" if method == "HEAD" else method)
-        scope = request.scope
-        if op is None:  # pragma: no cover - the route only admits the operations' methods
-            raise HTTPException(405, headers={"Allow": ", ".join(operations)})
-        scope[_OPERATION] = op.operation_id
-        try:
-            account = authenticate(request, store, request.path_params["accountId"])
-            scope[_ACCOUNT] = account.id
-            return await op.handler(Ctx(request, runtime, account))
-        except ApiError as error:
-            _mark(scope, error)
-            return error.response()
-
-    return endpoint
+    scope[SCOPE_RULE] = error.rule
+    scope[SCOPE_DESCRIPTION] = error.description
 
 
 def _api_routes(runtime: Runtime) -> list[BaseRoute]:
@@ -97,7 +76,7 @@ def _api_routes(runtime: Runtime) -> list[BaseRoute]:
     for prefix in ("", API_PREFIX):
         for path in paths:
             ops = by_path[path]
-            routes.append(Route(prefix + path, _endpoint(runtime, ops), methods=list(ops)))
+            routes.append(Route(prefix + path, endpoint_for(runtime, ops), methods=list(ops)))
     return routes
 
 
@@ -161,8 +140,8 @@ class RequestLog:
             await self.app(scope, receive, send_and_watch)
         except Exception as exc:  # the catch-all: never a bare 500
             _LOG.exception("unhandled error answering %s %s", scope["method"], path)
-            scope[_RULE] = "internal-error"
-            scope[_DESCRIPTION] = f"{type(exc).__name__}: {exc}"[:500]
+            scope[SCOPE_RULE] = "internal-error"
+            scope[SCOPE_DESCRIPTION] = f"{type(exc).__name__}: {exc}"[:500]
             if status == 0:
                 response = error_response(500, "internal-error", "An unknown internal error occurred")
                 await response(scope, receive, send)
@@ -178,10 +157,10 @@ class RequestLog:
                 path=path
                 + (("?" + scope["query_string"].decode("latin-1")) if scope["query_string"] else ""),
                 status=status,
-                operation=scope.get(_OPERATION),
-                account_id=scope.get(_ACCOUNT),
-                rule=scope.get(_RULE),
-                description=scope.get(_DESCRIPTION),
+                operation=scope.get(SCOPE_OPERATION),
+                account_id=scope.get(SCOPE_ACCOUNT),
+                rule=scope.get(SCOPE_RULE),
+                description=scope.get(SCOPE_DESCRIPTION),
                 duration_ms=(time.perf_counter() - started) * 1000.0,
             )
         )
@@ -237,7 +216,10 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestLog, runtime=runtime, listener=listener)],
+        middleware=[
+            Middleware(RequestLog, runtime=runtime, listener=listener),
+            Middleware(FastDispatch, runtime=runtime, operations=OPERATIONS),
+        ],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from conformance.simulator.models import (
@@ -35,6 +36,12 @@ def iso_time(value: datetime | None) -> str | None:
     """``2026-11-21T23:00:00.123Z`` (UTC, milliseconds) or ``None``."""
     if value is None:
         return None
+    return _format_time(value)
+
+
+@lru_cache(maxsize=65536)
+def _format_time(value: datetime) -> str:
+    # A record's timestamps are read far more often than they change: format each once.
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

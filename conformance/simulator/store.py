@@ -98,6 +98,8 @@ class _Index:
 
     by_username: dict[str, Account] = field(default_factory=dict)
     by_number: dict[str, Account] = field(default_factory=dict)
+    # Authorization header -> the account it authenticates (only successes are kept).
+    by_authorization: dict[str, Account] = field(default_factory=dict)
 
 
 class Store:
@@ -143,7 +145,7 @@ class Store:
 
     # ----------------------------------------------------------------------------- accounts
     def reindex(self) -> None:
-        """Rebuild the username and number tables; call after changing accounts in place."""
+        """Rebuild the look-up tables; call after changing accounts (or their passwords) in place."""
         index = _Index()
         for account in self.accounts.values():
             index.by_username[account.username] = account
@@ -156,6 +158,16 @@ class Store:
 
     def account_by_username(self, username: str) -> Account | None:
         return self._index.by_username.get(username)
+
+    def remembered_authorization(self, header: str) -> Account | None:
+        """The account an ``Authorization`` header authenticated before (cleared by :meth:`reindex`)."""
+        return self._index.by_authorization.get(header)
+
+    def remember_authorization(self, header: str, account: Account) -> None:
+        cache = self._index.by_authorization
+        if len(cache) >= 1024:
+            cache.clear()
+        cache[header] = account
 
     def put_account(self, account: Account) -> None:
         """Add or replace an account (its calls and other records stay)."""

@@ -38,12 +38,17 @@ def _credentials(header: str | None) -> tuple[str, str] | None:
 
 def authenticate(request: Request, store: Store, account_id: str) -> Account:
     """The account the request may act for: 401 for bad credentials, 403 for another account."""
-    creds = _credentials(request.headers.get("authorization"))
-    if creds is None:
-        raise unauthorized()
-    account = store.account_by_username(creds[0])
-    if account is None or not secrets.compare_digest(account.password.encode(), creds[1].encode()):
-        raise unauthorized()
+    header = request.headers.get("authorization")
+    account = None if header is None else store.remembered_authorization(header)
+    if account is None:
+        creds = _credentials(header)
+        if creds is None:
+            raise unauthorized()
+        account = store.account_by_username(creds[0])
+        if account is None or not secrets.compare_digest(account.password.encode(), creds[1].encode()):
+            raise unauthorized()
+        assert header is not None
+        store.remember_authorization(header, account)
     if account.id != account_id:
         raise forbidden()
     return account

@@ -183,3 +183,14 @@ def test_account_limits_round_trip(fresh: Any) -> None:
     stats = httpx.get(f"{sim.base_url}/accounts/{ACCOUNT}/statistics", auth=AUTH).json()
     assert stats["maxCallQueueSize"] == 10
     assert c.get("/_sim/limits").json() == {"callsPerSecond": None, "maxConcurrentCalls": None}
+
+
+def test_changing_a_password_revokes_the_old_credentials(fresh: Any) -> None:
+    sim, c = fresh
+    url = f"{sim.base_url}/accounts/{ACCOUNT}/statistics"
+    assert httpx.get(url, auth=AUTH).status_code == 200  # now remembered
+    account = c.get(f"/_sim/accounts/{ACCOUNT}").json()
+    account["password"] = "rotated"
+    assert c.put(f"/_sim/accounts/{ACCOUNT}", json=account).status_code == 200
+    assert httpx.get(url, auth=AUTH).status_code == 401
+    assert httpx.get(url, auth=("bw-user", "rotated")).status_code == 200
