@@ -2,7 +2,8 @@
 
 It needs no credentials (the simulator binds to loopback by default) and answers JSON; errors use
 the same ``voiceApiError`` body as the Voice API.  Bodies use the accounts-file shape (see
-:mod:`conformance.simulator.config`).  Passwords are never echoed (``"*****"``).
+:mod:`conformance.simulator.config`).  Passwords are never echoed (``"*****"``); a ``"*****"``
+sent back in a PUT keeps the stored one.
 
 =======  =================================================  ===========================================
 Method   Path                                               What it does
@@ -63,7 +64,7 @@ from conformance.simulator.config import (
     parse_accounts,
 )
 from conformance.simulator.models import Account, PhoneNumber
-from conformance.simulator.render import iso_time
+from conformance.simulator.render import MASK, iso_time
 from conformance.simulator.runtime import Runtime, json_response
 from conformance.simulator.transport import read_json
 from conformance.simulator.validation import E164
@@ -126,12 +127,25 @@ async def put_account(request: Request, runtime: Runtime) -> Response:
         if other.id != account_id and other.username == account.username:
             raise bad_request("username", f"is already used by account {other.id}")
     existed = account_id in store.accounts
+    _keep_masked_secrets(account, store.accounts.get(account_id))
     for number in account.numbers:  # numbers move to this account
         for other in store.accounts.values():
             if other.id != account_id:
                 other.numbers.pop(number, None)
     store.put_account(account)
     return json_response(account_to_json(account), 200 if existed else 201)
+
+
+def _keep_masked_secrets(new: Account, old: Account | None) -> None:
+    """A GET -> edit -> PUT round trip sends ``*****`` back: keep the stored secret then."""
+    if old is None:
+        return
+    if new.password == MASK:
+        new.password = old.password
+    for app in new.applications.values():
+        previous = old.applications.get(app.id)
+        if previous is not None and app.callback_password == MASK:
+            app.callback_password = previous.callback_password
 
 
 async def delete_account(request: Request, runtime: Runtime) -> Response:
@@ -172,6 +186,8 @@ async def put_application(request: Request, runtime: Runtime) -> Response:
     if app.id != app_id:
         raise bad_request("id", "must match the application id in the path")
     existed = app_id in account.applications
+    if existed and app.callback_password == MASK:
+        app.callback_password = account.applications[app_id].callback_password
     account.applications[app_id] = app
     return json_response(application_to_json(app), 200 if existed else 201)
 

@@ -194,3 +194,20 @@ def test_changing_a_password_revokes_the_old_credentials(fresh: Any) -> None:
     assert c.put(f"/_sim/accounts/{ACCOUNT}", json=account).status_code == 200
     assert httpx.get(url, auth=AUTH).status_code == 401
     assert httpx.get(url, auth=("bw-user", "rotated")).status_code == 200
+
+
+def test_masked_secrets_sent_back_keep_the_stored_ones(fresh: Any) -> None:
+    sim, c = fresh
+    c.put(
+        f"/_sim/accounts/{ACCOUNT}/applications/hooks",
+        json={"callbackUsername": "u", "callbackPassword": "s3"},
+    )
+    account = c.get(f"/_sim/accounts/{ACCOUNT}").json()
+    assert account["password"] == "*****"
+    assert c.put(f"/_sim/accounts/{ACCOUNT}", json=account).status_code == 200
+    stored = sim.store.accounts[ACCOUNT]
+    assert stored.password == "bw-pass"
+    assert stored.applications["hooks"].callback_password == "s3"
+    app = c.get(f"/_sim/accounts/{ACCOUNT}/applications/hooks").json()
+    assert c.put(f"/_sim/accounts/{ACCOUNT}/applications/hooks", json=app).status_code == 200
+    assert stored.applications["hooks"].callback_password == "s3"
