@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conformance.api import (
@@ -33,6 +34,7 @@ from conformance.api.rules import (
 )
 from conformance.errors import ConfigurationError
 from conformance.settings import SIMULATOR_APPLICATION_ID, SIMULATOR_NUMBER, Settings, load_settings
+from conformance.simulator import Simulator
 from tests.suites.broken_targets import BREAKAGES, Breakage, serve, trimmed_contract
 
 pytest_plugins = ["pytester"]
@@ -72,7 +74,7 @@ def test_api_suite_fails_on_a_broken_target(
     with serve(breakage) as base_url:
         result = pytester.runpytest(
             "--pyargs",
-            "conformance.suites",
+            "conformance.suites.test_api",  # only this suite: others' collection cannot mask the result
             "-m",
             "api",
             "-k",
@@ -285,3 +287,47 @@ def test_curl_command_quotes_and_drops_credentials() -> None:
     assert line.startswith("curl -X POST 'http://h/accounts/1/calls?a=b c' -u bw-user:bw-pass")
     assert "Basic eA==" not in line
     assert "-H 'Content-Type: application/json'" in line
+
+
+def test_sandbox_profile_runs_only_safe_tests_within_the_call_budget(
+    pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytester.makepyprojecttoml("[tool.bw-conformance]\ncall-budget = 2\ncalls-per-second = 50\n")
+    contract = trimmed_contract(tmp_path, ("createCall", "getCallState"))
+    clean_env.setenv("BW_USERNAME", "bw-user")
+    clean_env.setenv("BW_PASSWORD", "bw-pass")
+    clean_env.setenv("BW_ACCOUNT_ID", "9900000")
+    clean_env.setenv("BW_VOICE_APPLICATION_ID", SIMULATOR_APPLICATION_ID)
+    clean_env.setenv("BW_NUMBER", SIMULATOR_NUMBER)
+    with Simulator() as simulator:
+        result = pytester.runpytest(
+            "--pyargs",
+            "conformance.suites.test_api",
+            "-m",
+            "api",
+            "--bw-profile",
+            "sandbox",
+            "--bw-target",
+            simulator.base_url,
+            "--bw-spec",
+            str(contract),
+            "--bw-max-examples",
+            _BUDGET,
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            "--rootdir",
+            str(pytester.path),  # where the settings read pyproject.toml
+        )
+        log = httpx.get(f"{simulator.base_url}/_sim/requests", params={"limit": 100000}).json()["requests"]
+    output = _output(result)
+    assert result.ret == 0, output
+    outcomes = result.parseoutcomes()
+    # Not sandbox_safe: the stateful phase and the list-filter test (it calls simulator-only numbers);
+    # the two deterministic tests that place a call find the budget spent by test_operation.
+    assert outcomes.get("passed") == 1, output
+    assert outcomes.get("skipped") == 4, output
+    assert output.count("not sandbox_safe") == 2, output
+    created = [r for r in log if r["operation"] == "createCall" and r["status"] == 201]
+    assert 1 <= len(created) <= 2, str([(r["seq"], r["status"]) for r in log if r["operation"] == "createCall"])
+    assert "call budget of 2 calls for this run is spent" in output  # the deterministic tests skip
