@@ -11,7 +11,7 @@ from conformance.bxml.errors import GrammarError
 from conformance.bxml.grammar import grammar, read_grammar
 
 EXPECTED = {
-    "CODE_RULES", "CONTEXTS", "MAX_DEPTH", "MAX_DOCUMENT_BYTES", "ROOTS", "RULES", "VERBS",
+    "ADVISORY_RULES", "CODE_RULES", "CONTEXTS", "MAX_DEPTH", "MAX_DOCUMENT_BYTES", "ROOTS", "RULES", "VERBS",
     "BxmlArgumentError", "BxmlError", "BxmlValidationError", "DocumentTypeError", "GrammarError",
     "UnknownContextError", "allowed_verbs", "element_path", "is_valid", "iter_errors", "parse", "validate",
 }  # fmt: skip
@@ -71,3 +71,7 @@ def test_grammar_reader_refuses_constructs_it_would_misread(tmp_path: Path, body
     path.write_text(XSD_HEAD + body + "</xs:schema>")
     with pytest.raises(GrammarError):
         read_grammar(path)
+
+
+def test_advisory_rules_are_rules() -> None:
+    assert bxml.ADVISORY_RULES.issubset(bxml.RULES)
