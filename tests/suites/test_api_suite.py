@@ -329,5 +329,5 @@ def test_sandbox_profile_runs_only_safe_tests_within_the_call_budget(
     assert outcomes.get("skipped") == 4, output
     assert output.count("not sandbox_safe") == 2, output
     created = [r for r in log if r["operation"] == "createCall" and r["status"] == 201]
-    assert 1 <= len(created) <= 2, str([(r["seq"], r["status"]) for r in log if r["operation"] == "createCall"])
+    assert 1 <= len(created) <= 2, [(r["seq"], r["status"]) for r in log if r["operation"] == "createCall"]
     assert "call budget of 2 calls for this run is spent" in output  # the deterministic tests skip
