@@ -19,6 +19,7 @@ from conformance.bxml import (
     iter_errors,
 )
 from conformance.bxml.mutations import MUTATIONS, mutation_rules
+from conformance.bxml.rules import CODE_RULES
 from conformance.bxml.schema import lxml_schema, xmlschema_schema
 from conformance.bxml.strategies import bxml_documents, invalid_bxml_documents, pad_to
 
@@ -162,3 +163,39 @@ def test_valid_documents_shrink_to_an_empty_root() -> None:
         settings=settings(database=None, max_examples=10),
     )
     assert document in ("<Response/>", '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>')
+
+
+def _typed_slots() -> list[tuple[str, str]]:
+    from conformance.bxml.grammar import grammar
+
+    slots = []
+    for name, decl in sorted(grammar().elements.items()):
+        if name in grammar().roots:
+            continue
+        slots.extend((name, attribute.name) for attribute in decl.attributes)
+        if decl.text is not None:
+            slots.append((name, "#text"))
+    return slots
+
+
+@settings(PROPERTY, max_examples=150)
+@given(st.data())
+def test_every_attribute_and_text_value_generated_is_valid_to_both_engines(data: st.DataObject) -> None:
+    from conformance.bxml.grammar import grammar
+    from conformance.bxml.mutations import _hosted
+    from conformance.bxml.values import value_strategy
+
+    name, slot = data.draw(st.sampled_from(_typed_slots()))
+    root, target = data.draw(_hosted("call", name))
+    decl = grammar().element(name)
+    if slot == "#text":
+        assert decl.text is not None
+        target.text = data.draw(value_strategy(decl.text))
+    else:
+        attribute = decl.attribute(slot)
+        assert attribute is not None
+        target.set(slot, data.draw(value_strategy(attribute.type)))
+    document = etree.tostring(root, encoding="unicode")
+    if not is_valid(document):  # a value may legitimately trip a code rule (e.g. http + credentials)
+        assert {e.rule for e in iter_errors(document)} <= {rule.name for rule in CODE_RULES}
+    assert _engines_agree(document)
