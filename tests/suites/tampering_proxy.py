@@ -44,7 +44,9 @@ __all__ = [
     "fix_invalid_bxml",
     "reorder_events",
     "rewrite_event_type",
+    "rewrite_field",
     "serve_simulator",
+    "strip_header",
     "strip_tag",
     "swallow_path",
 ]
@@ -161,6 +163,29 @@ def strip_tag() -> Tamper:
         return forward(exchange)
 
     return Tamper("strip tag", handle)
+
+
+def rewrite_field(event: str, name: str, value: Any) -> Tamper:
+    """``event`` reaches the sink with ``name`` set to ``value``."""
+
+    def handle(exchange: Exchange, forward: Forward) -> Reply:
+        payload = exchange.payload
+        if payload is not None and payload.get("eventType") == event:
+            payload[name] = value
+            return forward(exchange.with_payload(payload))
+        return forward(exchange)
+
+    return Tamper(f"rewrite {event}.{name}", handle)
+
+
+def strip_header(name: str) -> Tamper:
+    """Every webhook reaches the sink without the header ``name`` (e.g. Authorization)."""
+
+    def handle(exchange: Exchange, forward: Forward) -> Reply:
+        kept = {k: v for k, v in exchange.headers.items() if k.lower() != name.lower()}
+        return forward(replace(exchange, headers=kept))
+
+    return Tamper(f"strip {name}", handle)
 
 
 def swallow_path(suffix: str) -> Tamper:

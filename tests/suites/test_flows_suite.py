@@ -34,7 +34,9 @@ from tests.suites.tampering_proxy import (
     fix_invalid_bxml,
     reorder_events,
     rewrite_event_type,
+    rewrite_field,
     serve_simulator,
+    strip_header,
     strip_tag,
     swallow_path,
 )
@@ -128,6 +130,16 @@ BROKEN = {
         "test_fallback_url_when_the_primary_fails",
         "broke rule 'missing answer'",
     ),
+    "time-goes-backwards": Broken(
+        rewrite_field("disconnect", "eventTime", "2001-01-01T00:00:00.000Z"),
+        "test_outbound_answered_and_hung_up",
+        "broke rule 'field disconnect.eventTime'",
+    ),
+    "callback-auth-dropped": Broken(
+        strip_header("Authorization"),
+        "test_callback_basic_auth",
+        "broke rule 'answer carries the Basic credentials'",
+    ),
     "invalid-bxml-accepted": Broken(
         fix_invalid_bxml(),
         "test_invalid_bxml_disconnects_the_call",
@@ -153,6 +165,7 @@ def test_flows_suite_fails_on_a_broken_target(
     assert proxy.seen, f"no webhook went through the proxy:\n{output}"
     assert result.ret == 1, f"the flows suite passed a target with {name}:\n{output}"
     assert broken.rule in output, f"{name}: the failure does not name {broken.rule!r}:\n{output}"
+    assert "expected" in output, output
     assert f"reproduce: bw-conformance run -k {broken.select} --target {simulator}" in output, output
 
 
