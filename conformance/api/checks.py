@@ -54,6 +54,9 @@ __all__ = [
 ]
 
 _PROBE_TIMEOUT = 30.0
+# Shell variables standing for secret passwords in reproduce commands (report.user_argument).
+_OWN = "BW_PASSWORD"
+_OTHER = "BW_OTHER_PASSWORD"
 # Statuses after which a probe says nothing about auth (the request never reached the operation).
 _NOT_PROBED = {401, 405, 415, 429}
 
@@ -72,7 +75,7 @@ def _request_line(response: Response) -> str:
     return f"{request.method} {request.url}"
 
 
-def _curl(request: requests.PreparedRequest, user: str | None) -> str:
+def _curl(request: requests.PreparedRequest, user: str | None, env_name: str) -> str:
     body = request.body
     headers = {k: v for k, v in request.headers.items() if isinstance(v, str)}
     return curl_command(
@@ -81,6 +84,7 @@ def _curl(request: requests.PreparedRequest, user: str | None) -> str:
         headers,
         body if isinstance(body, bytes | str) else None,
         user=user,
+        env_name=env_name,
     )
 
 
@@ -232,6 +236,7 @@ def _probe_failure(
     problems: list[str],
     user: str | None,
     error: str | None = None,
+    env_name: str = "BW_PASSWORD",
 ) -> str:
     return describe_exchange(
         rule=rule,
@@ -242,7 +247,7 @@ def _probe_failure(
         response_headers=dict(answer.headers) if answer is not None else None,
         response_body=answer.content if answer is not None else error,
         problems=problems,
-        reproduce=_curl(prepared, user),
+        reproduce=_curl(prepared, user, env_name),
     )
 
 
@@ -348,16 +353,24 @@ class bw_cross_account_denied(_Probe):  # lower case: the check's name in report
                 own_user = None
         ours, theirs = self.account_id, self.other_account_id
         scenarios = (
-            (f"with account {theirs}'s credentials on account {ours}'s path", as_other, other_user),
-            (f"with account {ours}'s credentials on account {theirs}'s path", on_other, own_user),
+            (f"with account {theirs}'s credentials on account {ours}'s path", as_other, other_user, _OTHER),
+            (f"with account {ours}'s credentials on account {theirs}'s path", on_other, own_user, _OWN),
         )
-        for what, prepared, user in scenarios:
+        for what, prepared, user, variable in scenarios:
             try:
                 answer = self._send(prepared)
             except requests.RequestException as exc:
                 failures.append(
                     _probe_failure(
-                        self.name, case, prepared, None, "403 or 404", [f"no answer: {exc}"], user, str(exc)
+                        self.name,
+                        case,
+                        prepared,
+                        None,
+                        "403 or 404",
+                        [f"no answer: {exc}"],
+                        user,
+                        str(exc),
+                        env_name=variable,
                     )
                 )
                 continue
@@ -375,6 +388,7 @@ class bw_cross_account_denied(_Probe):  # lower case: the check's name in report
                         f"403 or 404 with a voiceApiError body when the request is sent {what}",
                         problems,
                         user,
+                        env_name=variable,
                     )
                 )
         return failures

@@ -6,9 +6,23 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["curl_command", "describe_exchange", "describe_response"]
+__all__ = ["PUBLIC_PASSWORDS", "curl_command", "describe_exchange", "describe_response", "user_argument"]
 
 _SECRET_HEADERS = {"authorization"}
+# Passwords that are public (the embedded simulator's documented accounts, the suite's deliberately
+# wrong one) are shown; any other is replaced by a shell variable so that logs never carry it.
+PUBLIC_PASSWORDS = frozenset({"bw-pass", "bw-other-pass", "not-the-password"})
+
+
+def user_argument(user: str, env_name: str = "BW_PASSWORD") -> str:
+    """The curl ``-u`` value for ``user`` (``name:password``), with a secret password masked."""
+    name, _, password = user.partition(":")
+    if password in PUBLIC_PASSWORDS or not password:
+        return shlex.quote(user)
+    safe_name = name.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
+    return f'"{safe_name}:${env_name}"'
+
+
 _MAX_BODY = 600
 
 
@@ -28,15 +42,17 @@ def curl_command(
     body: bytes | str | None = None,
     *,
     user: str | None = None,
+    env_name: str = "BW_PASSWORD",
 ) -> str:
     """One shell line that replays a request with curl.
 
     ``user`` is written as ``-u USER:PASSWORD`` in place of any ``Authorization`` header, so the
-    command can be re-run; omit it to replay the request without credentials.
+    command can be re-run; omit it to replay the request without credentials.  A password that is not
+    public is written as ``$env_name`` (see :func:`user_argument`).
     """
     parts = ["curl", "-X", method.upper(), shlex.quote(url)]
     if user is not None:
-        parts += ["-u", shlex.quote(user)]
+        parts += ["-u", user_argument(user, env_name)]
     for name, value in (headers or {}).items():
         lowered = name.lower()
         if lowered in _SECRET_HEADERS or lowered in {"content-length", "user-agent", "accept-encoding"}:
@@ -92,6 +108,7 @@ def describe_response(
     expected: str,
     problems: Sequence[str] = (),
     user: str | None = None,
+    env_name: str = "BW_PASSWORD",
 ) -> str:
     """:func:`describe_exchange` for an ``httpx.Response``; the curl line re-sends its request.
 
@@ -108,5 +125,12 @@ def describe_response(
         response_headers=dict(response.headers),
         response_body=response.content,
         problems=problems,
-        reproduce=curl_command(request.method, str(request.url), dict(request.headers), body, user=user),
+        reproduce=curl_command(
+            request.method,
+            str(request.url),
+            dict(request.headers),
+            body,
+            user=user,
+            env_name=env_name,
+        ),
     )

@@ -331,3 +331,11 @@ def test_sandbox_profile_runs_only_safe_tests_within_the_call_budget(
     created = [r for r in log if r["operation"] == "createCall" and r["status"] == 201]
     assert 1 <= len(created) <= 2, [(r["seq"], r["status"]) for r in log if r["operation"] == "createCall"]
     assert "call budget of 2 calls for this run is spent" in output  # the deterministic tests skip
+
+
+def test_curl_command_never_prints_a_secret_password() -> None:
+    line = curl_command("GET", "http://h/x", {}, None, user="real-user:s3cret")
+    assert "s3cret" not in line
+    assert line.endswith('-u "real-user:$BW_PASSWORD"')
+    other = curl_command("GET", "http://h/x", {}, None, user="o:x", env_name="BW_OTHER_PASSWORD")
+    assert other.endswith('-u "o:$BW_OTHER_PASSWORD"')
