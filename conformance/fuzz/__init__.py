@@ -8,10 +8,10 @@ strategies it uses, available for an app's own property tests.
 from __future__ import annotations
 
 from conformance.fuzz.checks import CHECKS, BxmlProblem, Problem, check_exchange
-from conformance.fuzz.payloads import payloads
 from conformance.fuzz.report import EventStats, Finding, FuzzReport
 from conformance.fuzz.runner import Fuzzer, FuzzSettings, Progress, fuzz_app
-from conformance.fuzz.sequences import SCENARIOS, Scenario, sequences
+from conformance.fuzz.scenarios import SCENARIOS, Scenario, sequences
+from conformance.fuzz.strategies import payloads
 from conformance.fuzz.targets import Exchange, Target, curl_command
 
 __all__ = [

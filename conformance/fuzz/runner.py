@@ -6,12 +6,14 @@ distinct problems apart (``report_multiple_bugs``); a further round ignores the 
 found, up to ``max_rounds``.  Then realistic sequences (one call's webhooks in order) are replayed
 the same way.
 
-A timeout is the exception: it is reported for the first payload that timed out, unshrunk, and the
+Shrinking one problem stops after ``shrink_time`` seconds (the smallest payload found so far is
+reported).  A timeout is the exception: it is reported for the first payload that timed out, unshrunk, and the
 unit sends nothing more, because every further attempt would cost a whole callback timeout.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import zlib
@@ -25,9 +27,9 @@ from hypothesis import strategies as st
 
 from conformance.errors import ConfigurationError
 from conformance.fuzz.checks import BxmlValidator, Problem, check_exchange, default_bxml_validator
-from conformance.fuzz.payloads import payloads
 from conformance.fuzz.report import EventStats, Finding, FuzzReport
-from conformance.fuzz.sequences import Scenario, applicable, sequences
+from conformance.fuzz.scenarios import Scenario, applicable, sequences
+from conformance.fuzz.strategies import payloads
 from conformance.fuzz.targets import Exchange, Method, Target
 from conformance.webhooks.events import EventType
 
@@ -59,6 +61,7 @@ class FuzzSettings:
     auth: tuple[str, str] | None = None
     sequences: bool = True
     max_rounds: int = 3
+    shrink_time: float = 30.0  # seconds spent shrinking one problem before the best so far is kept
 
     def __post_init__(self) -> None:
         if self.max_examples < 1:
@@ -190,33 +193,54 @@ class Fuzzer:
     ) -> None:
         unit_seed = (self.seed + zlib.crc32(label.encode())) % 2**32
         for _ in range(self.options.max_rounds):
-
-            def test(value: Any) -> None:
-                if label in self._stalled:
-                    return
-                finding = probe(value)
-                if finding is None:
-                    return
-                if finding.check == "timeout":
-                    # Not shrunk: every further attempt would cost a whole callback timeout.
-                    self._record(finding)
-                    self._stalled.add(label)
-                    return
-                raise _failure(finding)
-
-            run = hypothesis_seed(unit_seed)(self._settings()(given(strategy)(test)))
-            try:
-                run()
-            except (_Failed, BaseExceptionGroup) as error:
-                leaves = _leaves(error)
-                foreign = [leaf for leaf in leaves if not isinstance(leaf, _Failed)]
-                if foreign:
-                    raise foreign[0] from error
-                added = [self._record(leaf.finding) for leaf in leaves if isinstance(leaf, _Failed)]
-                if not any(added) or label in self._stalled:
-                    return
-            else:
+            found = self._round(label, strategy, probe, unit_seed)
+            added = [self._record(finding) for finding in found]
+            if not any(added) or label in self._stalled:
                 return
+
+    def _round(
+        self,
+        label: str,
+        strategy: st.SearchStrategy[Any],
+        probe: Callable[[Any], Finding | None],
+        unit_seed: int,
+    ) -> list[Finding]:
+        """One hypothesis run; the minimal finding of each distinct failing check it shrank."""
+        failing: dict[str, Finding] = {}  # payload -> its finding, so replays fail the same way
+        first_failure: list[float] = []
+
+        def test(value: Any) -> None:
+            if label in self._stalled:
+                return
+            key = json.dumps(value, sort_keys=True, default=str)
+            known = failing.get(key)
+            if known is not None:
+                raise _failure(known)
+            if first_failure and time.monotonic() - first_failure[0] > self.options.shrink_time:
+                return  # out of shrinking time: new candidates count as passing, the best stays
+            finding = probe(value)
+            if finding is None:
+                return
+            if finding.check == "timeout":
+                # Not shrunk: every further attempt would cost a whole callback timeout.
+                self._record(finding)
+                self._stalled.add(label)
+                return
+            failing[key] = finding
+            if not first_failure:
+                first_failure.append(time.monotonic())
+            raise _failure(finding)
+
+        run = hypothesis_seed(unit_seed)(self._settings()(given(strategy)(test)))
+        try:
+            run()
+        except (_Failed, BaseExceptionGroup) as error:
+            leaves = _leaves(error)
+            foreign = [leaf for leaf in leaves if not isinstance(leaf, _Failed)]
+            if foreign:
+                raise foreign[0] from error
+            return [leaf.finding for leaf in leaves if isinstance(leaf, _Failed)]
+        return []
 
     def fuzz_event(self, event: EventType) -> None:
         def probe(payload: dict[str, Any]) -> Finding | None:
@@ -276,6 +300,7 @@ def fuzz_app(
     auth: tuple[str, str] | None = None,
     sequences: bool = True,
     max_rounds: int = 3,
+    shrink_time: float = 30.0,
     catalogue: Mapping[str, EventType] | None = None,
     bxml_validator: BxmlValidator | None = None,
     progress: ProgressHook | None = None,
@@ -300,6 +325,7 @@ def fuzz_app(
         auth=auth,
         sequences=sequences,
         max_rounds=max_rounds,
+        shrink_time=shrink_time,
     )
     if catalogue is None:
         from conformance.webhooks.events import catalogue as contract_catalogue

@@ -116,8 +116,28 @@ class SchemaStrategies:
             return self._array(schema, name)
         factory = self._override(name)
         if factory is not None and kind in {"string", "integer"}:
-            guess = factory()
-            return _checked(guess.filter(lambda v: _is_type(v, kind)), {**schema, "type": kind})
+            return self._guess(factory, kind, schema)
+        return self._generic(kind, schema, name)
+
+    def _guess(
+        self, factory: Callable[[], st.SearchStrategy[Any]], kind: str, schema: Mapping[str, Any]
+    ) -> st.SearchStrategy[Any]:
+        """The realistic generator, kept to what the leaf schema accepts (see ``values.SAMPLES``)."""
+        leaf = {**schema, "type": kind}
+        guess = factory().filter(lambda v: _is_type(v, kind))
+        samples = values.SAMPLES.get(factory)
+        if samples is None or not _LEAF_CONSTRAINTS.intersection(leaf):
+            return _checked(guess, leaf)
+        validator = Draft202012Validator(leaf, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        accepted = [sample for sample in samples if validator.is_valid(sample)]
+        if len(accepted) == len(samples):
+            return guess.filter(validator.is_valid)
+        generic = self._generic(kind, schema, None)
+        if not accepted:
+            return generic
+        return st.one_of(st.sampled_from(accepted), generic)
+
+    def _generic(self, kind: str, schema: Mapping[str, Any], name: str | None) -> st.SearchStrategy[Any]:
         if kind == "string":
             return self._string(schema)
         if kind in {"integer", "number"}:

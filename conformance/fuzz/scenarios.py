@@ -18,7 +18,7 @@ from typing import Any, Literal
 from hypothesis import strategies as st
 
 from conformance.fuzz import values
-from conformance.fuzz.payloads import Timeline, payloads, timelines, validator_for
+from conformance.fuzz.strategies import Timeline, payloads, timelines, validator_for
 from conformance.webhooks.events import EventType
 
 Leg = Literal["A", "B"]
@@ -112,11 +112,12 @@ class _Call:
 
 @st.composite
 def _calls(draw: st.DrawFn, steps: int) -> _Call:
+    a_call = draw(values.call_ids())
     return _Call(
         account=draw(values.account_ids()),
         application=draw(values.uuids()),
-        a_call=draw(values.call_ids()),
-        b_call=draw(values.call_ids()),
+        a_call=a_call,
+        b_call=draw(values.call_ids().filter(lambda other: other != a_call)),
         caller=draw(values.caller_ids()),
         callee=draw(values.destinations()),
         transfer_to=draw(values.destinations()),
@@ -125,7 +126,7 @@ def _calls(draw: st.DrawFn, steps: int) -> _Call:
         conference=draw(values.conference_ids()),
         conference_name=draw(values.conference_names()),
         clock=draw(timelines()),
-        gaps=tuple(draw(st.lists(st.integers(1, 600_000), min_size=steps, max_size=steps))),
+        gaps=tuple(draw(st.lists(st.integers(1_000, 600_000), min_size=steps, max_size=steps))),
     )
 
 
