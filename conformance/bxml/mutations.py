@@ -61,9 +61,10 @@ def _hosted(context: str, target: str) -> st.SearchStrategy[tuple[etree._Element
         node = root
         for link in links:
             node = draw(link)
-            existing = [c for c in parent if isinstance(c.tag, str) and parent is not root]
-            if existing:
-                parent.replace(existing[0], node)
+            siblings = [c for c in parent if isinstance(c.tag, str)]
+            if parent is not root and siblings:
+                # Inside a verb, take a generated child's place so child counts stay legal.
+                parent.replace(siblings[0], node)
             else:
                 parent.insert(draw(st.integers(0, len(parent))), node)
             parent = node
