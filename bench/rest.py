@@ -151,6 +151,58 @@ async def _create_call(port: int) -> str:
     return call_id
 
 
+def _inprocess_cpu_us(app: Any, method: str, path: str, body: bytes, n: int) -> float:
+    """CPU microseconds per request with the app called directly (no HTTP, no other process)."""
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"authorization", AUTH.encode()),
+        (b"content-type", b"application/json"),
+    ]
+
+    async def one() -> None:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+                 "root_path": "", "headers": headers, "server": ("127.0.0.1", 80),
+                 "client": ("127.0.0.1", 1)}  # fmt: skip
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            return None
+
+        await app(scope, receive, send)
+
+    async def many() -> float:
+        for _ in range(200):  # warm-up
+            await one()
+        start = time.process_time()
+        for _ in range(n):
+            await one()
+        return (time.process_time() - start) / n * 1e6
+
+    return asyncio.run(many())
+
+
+def _inprocess_report() -> None:
+    from conformance.simulator import SimulatorConfig, create_app
+    from conformance.simulator.lifecycle import LifecycleEngine
+
+    sim: Any = create_app(SimulatorConfig(), engine_factory=LifecycleEngine)
+    create = f"/accounts/{ACCOUNT}/calls"
+    sim_create = _inprocess_cpu_us(sim, "POST", create, CREATE_BODY, 2000)
+    call_id = next(iter(sim.state.runtime.store.calls))
+    get = f"/accounts/{ACCOUNT}/calls/{call_id}"
+    rows = [
+        ("getCallState", _inprocess_cpu_us(minimal_app, "GET", get, b"", 5000),
+         _inprocess_cpu_us(sim, "GET", get, b"", 5000)),
+        ("createCall", _inprocess_cpu_us(minimal_app, "POST", create, CREATE_BODY, 2000), sim_create),
+    ]  # fmt: skip
+    print("in-process CPU per request (app alone, independent of machine load):")
+    for name, ref, mine in rows:
+        print(f"{name:<14}minimal {ref:6.1f} us   simulator {mine:6.1f} us")
+
+
 def _merge(parts: list[Result]) -> Result:
     """Median throughput of the rounds, every latency pooled."""
     ordered = sorted(parts, key=lambda r: r.rps)
@@ -205,6 +257,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     _run(args.seconds, args.connections, args.rounds)
+    _inprocess_report()
 
 
 if __name__ == "__main__":
