@@ -176,7 +176,7 @@ async def raw_capacity(base: str, requests: int, concurrency: int) -> float:
 
 async def run_calls(sim_base: str, sink: str, calls: int) -> float:
     """Create every call at once; the seconds until the sink has every caller's disconnect."""
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=1.0)
     async with httpx.AsyncClient(base_url=sim_base, auth=AUTH, limits=limits, timeout=60) as api:
         body = {
             "from": CALLER,

@@ -8,6 +8,7 @@ that served the document so relative URLs in it can be resolved.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,18 @@ def _convert(element: Any) -> Verb:
     return Verb(_local(element.tag), attrs, text, children)
 
 
+@functools.lru_cache(maxsize=2048)
+def _verbs(raw: str, context: str) -> tuple[Verb, ...] | str:
+    """The verbs of a document, or the first validation problem (apps repeat their documents)."""
+    errors = bxml.iter_errors(raw, context=context)
+    first = next(iter(errors), None)
+    if first is not None:
+        return getattr(first, "message", None) or str(first)
+    root = bxml.parse(raw)
+    root = root.getroot() if hasattr(root, "getroot") else root
+    return tuple(_convert(child) for child in root if isinstance(child.tag, str))
+
+
 def load(text: str | bytes, context: str, base_url: str | None = None) -> Document:
     """Validate ``text`` in ``context`` and return its verbs; :class:`InvalidBxml` otherwise.
 
@@ -79,14 +92,9 @@ def load(text: str | bytes, context: str, base_url: str | None = None) -> Docume
     raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     if raw.strip() == "":
         return Document((), base_url, context)
-    errors = list(bxml.iter_errors(raw, context=context))
-    if errors:
-        first = errors[0]
-        message = getattr(first, "message", None) or str(first)
-        raise InvalidBxml(f"invalid BXML ({context} context): {message}")
-    root = bxml.parse(raw)
-    root = root.getroot() if hasattr(root, "getroot") else root
-    verbs = tuple(_convert(child) for child in root if isinstance(child.tag, str))
+    verbs = _verbs(raw, context)
+    if isinstance(verbs, str):
+        raise InvalidBxml(f"invalid BXML ({context} context): {verbs}")
     return Document(verbs, base_url, context)
 
 

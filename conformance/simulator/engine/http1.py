@@ -46,7 +46,7 @@ class Response:
 class Http1Pool:
     """Keep-alive connections per origin, shared by every call on one event loop."""
 
-    def __init__(self, max_idle_per_origin: int = 256) -> None:
+    def __init__(self, max_idle_per_origin: int = 1024) -> None:
         self._idle: dict[tuple[str, int], list[_Conn]] = defaultdict(list)
         self._max_idle = max_idle_per_origin
 
