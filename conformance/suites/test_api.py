@@ -439,6 +439,7 @@ def test_other_account_cannot_see_our_calls(
                         expected=f"status {' or '.join(map(str, sorted(statuses)))} with a voiceApiError",
                         problems=problems,
                         user=other_user,
+                        env_name="BW_OTHER_PASSWORD",
                     ),
                     pytrace=False,
                 )
