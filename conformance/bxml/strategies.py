@@ -27,6 +27,7 @@ __all__ = [
     "bxml_documents",
     "element_trees",
     "invalid_bxml_documents",
+    "pad_to",
     "root_elements",
     "serialise",
 ]
