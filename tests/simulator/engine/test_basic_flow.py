@@ -99,11 +99,24 @@ def test_get_method_sends_query_parameters_with_basic_auth(harness: Harness) -> 
     assert decoded == "hook:secret"
 
 
-def test_call_state_is_live(harness: Harness) -> None:
-    harness.sim.runtime.clock.time_scale = 1.0  # real time, so the call stays up while we look
+def test_call_state_is_live_and_the_clock_switches_through_the_control_api(harness: Harness) -> None:
+    switched = harness.http.put("/_sim/clock", json={"timeScale": 1})  # real time: the call stays up
+    assert switched.status_code == 200
+    assert switched.json()["timeScale"] == 1
     harness.app.reply("/answer", '<Response><Pause duration="30"/></Response>')
     call_id = harness.create_call()
     harness.app.wait(lambda: harness.state(call_id)["state"] == "answered")
+    live = harness.state(call_id)
+    assert live["answerTime"]
+    assert "endTime" not in live or live["endTime"] is None
     harness.http.post(f"/accounts/9900000/calls/{call_id}", json={"state": "completed"})
     state = harness.wait_ended(call_id)
     assert state["disconnectCause"] == "hangup"
+    talked = (_t(state["endTime"]) - _t(state["answerTime"])).total_seconds()
+    assert talked < 30
+    back = harness.http.put("/_sim/clock", json={"timeScale": None})
+    assert back.json()["timeScale"] is None
+    harness.app.reply("/answer2", '<Response><Pause duration="3600"/></Response>')
+    later = harness.create_call(answer="/answer2")
+    final = harness.wait_ended(later)
+    assert (_t(final["endTime"]) - _t(final["answerTime"])).total_seconds() >= 3600
