@@ -395,6 +395,31 @@ def test_transfer_answer_disconnects_complete(bw_loopback: Loopback) -> None:
     )
 
 
+def test_transfer_to_a_busy_number(bw_loopback: Loopback) -> None:
+    loop = bw_loopback
+    _simulator_only(loop)
+    loop.answer_caller(
+        f'<Response><Transfer transferCompleteUrl="{loop.url("transfer-complete")}">'
+        f'<PhoneNumber transferAnswerUrl="{loop.url("transfer-answer")}" '
+        f'transferDisconnectUrl="{loop.url("transfer-disconnect")}">{FAR_ENDS["busy"]}</PhoneNumber>'
+        "</Transfer></Response>"
+    )
+    loop.script("transferComplete", HANGUP)
+    call_id = loop.place(FAR_ENDS["person"])
+    loop.expect(
+        Flow(
+            ["answer", either_order("transferDisconnect", ["transferComplete", "disconnect"])],
+            name="Transfer to a busy number: no transferAnswer, both report busy",
+            rules=[
+                equals("cause", "busy", events=["transferDisconnect", "transferComplete"]),
+                equals("parentCallId", call_id, events=["transferDisconnect"]),
+                equals("callId", call_id, events=["answer", "transferComplete", "disconnect"]),
+                non_decreasing("eventTime"),
+            ],
+        )
+    )
+
+
 def _bridge(loop: Loopback, *, target_leaves_first: bool) -> None:
     flow_name = "Bridge ended by the " + ("target" if target_leaves_first else "originator")
     hang_up_soon = '<Response><Pause duration="2"/><Hangup/></Response>'
