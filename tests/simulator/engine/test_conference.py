@@ -146,3 +146,34 @@ def test_conference_redirect_and_member_mute_through_the_api(harness: Harness) -
     harness.http.post(base, json={"status": "completed"})
     harness.sim.runtime.clock.time_scale = None
     harness.wait_ended(call_id)
+
+
+def test_a_coach_is_heard_only_by_the_call_it_coaches(harness: Harness) -> None:
+    from conformance.simulator.engine.dialing import Person
+
+    harness.sim.runtime.clock.time_scale = 1.0
+    harness.route_loopback()
+    harness.app.reply(
+        "/initiate", '<Response><Pause duration="1"/><SendDtmf>7</SendDtmf><Pause duration="30"/></Response>'
+    )
+    harness.app.reply("/answer", "<Response><Conference>coaching</Conference></Response>")
+    coached = harness.create_call()
+    other = harness.create_call()
+    harness.app.wait(lambda: len(harness.app.events("/answer")) == 2)
+    harness.app.reply(
+        "/answer-coach", f'<Response><Conference callIdsToCoach="{coached}">coaching</Conference></Response>'
+    )
+    coach = harness.create_call(to=LOOPBACK, answer="/answer-coach")
+
+    def heard(call_id: str) -> list[str]:
+        party = harness.engine.legs[call_id].peer
+        assert isinstance(party, Person)
+        return [s.data for s in party.heard if s.kind == "dtmf"]
+
+    harness.app.wait(lambda: heard(coached) == ["7"])
+    assert heard(other) == []
+    conference = harness.http.get(f"/accounts/{ACCOUNT}/conferences", params={"name": "coaching"}).json()[0]
+    harness.http.post(f"/accounts/{ACCOUNT}/conferences/{conference['id']}", json={"status": "completed"})
+    harness.sim.runtime.clock.time_scale = None
+    for call_id in (coached, other, coach):
+        harness.wait_ended(call_id)
