@@ -48,7 +48,7 @@ from typing import Any
 
 import httpx
 
-from conformance.errors import ConformanceError
+from conformance.errors import ConfigurationError, ConformanceError
 from conformance.target import Target
 from conformance.webhooks import Flow, FlowMismatch, SinkScope, Webhook, WebhookSink
 from conformance.webhooks.records import PayloadProblem
@@ -135,12 +135,12 @@ class Loopback:
         timeout: float | None = None,
     ) -> None:
         settings = target.settings
-        if not settings.number or not settings.loopback_number:
-            from conformance.errors import ConfigurationError
-
+        if not settings.number:
+            raise ConfigurationError("loopback flows need a caller number: set BW_NUMBER", reason="no-number")
+        if not settings.loopback_number and not target.has_control_api:
             raise ConfigurationError(
-                "loopback flows need a caller and a loopback number: set BW_NUMBER and BW_LOOPBACK_NUMBER",
-                reason="missing-numbers",
+                "loopback flows need a loopback number routed to the sink: set BW_LOOPBACK_NUMBER",
+                reason="no-loopback-number",
             )
         self.target = target
         self.scope = scope
@@ -148,7 +148,7 @@ class Loopback:
         self.test_name = test_name
         self.user_target = user_target
         self.caller: str = settings.number
-        self._callee: str = settings.loopback_number
+        self._callee: str = settings.loopback_number or ""  # the simulator gets a fresh one
         self._application_id: str | None = None
         self.simulated = target.has_control_api
         self.timeout = timeout if timeout is not None else (8.0 if self.simulated else 45.0)

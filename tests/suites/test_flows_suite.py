@@ -226,3 +226,15 @@ def test_flows_suite_on_a_target_without_the_control_api(
     paths = {exchange.path for exchange in proxy.seen}
     assert f"/{LOOPBACK_INITIATE_PATH}" in paths, paths
     assert f"/{LOOPBACK_STATUS_PATH}" in paths, paths
+
+
+def test_a_target_without_control_api_needs_a_loopback_number(
+    pytester: pytest.Pytester, simulator_env: pytest.MonkeyPatch
+) -> None:
+    simulator_env.delenv("BW_LOOPBACK_NUMBER")
+    with serve_simulator(HideControlApi) as base_url:
+        result = run_suite(pytester, "-m", "flows", "-k", "outbound_answered", "--bw-target", base_url)
+    output = output_of(result)
+    assert result.ret == 1, output
+    assert result.parseoutcomes().get("errors") == 1, output
+    assert "set BW_LOOPBACK_NUMBER" in output, output
