@@ -109,13 +109,16 @@ class ConferenceRoom:
         if target is None:
             return
         body = payloads.shape(name, {**self.base(), **extra})
+        takes_bxml = name not in ("conferenceCompleted", "conferenceRecordingAvailable")
 
         async def job() -> None:
-            try:
-                reply = await self.engine.deliver(None, name, target, body, self.timeout, retry=True)
+            try:  # only the asynchronous events get the one retry after a connection error
+                reply = await self.engine.deliver(
+                    None, name, target, body, self.timeout, retry=not takes_bxml
+                )
             except DeliveryError:
                 return
-            if name in ("conferenceCompleted", "conferenceRecordingAvailable"):
+            if not takes_bxml:
                 return
             try:
                 document = load(reply.body, "conference", reply.url)
