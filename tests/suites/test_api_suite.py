@@ -342,3 +342,36 @@ def test_curl_command_never_prints_a_secret_password() -> None:
     assert line.endswith('-u "real-user:$BW_PASSWORD"')
     other = curl_command("GET", "http://h/x", {}, None, user="o:x", env_name="BW_OTHER_PASSWORD")
     assert other.endswith('-u "o:$BW_OTHER_PASSWORD"')
+
+
+def test_public_surface_of_conformance_api() -> None:
+    import conformance.api as api
+
+    assert sorted(api.__all__) == sorted(
+        [
+            "CHECK_NAMES",
+            "ApiRunner",
+            "CallBudgetExhaustedError",
+            "CallPacer",
+            "Credentials",
+            "SecondAccount",
+            "api_config",
+            "find_second_account",
+            "load_api_schema",
+            "pacer_for",
+            "parse_retry_after",
+            "primary_credentials",
+            "resolve_spec",
+            "stateful_machine",
+            "stateful_settings",
+        ]
+    )
+    assert all(hasattr(api, name) for name in api.__all__)
+    assert set(api.CHECK_NAMES) == {
+        "bw_error_body",
+        "bw_create_call_location",
+        "bw_id_formats",
+        "bw_call_times_ordered",
+        "bw_auth_required",
+        "bw_cross_account_denied",
+    }
