@@ -263,7 +263,7 @@ async def main_async(calls: int, concurrency: int) -> int:
             await asyncio.sleep(0.5)  # let trailing asynchronous webhooks land before reading the log
             async with httpx.AsyncClient(timeout=60) as probe:
                 log = (await probe.get(f"{sink}/_log")).json()
-            clock = sim.runtime.clock
+            clock = engine.clock
             jumps, virtual = clock.jumps, clock.jumped_seconds
     finally:
         process.terminate()

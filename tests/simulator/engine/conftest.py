@@ -26,6 +26,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from conformance.simulator import Simulator
+from conformance.simulator.clock import VirtualClock
 from conformance.simulator.engine import Engine, engine_factory
 from conformance.webhooks.events import event as contract_event
 
@@ -186,6 +187,11 @@ class Harness:
         engine = self.sim.runtime.engine
         assert isinstance(engine, Engine)
         return engine
+
+    @property
+    def clock(self) -> VirtualClock:
+        """The simulator's clock (tests switch it to real time to act on a live call)."""
+        return self.engine.clock
 
     def route_loopback(self, initiate_path: str = "/initiate", status_path: str = "/status") -> None:
         application = self.sim.store.accounts[ACCOUNT].applications[APP_ID]

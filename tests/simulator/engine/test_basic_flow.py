@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.simulator.engine.conftest import Harness
+from .conftest import Harness
 
 
 def _t(value: str) -> datetime:

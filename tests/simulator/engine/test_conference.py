@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import wave
 
-from tests.simulator.engine.conftest import ACCOUNT, LOOPBACK, Harness
+from .conftest import ACCOUNT, LOOPBACK, Harness
 
 _JOIN = (
     '<Response><Conference conferenceEventUrl="/conf" tag="room-tag" {extra}>standup</Conference>'
@@ -103,7 +103,7 @@ def test_muted_member_is_not_heard(harness: Harness) -> None:
 
 
 def test_completing_the_conference_through_the_api(harness: Harness) -> None:
-    harness.sim.runtime.clock.time_scale = 1.0
+    harness.clock.time_scale = 1.0
     harness.app.reply("/answer", _JOIN.format(extra=""))
     harness.app.reply("/after", "<Response><Hangup/></Response>")
     call_id = harness.create_call()
@@ -117,7 +117,7 @@ def test_completing_the_conference_through_the_api(harness: Harness) -> None:
         json={"status": "completed"},
     )
     assert response.status_code == 204
-    harness.sim.runtime.clock.time_scale = None
+    harness.clock.time_scale = None
     harness.wait_ended(call_id)
     harness.app.wait_event("conferenceCompleted")
     # the member's own BXML went on after <Conference>: the SpeakSentence ran, then the implicit hangup
@@ -125,7 +125,7 @@ def test_completing_the_conference_through_the_api(harness: Harness) -> None:
 
 
 def test_conference_redirect_and_member_mute_through_the_api(harness: Harness) -> None:
-    harness.sim.runtime.clock.time_scale = 1.0
+    harness.clock.time_scale = 1.0
     harness.app.reply("/answer", _JOIN.format(extra=""))
     harness.app.reply(
         "/conf-redirect", "<Response><SpeakSentence>attention please</SpeakSentence></Response>"
@@ -144,14 +144,14 @@ def test_conference_redirect_and_member_mute_through_the_api(harness: Harness) -
     assert redirect.body["conferenceId"] == conference_id
     harness.app.wait(lambda: any(s.kind == "speech" for s in room.sounds))
     harness.http.post(base, json={"status": "completed"})
-    harness.sim.runtime.clock.time_scale = None
+    harness.clock.time_scale = None
     harness.wait_ended(call_id)
 
 
 def test_a_coach_is_heard_only_by_the_call_it_coaches(harness: Harness) -> None:
     from conformance.simulator.engine.dialing import Person
 
-    harness.sim.runtime.clock.time_scale = 1.0
+    harness.clock.time_scale = 1.0
     harness.route_loopback()
     harness.app.reply(
         "/initiate", '<Response><Pause duration="1"/><SendDtmf>7</SendDtmf><Pause duration="30"/></Response>'
@@ -174,6 +174,6 @@ def test_a_coach_is_heard_only_by_the_call_it_coaches(harness: Harness) -> None:
     assert heard(other) == []
     conference = harness.http.get(f"/accounts/{ACCOUNT}/conferences", params={"name": "coaching"}).json()[0]
     harness.http.post(f"/accounts/{ACCOUNT}/conferences/{conference['id']}", json={"status": "completed"})
-    harness.sim.runtime.clock.time_scale = None
+    harness.clock.time_scale = None
     for call_id in (coached, other, coach):
         harness.wait_ended(call_id)

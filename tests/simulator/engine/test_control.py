@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.simulator.engine.conftest import ACCOUNT, LOOPBACK, Harness
+from .conftest import ACCOUNT, LOOPBACK, Harness
 
 
 def test_sync_machine_detection_delays_the_answer(harness: Harness) -> None:
@@ -33,7 +33,7 @@ def test_async_machine_detection_sends_its_own_event(harness: Harness) -> None:
 
 
 def test_update_call_redirect_and_replace_bxml(harness: Harness) -> None:
-    harness.sim.runtime.clock.time_scale = 1.0
+    harness.clock.time_scale = 1.0
     harness.app.reply("/answer", '<Response><Pause duration="60"/></Response>')
     harness.app.reply("/redirected", '<Response><Pause duration="60"/></Response>')
     call_id = harness.create_call()
@@ -50,7 +50,7 @@ def test_update_call_redirect_and_replace_bxml(harness: Harness) -> None:
         headers={"Content-Type": "application/xml"},
     )
     assert replaced.status_code == 204
-    harness.sim.runtime.clock.time_scale = None
+    harness.clock.time_scale = None
     state = harness.wait_ended(call_id)
     assert state["disconnectCause"] == "hangup"
     conflict = harness.http.post(url, json={"redirectUrl": harness.app.url("/redirected")})
@@ -58,7 +58,7 @@ def test_update_call_redirect_and_replace_bxml(harness: Harness) -> None:
 
 
 def test_cancel_while_ringing(harness: Harness) -> None:
-    harness.sim.runtime.clock.time_scale = 1.0
+    harness.clock.time_scale = 1.0
     call_id = harness.create_call(to="+19995550002", callTimeout=60)
     harness.app.wait(lambda: harness.state(call_id)["state"] == "initiated")
     harness.http.post(f"/accounts/{ACCOUNT}/calls/{call_id}", json={"state": "completed"})

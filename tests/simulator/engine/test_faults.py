@@ -7,7 +7,7 @@ import time
 
 from werkzeug import Request, Response
 
-from tests.simulator.engine.conftest import Harness
+from .conftest import Harness
 
 
 def _closed_port_url() -> str:

@@ -6,7 +6,7 @@ import io
 import wave
 from datetime import datetime
 
-from tests.simulator.engine.conftest import ACCOUNT, LOOPBACK, Harness
+from .conftest import ACCOUNT, LOOPBACK, Harness
 
 
 def _t(value: str) -> datetime:

@@ -8,7 +8,8 @@ import wave
 from werkzeug import Response
 
 from conformance.simulator.engine.media import mp3_duration
-from tests.simulator.engine.conftest import ACCOUNT, LOOPBACK, Harness
+
+from .conftest import ACCOUNT, LOOPBACK, Harness
 
 
 def _wav(seconds: float, rate: int = 16000, channels: int = 2) -> bytes:
@@ -56,7 +57,7 @@ def test_recording_stops_with_the_call(harness: Harness) -> None:
 
 
 def test_recording_state_endpoint_pauses_and_resumes(harness: Harness) -> None:
-    harness.sim.runtime.clock.time_scale = 1.0
+    harness.clock.time_scale = 1.0
     harness.app.reply(
         "/answer",
         '<Response><StartRecording recordingAvailableUrl="/available"/><Pause duration="30"/></Response>',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from werkzeug import Request, Response
 
-from tests.simulator.engine.conftest import LOOPBACK, Harness
+from .conftest import LOOPBACK, Harness
 
 _TRANSFER = (
     '<Response><Transfer transferCompleteUrl="/complete" transferCallerId="+19195550177" tag="xfer">'
@@ -104,7 +104,7 @@ def test_transferred_parties_hear_each_other(harness: Harness) -> None:
 
 
 def test_bridge_two_calls_then_bridge_complete(harness: Harness) -> None:
-    harness.sim.runtime.clock.time_scale = 1.0
+    harness.clock.time_scale = 1.0
     harness.app.reply("/answer-t", '<Response><Pause duration="20"/></Response>')
     target = harness.create_call(to="+19995550005", answer="/answer-t")
     harness.app.wait(lambda: harness.state(target)["state"] == "answered")
@@ -115,7 +115,7 @@ def test_bridge_two_calls_then_bridge_complete(harness: Harness) -> None:
     harness.app.reply("/bridged", "<Response><Hangup/></Response>")
     call_id = harness.create_call()
     harness.app.wait_event("answer", callId=call_id)
-    harness.sim.runtime.clock.time_scale = None  # bridged: let the target's party hang up at once
+    harness.clock.time_scale = None  # bridged: let the target's party hang up at once
     harness.wait_ended(call_id)
     complete = harness.app.wait_event("bridgeComplete")[0]
     assert complete.body["callId"] == call_id
@@ -136,7 +136,7 @@ def test_bridge_to_unknown_call_fails_at_once(harness: Harness) -> None:
 
 
 def test_bridge_target_complete_when_the_originator_leaves_first(harness: Harness) -> None:
-    harness.sim.runtime.clock.time_scale = 1.0
+    harness.clock.time_scale = 1.0
     harness.app.reply("/answer-t", '<Response><Pause duration="20"/></Response>')
     harness.app.reply("/target-done", "<Response><SpeakSentence>you are alone</SpeakSentence></Response>")
     target = harness.create_call(answer="/answer-t")
@@ -147,7 +147,7 @@ def test_bridge_target_complete_when_the_originator_leaves_first(harness: Harnes
     )
     call_id = harness.create_call(to="+19995550005")  # this party hangs up after five seconds
     harness.app.wait_event("answer", callId=call_id)
-    harness.sim.runtime.clock.time_scale = None
+    harness.clock.time_scale = None
     harness.wait_ended(call_id)
     done = harness.app.wait_event("bridgeTargetComplete")[0]
     assert done.body["callId"] == target
