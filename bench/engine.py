@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import sys
 import time
 from collections import defaultdict
@@ -280,6 +281,11 @@ async def main_async(calls: int, concurrency: int) -> int:
         f"sink raw capacity     {capacity:.0f} requests/s ({concurrency} connections, same client, same run)"
     )
     print(f"ratio                 {rate / capacity:.2f} of the sink's raw capacity")
+    cores = os.cpu_count() or 1
+    load = os.getloadavg()[0]
+    print(
+        f"machine               {cores} cores, load average {load:.1f} (other work on the machine skews figures)"
+    )
     if problems:
         print(f"FAILED: {len(problems)} problems; first: {problems[:5]}")
         return 1
