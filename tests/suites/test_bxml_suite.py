@@ -98,3 +98,28 @@ def test_bxml_suite_never_dials_on_a_target_without_the_control_api(
         (SIMULATOR_NUMBER, SIMULATOR_LOOPBACK_NUMBER, "outbound"),
         (SIMULATOR_NUMBER, SIMULATOR_LOOPBACK_NUMBER, "inbound"),
     }, placed
+
+
+def test_localise_moves_every_absolute_url_and_keeps_documents_valid() -> None:
+    from conformance.bxml import MAX_DOCUMENT_BYTES, is_valid
+    from conformance.bxml.strategies import pad_to
+    from conformance.suites.test_bxml import NOWHERE, localise
+
+    document = (
+        '<Response><Redirect redirectUrl="https://myapp.example.com/next" username="u" password="p"/>'
+        "<PlayAudio>http://voice.example.org/a.wav</PlayAudio><PlayAudio>relative/b.mp3</PlayAudio></Response>"
+    )
+    moved = localise(document)
+    assert f'redirectUrl="https://{NOWHERE}/next"' in moved  # credentials still need https
+    assert f"<PlayAudio>http://{NOWHERE}/a.wav</PlayAudio>" in moved
+    assert "<PlayAudio>relative/b.mp3</PlayAudio>" in moved
+    assert "example" not in moved
+    grows = (
+        '<Response><Redirect redirectUrl="https://bxml.test/x"/></Response>'  # a host shorter than NOWHERE
+    )
+    padded = pad_to(grows, MAX_DOCUMENT_BYTES - 1)
+    assert is_valid(padded)
+    moved = localise(padded)
+    assert len(moved.encode()) <= MAX_DOCUMENT_BYTES - 1
+    assert is_valid(moved)
+    assert "example" not in moved
