@@ -21,6 +21,8 @@ Probes (re-send the case's request once per operation with other credentials, se
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from typing import TYPE_CHECKING, Any
 
 import schemathesis
@@ -47,6 +49,22 @@ __all__ = [
     "bw_error_body",
     "bw_id_formats",
 ]
+
+
+# Modules schemathesis' own checks import lazily, i.e. in the middle of a hypothesis test.  Importing
+# a module there lets pytest's assertion rewriter (schemathesis is a pytest plugin) call ast.parse
+# deep inside hypothesis, which trips a CPython 3.11 bug ("AST constructor recursion depth
+# mismatch").  Importing them up front avoids it.
+_EAGER_IMPORTS = (
+    "schemathesis.specs.openapi.object_authorization",
+    "schemathesis.specs.openapi.adapter.security",
+    "schemathesis.specs.openapi.validation",
+    "schemathesis.core.error_feedback.collector",
+    "schemathesis.engine.recorder",
+)
+for _module in _EAGER_IMPORTS:
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_module)
 
 
 def _options(ctx: CheckContext, name: str) -> dict[str, Any]:
