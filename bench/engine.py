@@ -283,9 +283,7 @@ async def main_async(calls: int, concurrency: int) -> int:
     print(f"ratio                 {rate / capacity:.2f} of the sink's raw capacity")
     cores = os.cpu_count() or 1
     load = os.getloadavg()[0]
-    print(
-        f"machine               {cores} cores, load average {load:.1f} (other work on the machine skews figures)"
-    )
+    print(f"machine               {cores} cores, load average {load:.1f} (other work skews the figures)")
     if problems:
         print(f"FAILED: {len(problems)} problems; first: {problems[:5]}")
         return 1
