@@ -67,18 +67,32 @@ def _bw_schemathesis_node_id(request: pytest.FixtureRequest) -> None:
         node._nodeid = node.nodeid
 
 
+def _skip_when_spent(exc: Exception) -> None:
+    pytest.skip(str(exc))
+
+
 @pytest.fixture
 def bw_loopback(
     bw_target: Target,
     bw_settings: Settings,
     bw_webhooks: SinkScope,
     bw_client: httpx.Client,
+    bw_api_runner: ApiRunner,
     request: pytest.FixtureRequest,
 ) -> Iterator[Loopback]:
-    """This test's loopback harness (:mod:`conformance.suites.loopback`); hangs up what is left."""
+    """This test's loopback harness (:mod:`conformance.suites.loopback`); hangs up what is left.
+
+    Calls are paced and counted with the api suite's pacer; a spent call budget skips the test.
+    """
     from conformance.suites.loopback import Loopback
 
     with Loopback(
-        bw_target, bw_webhooks, bw_client, test_name=request.node.name, user_target=bw_settings.target
+        bw_target,
+        bw_webhooks,
+        bw_client,
+        test_name=request.node.name,
+        user_target=bw_settings.target,
+        pacer=bw_api_runner.pacer,
+        on_budget_spent=_skip_when_spent,
     ) as loop:
         yield loop

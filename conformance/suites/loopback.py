@@ -44,7 +44,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -58,6 +58,7 @@ __all__ = [
     "FAR_ENDS",
     "LOOPBACK_INITIATE_PATH",
     "LOOPBACK_STATUS_PATH",
+    "CallPacing",
     "FlowFailure",
     "Loopback",
     "reproduce_command",
@@ -117,11 +118,22 @@ def _catch_all_initiate(sink: WebhookSink) -> Callable[[dict[str, Any]], Reply |
     return answer
 
 
+class CallPacing(Protocol):
+    """What the harness needs of :class:`conformance.api.pacing.CallPacer` (shared with the api
+    suite, so one run keeps to one call budget and one rate)."""
+
+    def before_call_creation(self) -> None: ...
+
+    def send(self, request: Callable[[], httpx.Response]) -> httpx.Response: ...
+
+
 class Loopback:
     """One test's loopback calls: routing, scripting both legs, placing calls, checking flows.
 
     ``user_target`` is the target the user gave (``None`` for the embedded simulator); it only
-    shapes the reproduce command.
+    shapes the reproduce command.  ``pacer`` spaces call creation and keeps the call budget (the
+    sandbox profile); ``on_budget_spent`` is called with the error when the budget is spent
+    (the suites skip the test there), before it is raised.
     """
 
     def __init__(
@@ -133,6 +145,8 @@ class Loopback:
         test_name: str,
         user_target: str | None = None,
         timeout: float | None = None,
+        pacer: CallPacing | None = None,
+        on_budget_spent: Callable[[ConformanceError], None] | None = None,
     ) -> None:
         settings = target.settings
         if not settings.number:
@@ -147,6 +161,8 @@ class Loopback:
         self.client = client
         self.test_name = test_name
         self.user_target = user_target
+        self.pacer = pacer
+        self.on_budget_spent = on_budget_spent
         self.caller: str = settings.number
         self._callee: str = settings.loopback_number or ""  # the simulator gets a fresh one
         self._application_id: str | None = None
@@ -286,7 +302,17 @@ class Loopback:
             "disconnectUrl": disconnect_url or self.url("disconnect"),
         }
         body.update(fields)
-        response = self.client.post(f"{self.target.account_url}/calls", json=body)
+        url = f"{self.target.account_url}/calls"
+        if self.pacer is None:
+            response = self.client.post(url, json=body)
+        else:
+            try:
+                self.pacer.before_call_creation()
+            except ConformanceError as exc:
+                if exc.reason == "call-budget-exhausted" and self.on_budget_spent is not None:
+                    self.on_budget_spent(exc)
+                raise
+            response = self.pacer.send(lambda: self.client.post(url, json=body))
         if response.status_code != 201:
             raise self._failure(
                 "createCall",

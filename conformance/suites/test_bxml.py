@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -27,6 +28,9 @@ from conformance.settings import Settings
 from conformance.suites.loopback import Loopback
 from conformance.target import Target
 from conformance.webhooks import SinkScope, WebhookSink
+
+if TYPE_CHECKING:
+    from conformance.api import ApiRunner
 
 pytestmark = pytest.mark.bxml
 
@@ -71,10 +75,16 @@ def live(
     bw_settings: Settings,
     bxml_scope: SinkScope,
     bw_client: httpx.Client,
+    bw_api_runner: ApiRunner,
     request: pytest.FixtureRequest,
 ) -> Iterator[LiveCall]:
     with Loopback(
-        bw_target, bxml_scope, bw_client, test_name=request.node.name, user_target=bw_settings.target
+        bw_target,
+        bxml_scope,
+        bw_client,
+        test_name=request.node.name,
+        user_target=bw_settings.target,
+        pacer=bw_api_runner.pacer,
     ) as loop:
         loop.answer_callee(HOLD)
         loop.answer_caller(HOLD)
