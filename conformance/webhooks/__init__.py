@@ -1,5 +1,9 @@
 """Webhooks: the event catalogue (from ``openapi/`` webhooks), the sink and sequence expectations."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from conformance.webhooks import events
 from conformance.webhooks.expectations import (
     Flow,
@@ -20,7 +24,22 @@ from conformance.webhooks.rules import (
     same,
 )
 from conformance.webhooks.script import Fault, Reply, ScriptError
-from conformance.webhooks.sink import SinkScope, WebhookProblems, WebhookSink, WebhookTimeout
+
+if TYPE_CHECKING:
+    from conformance.webhooks.sink import SinkScope, WebhookProblems, WebhookSink, WebhookTimeout
+
+# The sink pulls in pytest-httpserver (and werkzeug).  It is imported on first use only, so the
+# simulator, which reads `events` from this package, never imports a pytest plugin module before
+# pytest starts (pytest would warn that it cannot rewrite its assertions).
+_LAZY = {"SinkScope", "WebhookProblems", "WebhookSink", "WebhookTimeout"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from conformance.webhooks import sink
+
+        return getattr(sink, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "ExpectationError",
