@@ -1,0 +1,84 @@
+"""``bw-conformance fuzz-app``: the table, the findings, and the exit codes 0, 1 and 2."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from conformance.cli import main
+
+from . import apps
+
+
+def _invoke(*args: str) -> Any:
+    return CliRunner().invoke(main, ["fuzz-app", *args], catch_exceptions=False)
+
+
+def test_a_clean_app_exits_0_with_a_table(live: Any) -> None:
+    with live(apps.create_app()) as url:
+        result = _invoke(url, "--events", "answer,disconnect", "--max-examples", "5", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert "answer" in result.stdout
+    assert "call BXML" in result.stdout
+    assert "no problems found" in result.stdout
+
+
+def test_problems_exit_1_with_the_finding_and_a_curl_command(live: Any) -> None:
+    with live(apps.create_app(apps.UnescapedTag())) as url:
+        result = _invoke(url, "--events", "answer", "--max-examples", "50", "--seed", "2")
+    assert result.exit_code == 1, result.output
+    out = result.stdout
+    assert "invalid_bxml" in out
+    assert "bxml: [" in out  # the validator rule, e.g. [malformed-xml] or [forbidden-child]
+    assert f"curl -sS -i -X POST {url}" in out
+    assert "--seed 2" in out
+
+
+def test_get_routes_and_basic_auth(live: Any) -> None:
+    app = apps.create_app(credentials=("u", "p"))
+    with live(app) as url:
+        result = _invoke(
+            url,
+            "--route",
+            f"gather={url}gather",
+            "--events",
+            "gather,dtmf",
+            "--method",
+            "GET",
+            "--username",
+            "u",
+            "--password",
+            "p",
+            "--max-examples",
+            "4",
+        )
+    assert result.exit_code == 0, result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["http://127.0.0.1:{port}/"], "cannot connect"),
+        (["http://127.0.0.1:{port}/", "--events", "nope"], "unknown webhook event"),
+        (["http://127.0.0.1:{port}/", "--route", "answer"], "EVENT=URL"),
+        (["http://127.0.0.1:{port}/", "--username", "u"], "together"),
+        (["http://127.0.0.1:{port}/", "--method", "PUT"], "PUT"),
+        (["http://127.0.0.1:{port}/", "--max-examples", "0"], "0"),
+        (["not-a-url"], "not an http"),
+    ],
+)
+def test_usage_errors_and_an_unreachable_app_exit_2(args: list[str], message: str) -> None:
+    port = _free_port()
+    result = _invoke(*(a.format(port=port) for a in args))
+    assert result.exit_code == 2, result.output
+    assert message in result.output

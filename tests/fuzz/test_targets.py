@@ -1,0 +1,155 @@
+"""Delivery: POST JSON or GET query parameters, Basic auth, timeouts, curl reproductions."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import socket
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from conformance.errors import ConfigurationError, TargetUnreachableError
+from conformance.fuzz import fuzz_app
+from conformance.fuzz.targets import Target, curl_command, query_params
+
+from . import apps
+
+PAYLOAD: dict[str, Any] = {
+    "eventType": "gather",
+    "digits": "",
+    "tag": "a&b <c> 'd' \"e\" é",
+    "answerTime": None,
+    "sipHeaders": {"x-a": "1"},
+}
+
+
+def test_post_sends_the_payload_as_json_with_basic_auth(httpserver: HTTPServer) -> None:
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return Response("<Response/>", content_type="application/xml")
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(handler)
+    with Target(httpserver.url_for("/"), auth=("user", "pw")) as target:
+        exchange = target.send(target.resolve("/hook"), PAYLOAD)
+    assert exchange.status == 200
+    assert exchange.body == b"<Response/>"
+    (request,) = seen
+    assert json.loads(request.data) == PAYLOAD
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.authorization is not None
+    assert (request.authorization.username, request.authorization.password) == ("user", "pw")
+
+
+def test_get_sends_query_parameters(httpserver: HTTPServer) -> None:
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return Response(status=204)
+
+    httpserver.expect_request("/", method="GET").respond_with_handler(handler)
+    with Target(httpserver.url_for("/"), method="GET") as target:
+        assert target.send(target.resolve(None), PAYLOAD).status == 204
+    args = seen[0].args
+    assert args["tag"] == PAYLOAD["tag"]
+    assert args["digits"] == ""
+    assert "answerTime" not in args  # null fields are left out
+    assert json.loads(args["sipHeaders"]) == {"x-a": "1"}
+
+
+def test_query_params_encode_scalars() -> None:
+    assert query_params({"a": 1, "b": True, "c": "x", "d": None}) == {"a": "1", "b": "true", "c": "x"}
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_curl_reproduces_the_same_request(method: Any) -> None:
+    command = curl_command(method, "http://127.0.0.1:9/hook", PAYLOAD, "user")
+    words = shlex.split(command)
+    assert words[0] == "curl"
+    assert words[words.index("-u") + 1] == "user"  # curl asks for the password itself
+    if method == "POST":
+        assert json.loads(words[words.index("--data-raw") + 1]) == PAYLOAD
+    else:
+        encoded = [words[i + 1] for i, w in enumerate(words) if w == "--data-urlencode"]
+        assert f"tag={PAYLOAD['tag']}" in encoded
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_an_unreachable_app_fails_before_fuzzing() -> None:
+    with pytest.raises(TargetUnreachableError) as caught:
+        fuzz_app(f"http://127.0.0.1:{_free_port()}/", events=["answer"], max_examples=1)
+    assert caught.value.reason == "target-unreachable"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"events": ["noSuchEvent"]}, "unknown-event"),
+        ({"routes": {"noSuchEvent": "/x"}}, "unknown-event"),
+        ({"max_examples": 0}, "bad-max-examples"),
+        ({"callback_timeout": 0}, "bad-timeout"),
+        ({"method": "PUT"}, "bad-method"),
+    ],
+)
+def test_bad_settings_are_named(kwargs: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        fuzz_app(apps.create_app(), **kwargs)
+    assert caught.value.reason == reason
+
+
+def test_bad_urls_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="not an http"):
+        Target("ftp://example.com/")
+    with pytest.raises(ConfigurationError, match="url="):
+        fuzz_app("http://127.0.0.1:1/", url="/x")
+
+
+def test_a_url_target_times_out(live: Any) -> None:
+    with live(apps.create_app(apps.SlowRedirect())) as url:
+        report = fuzz_app(
+            url, events=["redirect"], max_examples=3, callback_timeout=0.5, seed=1, sequences=False
+        )
+    assert report.checks_failed() == {("redirect", "timeout")}
+    assert "no reply within 0.5 s" in report.findings[0].message
+
+
+def test_routes_send_an_event_elsewhere() -> None:
+    paths: list[str] = []
+    inner = apps.create_app()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            paths.append(scope["path"])
+        await inner(scope, receive, send)
+
+    report = fuzz_app(
+        app,
+        url="/hooks",
+        routes={"gather": "/gather"},
+        events=["gather", "answer"],
+        max_examples=3,
+        sequences=False,
+    )
+    assert report.ok
+    assert set(paths) == {"/hooks", "/gather"}
+    assert report.findings == []
+
+
+def test_basic_auth_reaches_an_in_process_app() -> None:
+    app = apps.create_app(credentials=("bw", "secret"))
+    denied = fuzz_app(app, events=["dtmf"], max_examples=2, sequences=False)
+    assert denied.checks_failed() == {("dtmf", "status")}
+    assert denied.findings[0].status == 401
+    allowed = fuzz_app(app, events=["dtmf"], max_examples=2, sequences=False, auth=("bw", "secret"))
+    assert allowed.ok
