@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import hypothesis
@@ -58,14 +60,22 @@ class ApiRunner:
         __tracebackhide__ = True
         kwargs.setdefault("session", self.session)
         response = self.call(case, **kwargs)
-        try:
+        with naming_the_operation(case):
             case.validate_response(response, transport_kwargs=kwargs)
-        except FailureGroup as exc:
-            # Name the operation first: pytest 9.2 no longer lets schemathesis put it in the test id.
-            name = operation_id(case.operation)
-            title = f"{case.operation.label}" + (f" ({name})" if name else "")
-            raise FailureGroup(list(exc.exceptions), f"{title}: {exc.message}") from None
         return response
+
+
+@contextmanager
+def naming_the_operation(case: Case[Any]) -> Iterator[None]:
+    """Prefix a schemathesis failure report with the operation (pytest 9.2 no longer lets schemathesis
+    put it in the test id)."""
+    __tracebackhide__ = True
+    try:
+        yield
+    except FailureGroup as exc:
+        name = operation_id(case.operation)
+        title = f"{case.operation.label}" + (f" ({name})" if name else "")
+        raise FailureGroup(list(exc.exceptions), f"{title}: {exc.message}") from None
 
 
 def stateful_settings(settings: Settings) -> hypothesis.settings:
@@ -90,6 +100,13 @@ def stateful_machine(schema: BaseSchema, runner: ApiRunner) -> type[APIStateMach
 
         def call(self, case: Case[Any], **kwargs: Any) -> Response:
             return runner.call(case, **kwargs)
+
+        def validate_response(
+            self, response: Response, case: Case[Any], additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            __tracebackhide__ = True
+            with naming_the_operation(case):
+                super().validate_response(response, case, additional_checks, **kwargs)
 
     VoiceApiWorkflow.__name__ = "VoiceApiWorkflow"
     return VoiceApiWorkflow
