@@ -134,6 +134,8 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if logged:  # before the client can see the answer, so the log never lags behind it
+                    self._record(scope, status, started)
             await send(message)
 
         try:
@@ -144,18 +146,19 @@ class RequestLog:
             scope[SCOPE_DESCRIPTION] = f"{type(exc).__name__}: {exc}"[:500]
             if status == 0:
                 response = error_response(500, "internal-error", "An unknown internal error occurred")
-                await response(scope, receive, send)
-            status = 500
-        if not logged:
-            return
+                await response(scope, receive, send_and_watch)
+            elif logged:  # the answer had started: record the failure as well
+                self._record(scope, 500, started)
+
+    def _record(self, scope: Scope, status: int, started: float) -> None:
         store = self.runtime.store
+        query: bytes = scope["query_string"]
         record = store.log_request(
             RequestRecord(
                 seq=store.next_request_seq(),
                 time=store.now(),
                 method=scope["method"],
-                path=path
-                + (("?" + scope["query_string"].decode("latin-1")) if scope["query_string"] else ""),
+                path=scope["path"] + (("?" + query.decode("latin-1")) if query else ""),
                 status=status,
                 operation=scope.get(SCOPE_OPERATION),
                 account_id=scope.get(SCOPE_ACCOUNT),
