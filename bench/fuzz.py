@@ -1,0 +1,96 @@
+"""Webhooks per second of ``fuzz_app`` against a trivial local app, beside a plain loop of the same requests.
+
+The app (starlette under uvicorn on 127.0.0.1) answers call and transferAnswer events with
+``<Response><Hangup/></Response>`` and every other event with 204, and keeps every body it receives.
+The fuzzer's run is then replayed by a plain ``httpx`` loop that posts the recorded bodies with no
+generation and no checks.  Both figures come from the same run on the same machine, so their ratio
+is the cost of generating, shrinking and checking.
+
+    .venv/bin/python bench/fuzz.py [--max-examples N] [--events a,b,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from conformance.fuzz import fuzz_app
+from conformance.webhooks.events import catalogue
+
+HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
+
+
+def trivial_app(received: list[bytes]) -> Starlette:
+    # call-context events get a Hangup; conference events (empty allowed) and the rest get a 204
+    bxml_events = {
+        name for name, event in catalogue().items() if event.bxml_context in ("call", "transferAnswer")
+    }
+
+    async def hook(request: Request) -> Response:
+        body = await request.body()
+        received.append(body)
+        if json.loads(body).get("eventType") in bxml_events:
+            return Response(HANGUP, media_type="application/xml")
+        return Response(status_code=204)
+
+    return Starlette(routes=[Route("/", hook, methods=["POST"])])
+
+
+@contextmanager
+def serving(app: Starlette) -> Iterator[str]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off", ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-examples", type=int, default=30)
+    parser.add_argument("--events", help="comma-separated event types (default: all)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    events = args.events.split(",") if args.events else None
+
+    catalogue()  # parse the contract before timing anything
+    received: list[bytes] = []
+    with serving(trivial_app(received)) as url:
+        report = fuzz_app(url, events=events, max_examples=args.max_examples, seed=args.seed)
+        bodies = list(received)
+        with httpx.Client(headers={"Content-Type": "application/json"}) as client:
+            started = time.perf_counter()
+            for body in bodies:
+                client.post(url, content=body).raise_for_status()
+            plain = time.perf_counter() - started
+    if not report.ok:
+        raise SystemExit(f"the trivial app should pass:\n{report.format_text()}")
+    fuzz_rate = report.sent / report.elapsed
+    plain_rate = len(bodies) / plain
+    print(
+        f"webhooks sent by fuzz-app:  {report.sent} in {report.elapsed:.2f} s = {fuzz_rate:,.0f} webhooks/s"
+    )
+    print(f"same requests, plain loop:  {len(bodies)} in {plain:.2f} s = {plain_rate:,.0f} webhooks/s")
+    print(f"fuzz-app / plain loop:      {fuzz_rate / plain_rate:.3f} (cost of generation and checks)")
+
+
+if __name__ == "__main__":
+    main()
