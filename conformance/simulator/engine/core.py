@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 HUMAN_DETECTION_SECONDS = 1.2
 DEFAULT_BASE_URL = "http://127.0.0.1"
+SENT_LOG_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,10 @@ class Engine:
         self.rooms: dict[str, ConferenceRoom] = {}
         self.audio_cache: dict[str, tuple[float, AudioInfo]] = {}
         self.recording_texts: dict[str, str] = {}
-        self.sent: list[SentWebhook] = []
+        self.sent: deque[SentWebhook] = deque(maxlen=SENT_LOG_SIZE)  # the most recent deliveries
         self.counts: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.errors: list[str] = []  # failures of background tasks (a bug if not empty)
-        self._closing = False
 
     # ------------------------------------------------------------------------------ plumbing
 
@@ -83,7 +83,6 @@ class Engine:
         catalogue()
 
     async def aclose(self) -> None:
-        self._closing = True
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:
             task.cancel()
