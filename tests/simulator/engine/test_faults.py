@@ -110,3 +110,25 @@ def test_async_events_are_retried_once_and_failures_do_not_stop_the_call(harness
     assert harness.engine.deliverer.failed == 1
     assert harness.engine.deliverer.attempts[body["disconnectUrl"]] == 2  # the first try and one retry
     assert harness.engine.deliverer.attempts[body["answerUrl"]] == 1
+
+
+def test_fallback_after_refused_connection_but_not_after_a_4xx(harness: Harness) -> None:
+    harness.app.reply("/fallback", "<Response><Hangup/></Response>")
+    harness.app.reply("/missing", lambda _: Response("no such page", status=404))
+    body = {
+        "from": "+19195550100",
+        "to": "+19995550000",
+        "applicationId": "11111111-1111-4111-8111-111111111111",
+        "answerUrl": _closed_port_url(),
+        "answerFallbackUrl": harness.app.url("/fallback"),
+        "disconnectUrl": harness.app.url("/disconnect"),
+    }
+    refused = harness.http.post("/accounts/9900000/calls", json=body).json()["callId"]
+    assert harness.wait_ended(refused)["disconnectCause"] == "hangup"
+    assert [h.path for h in harness.app.events() if h.event == "answer"] == ["/fallback"]
+    body["answerUrl"] = harness.app.url("/missing")
+    missing = harness.http.post("/accounts/9900000/calls", json=body).json()["callId"]
+    state = harness.wait_ended(missing)
+    assert state["disconnectCause"] == "callback-error"
+    assert "404" in state["errorMessage"]
+    assert [h.path for h in harness.app.events() if h.event == "answer"] == ["/fallback", "/missing"]
