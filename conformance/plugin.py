@@ -35,6 +35,14 @@ _OPTIONS = {
     "--bw-callback-base-url": ("callback_base_url", "base URL at which the target reaches the webhook sink"),
     "--bw-profile": ("profile", "simulator (everything) or sandbox (only what is safe on a real account)"),
     "--bw-max-examples": ("max_examples", "hypothesis examples per operation or property"),
+    "--bw-username": ("username", "API user name (default: BW_USERNAME)"),
+    "--bw-password": ("password", "API password (default: BW_PASSWORD)"),
+    "--bw-application-id": ("application_id", "voice application id (default: BW_VOICE_APPLICATION_ID)"),
+    "--bw-number": ("number", "caller number of the account (default: BW_NUMBER)"),
+    "--bw-loopback-number": (
+        "loopback_number",
+        "callee number whose application sends initiate to the sink (default: BW_LOOPBACK_NUMBER)",
+    ),
 }
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shlex
 import sys
+import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -75,17 +77,23 @@ class _Collector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         area = self._areas.get(report.nodeid, "other")
         counts = self.outcomes.counts[area]
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            if report.passed:
-                counts["passed"] += 1
-            elif report.skipped:
-                counts["skipped"] += 1
-            else:
+        # A failed subtest is listed with its own evidence; its test is counted once, as failed.
+        subtest = type(report).__name__ == "SubtestReport"
+        if not (report.when == "call" or (report.when == "setup" and not report.passed)):
+            return
+        if report.failed:
+            if not subtest:
                 counts["failed"] += 1
-                rule, evidence = _rule_and_evidence(report)
+            rule, evidence = _rule_and_evidence(report)
+            if subtest or not self._listed(report.nodeid):
                 name = report.nodeid.split("::", 1)[-1]
                 command = shlex.join([*self.reproduce_prefix, "-k", name])
                 self.outcomes.failures.append(Failure(report.nodeid, area, rule, evidence, command))
+        elif not subtest:
+            counts["skipped" if report.skipped else "passed"] += 1
+
+    def _listed(self, nodeid: str) -> bool:
+        return any(failure.nodeid == nodeid for failure in self.outcomes.failures)
 
 
 def _print_summary(outcomes: Outcomes) -> None:
@@ -119,7 +127,16 @@ def pytest_args(
     extra: tuple[str, ...] = (),
 ) -> list[str]:
     """The pytest command line that runs the shipped suites for ``settings``."""
-    args = ["--pyargs", "conformance.suites", "-p", "no:cacheprovider", "-W", "error"]
+    args = [
+        "--pyargs",
+        "conformance.suites",
+        "-p",
+        "no:cacheprovider",
+        # `conformance` is already imported (this command lives in it), so pytest cannot rewrite the
+        # plugin package's asserts; the suites themselves are imported later and are rewritten.
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+    ]
     for option, value in (
         ("--bw-target", settings.target),
         ("--bw-spec", settings.spec),
@@ -127,6 +144,11 @@ def pytest_args(
         ("--bw-callback-base-url", settings.callback_base_url),
         ("--bw-profile", settings.profile),
         ("--bw-max-examples", str(settings.max_examples)),
+        ("--bw-username", settings.username),
+        ("--bw-password", settings.password),
+        ("--bw-application-id", settings.application_id),
+        ("--bw-number", settings.number),
+        ("--bw-loopback-number", settings.loopback_number),
     ):
         if value:
             args += [option, value]
@@ -172,6 +194,12 @@ def run_suites(
     outcomes = Outcomes()
     given_target = settings.target
     with ExitStack() as stack:
+        # An empty ini file of our own: the suites must not pick up the configuration (testpaths,
+        # addopts, filterwarnings) of whatever project the command happens to run in.
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bw-conformance-")))
+        (workdir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        rootdir = Path(__file__).resolve().parent.parent.parent  # holds the `conformance` package
+        extra = ("-c", str(workdir / "pytest.ini"), "--rootdir", str(rootdir), *extra)
         target = stack.enter_context(open_target(settings))
         collector = _Collector(outcomes, _reproduce_prefix(settings, given_target))
         args = pytest_args(
