@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,22 @@ def _area(item_keywords: Any) -> str:
     return "other"
 
 
+def _rule_of(exc: BaseException) -> str:
+    """The name of the rule a failure broke: our errors carry ``rule``/``reason``; schemathesis
+    failures carry a ``title``; exception groups are named by their first member."""
+    for attribute in ("rule", "reason"):
+        value = getattr(exc, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    title = getattr(exc, "title", None)
+    if isinstance(title, str) and title:
+        return title
+    members = getattr(exc, "exceptions", None)
+    if isinstance(members, tuple) and members and isinstance(members[0], BaseException):
+        return _rule_of(members[0])
+    return type(exc).__name__
+
+
 def _rule_and_evidence(report: pytest.TestReport) -> tuple[str, str]:
     longrepr = report.longrepr
     rule = "assertion"
@@ -68,6 +85,7 @@ class _Collector:
         self.outcomes = outcomes
         self.reproduce_prefix = reproduce_prefix
         self._areas: dict[str, str] = {}
+        self._rules: dict[str, str] = {}
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
@@ -85,12 +103,20 @@ class _Collector:
             if not subtest:
                 counts["failed"] += 1
             rule, evidence = _rule_and_evidence(report)
+            rule = self._rules.get(report.nodeid, rule)
             if subtest or not self._listed(report.nodeid):
                 name = report.nodeid.split("::", 1)[-1]
                 command = shlex.join([*self.reproduce_prefix, "-k", name])
                 self.outcomes.failures.append(Failure(report.nodeid, area, rule, evidence, command))
         elif not subtest:
             counts["skipped" if report.skipped else "passed"] += 1
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+        report = yield
+        if call.excinfo is not None:
+            self._rules[item.nodeid] = _rule_of(call.excinfo.value)
+        return report
 
     def _listed(self, nodeid: str) -> bool:
         return any(failure.nodeid == nodeid for failure in self.outcomes.failures)

@@ -1,0 +1,75 @@
+"""`bw-conformance run` end to end, as a user runs it (a subprocess)."""
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent / "bw-conformance"
+
+
+def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN), "run", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_passing_flow_exits_0_with_a_table_by_area(tmp_path: Path) -> None:
+    result = _run("-m", "flows", "-k", "test_outbound_answered_and_hung_up", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Conformance by area" in result.stdout
+    assert "flows" in result.stdout
+
+
+def test_failures_exit_1_and_name_the_rule_with_a_reproduce_command(tmp_path: Path) -> None:
+    # The target sends its webhooks to a port where nothing listens: the flow cannot pass.
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    result = _run(
+        "-m", "flows", "-k", "test_outbound_answered_and_hung_up", "--callback-base-url", dead, cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL" in result.stdout
+    assert "reproduce: bw-conformance run -k test_outbound_answered_and_hung_up" in result.stdout
+
+
+def test_unreachable_target_exits_2(tmp_path: Path) -> None:
+    env = {"BW_USERNAME": "u", "BW_PASSWORD": "p", "BW_ACCOUNT_ID": "1", "PATH": ""}
+    result = _run("--target", f"http://127.0.0.1:{_closed_port()}", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "unreachable" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--profile", "sandbox"),  # sandbox needs a target
+        ("--target", "ftp://example.invalid"),
+        ("--workers", "0"),
+    ],
+)
+def test_configuration_and_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = _run(*args, cwd=tmp_path, env={"PATH": ""})
+    assert result.returncode == 2, result.stdout + result.stderr
+
+
+def test_junit_xml_is_written(tmp_path: Path) -> None:
+    report = tmp_path / "junit.xml"
+    result = _run(
+        "-m", "flows", "-k", "test_outbound_answered_and_hung_up", "--junitxml", str(report), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "<testsuite" in report.read_text(encoding="utf-8")
