@@ -177,3 +177,32 @@ def test_a_coach_is_heard_only_by_the_call_it_coaches(harness: Harness) -> None:
     harness.clock.time_scale = None
     for call_id in (coached, other, coach):
         harness.wait_ended(call_id)
+
+
+def test_a_held_member_hears_nothing_and_is_not_heard(harness: Harness) -> None:
+    from conformance.simulator.engine.dialing import Person
+
+    harness.clock.time_scale = 1.0
+    harness.route_loopback()
+    harness.app.reply(
+        "/initiate", '<Response><Pause duration="1"/><SendDtmf>9</SendDtmf><Pause duration="30"/></Response>'
+    )
+    harness.app.reply("/answer", "<Response><Conference>holding</Conference></Response>")
+    harness.app.reply("/answer-held", '<Response><Conference hold="true">holding</Conference></Response>')
+    listener = harness.create_call()
+    held = harness.create_call(answer="/answer-held")
+    harness.app.wait(lambda: len(harness.app.events("/answer-held")) == 1)
+    speaker = harness.create_call(to=LOOPBACK)
+
+    def heard(call_id: str) -> list[str]:
+        party = harness.engine.legs[call_id].peer
+        assert isinstance(party, Person)
+        return [s.data for s in party.heard if s.kind == "dtmf"]
+
+    harness.app.wait(lambda: heard(listener) == ["9"])
+    assert heard(held) == []
+    conference = harness.http.get(f"/accounts/{ACCOUNT}/conferences", params={"name": "holding"}).json()[0]
+    harness.http.post(f"/accounts/{ACCOUNT}/conferences/{conference['id']}", json={"status": "completed"})
+    harness.clock.time_scale = None
+    for call_id in (listener, held, speaker):
+        harness.wait_ended(call_id)
