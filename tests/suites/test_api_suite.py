@@ -375,3 +375,44 @@ def test_public_surface_of_conformance_api() -> None:
         "bw_auth_required",
         "bw_cross_account_denied",
     }
+
+
+def _plain_api() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request as StarletteRequest
+    from starlette.responses import JSONResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "not the Voice API", "version": "1"},
+        "paths": {"/things": {"get": {"responses": {"404": {"description": "none"}}}}},
+    }
+
+    async def openapi(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse(spec)
+
+    async def things(request: StarletteRequest) -> PlainTextResponse:
+        return PlainTextResponse("nothing here", status_code=404)
+
+    return Starlette(routes=[Route("/openapi.json", openapi), Route("/things", things)])
+
+
+def test_bandwidth_checks_only_act_on_schemas_configured_for_them() -> None:
+    import schemathesis
+
+    from conformance.api.checks import bw_error_body
+
+    app = _plain_api()
+    plain = schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config())
+    case = plain["/things"]["GET"].Case()
+    case.validate_response(case.call(), checks=[bw_error_body])  # inert: not a Voice API schema
+
+    voice = schemathesis.openapi.from_asgi(
+        "/openapi.json", app, config=api_config(_settings(), base_url="http://localhost")
+    )
+    case = voice["/things"]["GET"].Case()
+    with pytest.raises(schemathesis.errors.FailureGroup) as caught:
+        case.validate_response(case.call(), checks=[bw_error_body])
+    assert "bw_error_body" in str(caught.value)
+    assert "voiceApiError" in str(caught.value)
