@@ -57,16 +57,20 @@ def api_config(
     base_url: str,
     second_account: Credentials | None = None,
     seed: int | None = None,
+    callback_base_url: str | None = None,
 ) -> schemathesis.Config:
     """The schemathesis configuration for one run against ``base_url``.
 
     All phases and all default checks, plus the Bandwidth checks of :mod:`conformance.api.checks`;
     ``accountId`` pinned to the configured account; ``max_examples`` from the settings.  With the
     sandbox profile, call-creating operations run only their examples (no coverage or fuzzing phase).
+    ``callback_base_url``: where made-up callback URLs are re-pointed (see :mod:`conformance.api.hooks`).
     """
     account_id = settings.account_id or ""
     checks: dict[str, Any] = {name: {"active": True} for name in _checks.RESPONSE_CHECK_NAMES}
     checks["bw_create_call_location"]["account_id"] = account_id
+    if callback_base_url:
+        checks["bw_error_body"]["callback_base_url"] = callback_base_url
     run_id = uuid.uuid4().hex  # probes run once per operation and run (see checks._Probe)
     checks["bw_auth_required"] = {"active": True, "username": settings.username or "", "run_id": run_id}
     if second_account is not None:
@@ -127,9 +131,16 @@ def load_api_schema(
     base_url: str,
     second_account: Credentials | None = None,
     seed: int | None = None,
+    callback_base_url: str | None = None,
 ) -> BaseSchema:
     """The contract (``settings.spec`` or the packaged one) as a schemathesis schema for ``base_url``."""
-    config = api_config(settings, base_url=base_url, second_account=second_account, seed=seed)
+    config = api_config(
+        settings,
+        base_url=base_url,
+        second_account=second_account,
+        seed=seed,
+        callback_base_url=callback_base_url,
+    )
     source = resolve_spec(settings.spec)
     try:
         if isinstance(source, str):

@@ -43,9 +43,16 @@ def bw_second_account(bw_target: Target) -> SecondAccount:
 def bw_api_schema(bw_target: Target, bw_second_account: SecondAccount) -> BaseSchema:
     """The contract as a schemathesis schema aimed at the target, with the Bandwidth checks on."""
     from conformance.api import load_api_schema
+    from conformance.api.hooks import local_callback_base
 
+    # A simulator on this machine would call the made-up hosts in generated callback URLs: point
+    # them at a closed local port instead, so no traffic leaves the machine.
+    local = local_callback_base(bw_target.base_url) if bw_target.has_control_api else None
     return load_api_schema(
-        bw_target.settings, base_url=bw_target.base_url, second_account=bw_second_account.credentials
+        bw_target.settings,
+        base_url=bw_target.base_url,
+        second_account=bw_second_account.credentials,
+        callback_base_url=local,
     )
 
 

@@ -416,3 +416,27 @@ def test_bandwidth_checks_only_act_on_schemas_configured_for_them() -> None:
         case.validate_response(case.call(), checks=[bw_error_body])
     assert "bw_error_body" in str(caught.value)
     assert "voiceApiError" in str(caught.value)
+
+
+def test_made_up_callback_urls_are_kept_on_this_machine() -> None:
+    from conformance.api.hooks import local_callback_base, redirect_callback_urls
+
+    base = "http://127.0.0.1:9/unreachable"
+    body = {
+        "answerUrl": "https://app.example.com/answer?x=1",
+        "disconnectUrl": "http://127.0.0.1:5000/keep",
+        "tag": "https://not-a-callback.example.com",
+        "machineDetection": {"callbackUrl": "https://md.example.org"},
+        "redirectUrl": "ftp://stays.example.com",
+    }
+    assert redirect_callback_urls(body, base) == {
+        "answerUrl": "http://127.0.0.1:9/unreachable/app.example.com/answer?x=1",
+        "disconnectUrl": "http://127.0.0.1:5000/keep",
+        "tag": "https://not-a-callback.example.com",
+        "machineDetection": {"callbackUrl": "http://127.0.0.1:9/unreachable/md.example.org/"},
+        "redirectUrl": "ftp://stays.example.com",
+    }
+    local = local_callback_base("http://127.0.0.1:8080")
+    assert local is not None
+    assert local.startswith("http://127.0.0.1:")
+    assert local_callback_base("https://voice.bandwidth.com/api/v2") is None
