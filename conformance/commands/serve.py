@@ -64,6 +64,13 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     default=None,
     help="Default concurrent calls per account.",
 )
+@click.option(
+    "--callback-hosts",
+    type=click.Choice(["loopback", "any"]),
+    default="loopback",
+    show_default=True,
+    help="Where webhooks and PlayAudio fetches may go: only this machine, or any host.",
+)
 def command(
     host: str,
     port: int,
@@ -72,6 +79,7 @@ def command(
     time_scale: float | None,
     cps: float | None,
     max_concurrent_calls: int | None,
+    callback_hosts: str,
 ) -> None:
     """Run the embedded reference simulator."""
     try:
@@ -84,6 +92,7 @@ def command(
             calls_per_second=cps,
             max_concurrent_calls=max_concurrent_calls,
             log_requests=log_requests,
+            callback_hosts="any" if callback_hosts == "any" else "loopback",
         )
         sock = bind_socket(host, port)
     except ConfigurationError as exc:
@@ -95,7 +104,11 @@ def command(
     app = create_app(config, on_request=echo if log_requests else None)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    click.echo(f"Bandwidth Voice API simulator on http://{shown}:{bound_port} (also under /api/v2)")
+    base_url = f"http://{shown}:{bound_port}"
+    engine = app.state.runtime.engine
+    if hasattr(engine, "base_url"):  # callUrl and mediaUrl in webhooks point here
+        engine.base_url = base_url
+    click.echo(f"Bandwidth Voice API simulator on {base_url} (also under /api/v2)")
     for account in accounts:
         click.echo(f"  account {account.id}: {account.username}, {len(account.numbers)} numbers")
     click.echo("Control API: /_sim/   Health: /health   Ctrl-C to stop")

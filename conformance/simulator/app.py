@@ -33,6 +33,7 @@ from conformance.simulator.api_errors import ApiError, error_response
 from conformance.simulator.clock import VirtualClock
 from conformance.simulator.config import SimulatorConfig
 from conformance.simulator.control import control_routes
+from conformance.simulator.egress import EgressPolicy
 from conformance.simulator.fastpath import (
     API_PREFIX,
     SCOPE_ACCOUNT,
@@ -193,6 +194,9 @@ def create_app(
     clock = VirtualClock(time_scale=config.time_scale)
     store = Store(clock, _copy_accounts(config))
     engine = (engine_factory or _default_engine_factory())(store, clock)
+    deliverer = getattr(engine, "deliverer", None)
+    if deliverer is not None and hasattr(deliverer, "egress"):
+        deliverer.egress = EgressPolicy(config.callback_hosts)
     limiter = RateLimiter(
         store, calls_per_second=config.calls_per_second, max_concurrent_calls=config.max_concurrent_calls
     )

@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 from conformance.errors import ConfigurationError
+from conformance.simulator.egress import CallbackHosts
 from conformance.simulator.models import Account, Application, Method, PhoneNumber
 
 __all__ = [
@@ -88,6 +89,7 @@ class SimulatorConfig:
     max_concurrent_calls: int | None = None
     log_requests: bool = False
     max_body_bytes: int = 1024 * 1024
+    callback_hosts: CallbackHosts = "loopback"  # where webhooks and PlayAudio fetches may go
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -95,6 +97,11 @@ class SimulatorConfig:
         if self.time_scale is not None and not self.time_scale > 0:
             raise ConfigurationError(
                 f"time_scale must be positive or None, got {self.time_scale}", reason="bad-time-scale"
+            )
+        if self.callback_hosts not in ("loopback", "any"):
+            raise ConfigurationError(
+                f"callback_hosts must be 'loopback' or 'any', got {self.callback_hosts!r}",
+                reason="bad-callback-hosts",
             )
         if self.calls_per_second is not None and not self.calls_per_second > 0:
             raise ConfigurationError("calls_per_second must be positive or None", reason="bad-rate-limit")

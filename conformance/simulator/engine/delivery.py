@@ -21,6 +21,7 @@ import httpx
 
 from conformance.errors import ConformanceError
 from conformance.simulator.clock import VirtualClock
+from conformance.simulator.egress import EgressPolicy
 from conformance.simulator.engine.http1 import Broken, ConnectFailed, Http1Pool
 from conformance.simulator.models import Callback, Method
 
@@ -116,6 +117,7 @@ class Deliverer:
         self.sent = 0
         self.failed = 0
         self.attempts: Counter[str] = Counter()  # requests tried, by URL (retries and fallbacks count)
+        self.egress = EgressPolicy()  # the simulator sets its configured policy
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -143,6 +145,8 @@ class Deliverer:
         timeout: float,
     ) -> Reply:
         self.attempts[url] += 1
+        if not self.egress.allows(url):
+            raise httpx.ConnectError(self.egress.refusal(url))
         if urlsplit(url).scheme == "http":
             return await self._plain(url, method, username, password, payload, timeout)
         auth = httpx.BasicAuth(username, password or "") if username else None

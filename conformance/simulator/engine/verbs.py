@@ -82,6 +82,8 @@ async def fetch_audio(engine: Engine, url: str, username: str | None, password: 
     cached = engine.audio_cache.get(url)
     if cached is not None and cached[0] > engine.clock.time():
         return cached[1]
+    if not engine.deliverer.egress.allows(url):
+        return AudioInfo(0.0, None, "unknown")
     auth = httpx.BasicAuth(username, password or "") if username else None
     try:
         with engine.clock.busy():
