@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import requests
 import schemathesis
 
+from conformance.api.pacing import CallPacer
 from conformance.api.report import curl_command, describe_exchange
 from conformance.api.rules import error_body_problems
 
@@ -69,8 +70,11 @@ class _Probe:
         self.run_id = run_id
 
     def _send(self, prepared: requests.PreparedRequest) -> requests.Response:
+        # A real account may answer 429; the probe waits it out like every other request.
         with requests.Session() as session:
-            return session.send(prepared, timeout=_PROBE_TIMEOUT, allow_redirects=False)
+            return CallPacer().send(
+                lambda: session.send(prepared.copy(), timeout=_PROBE_TIMEOUT, allow_redirects=False)
+            )
 
     def _should_probe(self, response: Response, case: Case[Any]) -> bool:
         if case.method.upper() != case.operation.method.upper():
