@@ -76,6 +76,7 @@ def test_installed_wheel_loads_the_spec_from_its_own_copy(wheel: Path, tmp_path:
     )
     module_file, spec_file, xsd_file, version = result.stdout.split()
     assert module_file.startswith(str(env_dir))
-    assert spec_file.startswith(str(env_dir)) and spec_file.endswith("bandwidth-voice.yml")
+    assert spec_file.startswith(str(env_dir))
+    assert spec_file.endswith("bandwidth-voice.yml")
     assert xsd_file.startswith(str(env_dir))
     assert version.startswith("3.1")

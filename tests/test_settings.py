@@ -15,7 +15,8 @@ def test_defaults_point_at_the_embedded_simulator(tmp_path: Path) -> None:
     settings = load_settings(environ={}, project_dir=tmp_path)
     assert settings.embedded
     assert settings.account_id == SIMULATOR_ACCOUNT_ID
-    assert settings.username and settings.password
+    assert settings.username
+    assert settings.password
     assert settings.profile == "simulator"
 
 
