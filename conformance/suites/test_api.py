@@ -199,7 +199,8 @@ def test_completed_call_reads_disconnected_and_refuses_updates(
     # The call is answered and waits for its BXML (a simulator answers at once; a real account rings).
     live = held_answer.arrived.wait(5.0 if bw_target.has_control_api else _SETTLE_SECONDS)
 
-    completed = bw_client.post(call_path, json={"state": "completed"})
+    send = bw_api_runner.pacer.send  # waits out 429 Retry-After
+    completed = send(lambda: bw_client.post(call_path, json={"state": "completed"}))
     allowed = {200} if live else {200, 409}
     if completed.status_code not in allowed:
         pytest.fail(
@@ -245,8 +246,8 @@ def test_completed_call_reads_disconnected_and_refuses_updates(
             ),
         ),
     ]
-    for operation, send in attempts:
-        response = send()
+    for operation, attempt in attempts:
+        response = send(attempt)
         problems = [] if response.status_code == 409 else [f"status {response.status_code}"]
         problems += error_body_problems(response.status_code, dict(response.headers), response.content)
         if problems:
@@ -427,7 +428,7 @@ def test_other_account_cannot_see_our_calls(
     ]
     with httpx.Client(base_url=bw_target.base_url, auth=other.auth, timeout=30.0) as theirs:
         for path, statuses, what in probes:
-            response = theirs.get(path)
+            response = bw_api_runner.pacer.send(partial(theirs.get, path))
             problems = [] if response.status_code in statuses else [f"status {response.status_code}"]
             problems += error_body_problems(response.status_code, dict(response.headers), response.content)
             if problems:
