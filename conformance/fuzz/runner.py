@@ -213,22 +213,22 @@ class Fuzzer:
             if label in self._stalled:
                 return
             key = json.dumps(value, sort_keys=True, default=str)
-            known = failing.get(key)
-            if known is not None:
-                raise _failure(known)
-            if first_failure and time.monotonic() - first_failure[0] > self.options.shrink_time:
-                return  # out of shrinking time: new candidates count as passing, the best stays
-            finding = probe(value)
+            finding = failing.get(key)
             if finding is None:
-                return
-            if finding.check == "timeout":
-                # Not shrunk: every further attempt would cost a whole callback timeout.
-                self._record(finding)
-                self._stalled.add(label)
-                return
-            failing[key] = finding
-            if not first_failure:
-                first_failure.append(time.monotonic())
+                if first_failure and time.monotonic() - first_failure[0] > self.options.shrink_time:
+                    return  # out of shrinking time: new candidates count as passing, the best stays
+                finding = probe(value)
+                if finding is None:
+                    return
+                if finding.check == "timeout":
+                    # Not shrunk: every further attempt would cost a whole callback timeout.
+                    self._record(finding)
+                    self._stalled.add(label)
+                    return
+                failing[key] = finding
+                if not first_failure:
+                    first_failure.append(time.monotonic())
+            # One raise statement for every failure: hypothesis tells bugs apart by type and line.
             raise _failure(finding)
 
         run = hypothesis_seed(unit_seed)(self._settings()(given(strategy)(test)))

@@ -93,7 +93,8 @@ def test_sequences_share_one_call_and_move_forward_in_time(scenario: Any) -> Non
 def test_scenarios_need_two_available_events() -> None:
     events = catalogue()
     assert {s.name for s in applicable(events)} == {s.name for s in SCENARIOS}
-    assert applicable(events, ["dtmf"]) == []
+    assert applicable(events, ["disconnect"]) == []
+    assert [s.name for s in applicable(events, ["dtmf"])] == ["dtmf"]
     assert [s.name for s in applicable(events, ["answer", "bridgeComplete"])] == ["bridge"]
 
 
