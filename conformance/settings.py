@@ -37,6 +37,11 @@ ENVIRONMENT = {
     "number": "BW_NUMBER",
     "loopback_number": "BW_LOOPBACK_NUMBER",
     "callback_base_url": "BW_CALLBACK_BASE_URL",
+    # A second account, for 403/404 across accounts (the official SDK's tests name the
+    # credentials BW_USERNAME_FORBIDDEN / BW_PASSWORD_FORBIDDEN).
+    "other_account_id": "BW_OTHER_ACCOUNT_ID",
+    "other_username": "BW_USERNAME_FORBIDDEN",
+    "other_password": "BW_PASSWORD_FORBIDDEN",
 }
 
 
@@ -53,6 +58,9 @@ class Settings:
     number: str | None = None  # the caller number
     loopback_number: str | None = None  # callee number whose app sends initiate to the sink
     callback_base_url: str | None = None  # where the target can reach the sink
+    other_account_id: str | None = None  # a second account, for cross-account checks
+    other_username: str | None = None
+    other_password: str | None = None
     profile: Profile = "simulator"
     max_examples: int = 25
     calls_per_second: float = 1.0  # sandbox profile: client-side pacing of call creation
@@ -70,8 +78,9 @@ class Settings:
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with the password hidden, for reports."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        if data.get("password"):
-            data["password"] = "*****"  # noqa: S105
+        for secret in ("password", "other_password"):
+            if data.get(secret):
+                data[secret] = "*****"
         return data
 
 

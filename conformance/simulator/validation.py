@@ -120,6 +120,10 @@ class Fields:
         value = self.data.get(key)
         if value is None:
             return default
+        # JSON has one number type: 2.0 is the integer 2 (as JSON Schema and the platform's JSON
+        # binding both read it); 2.5 is not.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad_request(self._name(key), "must be an integer")
         if not low <= value <= high:

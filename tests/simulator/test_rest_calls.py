@@ -350,3 +350,18 @@ def test_health(sim: Simulator) -> None:
     assert r.status_code == 200
     assert r.json()["status"] == "ok"
     assert r.json()["version"]
+
+
+@pytest.mark.parametrize(("priority", "status"), [(2.0, 201), (2, 201), (2.5, 400), (True, 400), (6, 400)])
+def test_priority_is_an_integer_as_json_reads_it(client: httpx.Client, priority: object, status: int) -> None:
+    response = client.post(f"/accounts/{ACCOUNT}/calls", json=create_body(priority=priority))
+    assert response.status_code == status, response.text
+    if status == 201:
+        assert response.json()["priority"] == 2
+
+
+def test_machine_detection_thresholds_cannot_be_negative(client: httpx.Client) -> None:
+    body = create_body(machineDetection={"mode": "async", "speechThreshold": -1})
+    response = client.post(f"/accounts/{ACCOUNT}/calls", json=body)
+    assert response.status_code == 400
+    assert "speechThreshold" in response.json()["description"]
