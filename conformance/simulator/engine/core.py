@@ -101,9 +101,18 @@ class Engine:
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.errors.append(repr(task.exception()))
-            log.error("engine task %s failed", task.get_name(), exc_info=task.exception())
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        if isinstance(exc, DeliveryError):
+            # An app that does not answer an informational webhook is the app's problem, reported
+            # to it the platform's way; one line is enough here.
+            log.warning("webhook from task %s not delivered: %s", task.get_name(), exc)
+            return
+        self.errors.append(repr(exc))
+        log.error("engine task %s failed", task.get_name(), exc_info=exc)
 
     async def deliver(
         self,
