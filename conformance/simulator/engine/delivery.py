@@ -10,6 +10,7 @@ error, as the platform documents.  While a request is in flight the virtual cloc
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Mapping
@@ -55,16 +56,7 @@ class Target:
     def from_callback(cls, callback: Callback) -> Target | None:
         if not callback.url:
             return None
-        return cls(
-            url=callback.url,
-            method=callback.method,
-            username=callback.username,
-            password=callback.password,
-            fallback_url=callback.fallback_url,
-            fallback_method=callback.fallback_method,
-            fallback_username=callback.fallback_username,
-            fallback_password=callback.fallback_password,
-        )
+        return cls(**dataclasses.asdict(callback))  # the same fields, frozen
 
 
 @dataclass(frozen=True)
