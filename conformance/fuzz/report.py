@@ -26,6 +26,7 @@ class Finding:
     scenario: str | None = None  # set when found while replaying a sequence
     step: int | None = None  # index of the failing webhook in that sequence
     preceding: tuple[tuple[str, dict[str, Any]], ...] = ()  # the sequence's earlier webhooks
+    setup_curls: tuple[str, ...] = ()  # curl commands that send those earlier webhooks, in order
 
     @property
     def bxml_error(self) -> BxmlProblem | None:
@@ -48,7 +49,9 @@ class Finding:
         for problem in self.bxml_errors[:3]:
             lines.append(f"  bxml: {problem}")
         if self.preceding:
-            lines.append(f"  after: {', '.join(name for name, _ in self.preceding)}")
+            lines.append(f"  after: {', '.join(name for name, _ in self.preceding)} (same call, sent first)")
+            for command in self.setup_curls:
+                lines.append(f"  first: {command}")
         lines.append(f"  reproduce: {self.curl}")
         return "\n".join(lines)
 

@@ -6,9 +6,10 @@ distinct problems apart (``report_multiple_bugs``); a further round ignores the 
 found, up to ``max_rounds``.  Then realistic sequences (one call's webhooks in order) are replayed
 the same way.
 
-Shrinking one problem stops after ``shrink_time`` seconds (the smallest payload found so far is
-reported).  A timeout is the exception: it is reported for the first payload that timed out, unshrunk, and the
-unit sends nothing more, because every further attempt would cost a whole callback timeout.
+Shrinking stops ``shrink_time`` seconds after the first failure of a unit; the smallest failing
+payload seen so far (shortest JSON) is then reported for each check.  A timeout is the exception:
+it is reported for the first payload that timed out, unshrunk, and the unit sends nothing more,
+because every further attempt would cost a whole callback timeout.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ class _Failed(Exception):
     def __init__(self, finding: Finding) -> None:
         super().__init__(f"{finding.event}: {finding.check}: {finding.message}")
         self.finding = finding
+
+
+class _OutOfTime(BaseException):
+    """Raised through hypothesis (which lets non-``Exception`` errors pass) to end shrinking."""
 
 
 _FAILURE_TYPES: dict[str, type[_Failed]] = {}
@@ -216,7 +221,7 @@ class Fuzzer:
             finding = failing.get(key)
             if finding is None:
                 if first_failure and time.monotonic() - first_failure[0] > self.options.shrink_time:
-                    return  # out of shrinking time: new candidates count as passing, the best stays
+                    raise _OutOfTime  # stop hypothesis; the smallest failure seen so far is reported
                 finding = probe(value)
                 if finding is None:
                     return
@@ -234,6 +239,12 @@ class Fuzzer:
         run = hypothesis_seed(unit_seed)(self._settings()(given(strategy)(test)))
         try:
             run()
+        except _OutOfTime:
+            smallest: dict[str, tuple[int, Finding]] = {}
+            for key, finding in failing.items():
+                if finding.check not in smallest or len(key) < smallest[finding.check][0]:
+                    smallest[finding.check] = (len(key), finding)
+            return [finding for _, finding in smallest.values()]
         except (_Failed, BaseExceptionGroup) as error:
             leaves = _leaves(error)
             foreign = [leaf for leaf in leaves if not isinstance(leaf, _Failed)]
@@ -266,6 +277,7 @@ class Fuzzer:
                         scenario=scenario.name,
                         step=index,
                         preceding=tuple(steps[:index]),
+                        setup_curls=tuple(self.target.curl(self.url_for(n), p) for n, p in steps[:index]),
                     )
             return None
 

@@ -116,29 +116,3 @@ def test_wsgi_apps_run_in_process() -> None:
     )
     assert report.ok, report.format_text()
     assert report.stats["gather"].sent >= 10
-
-
-def test_sequences_find_a_bug_that_needs_an_earlier_webhook() -> None:
-    class ForgetfulTransfer(apps.IvrHandlers):
-        """Remembers calls seen in initiate; crashes on transferComplete for a call it never saw."""
-
-        def __init__(self) -> None:
-            self.seen: set[str] = set()
-
-        def initiate(self, payload: Any) -> str | None:
-            self.seen.add(payload["callId"])
-            return super().initiate(payload)
-
-        def transferComplete(self, payload: Any) -> str | None:
-            if payload["callId"] not in self.seen:
-                return None  # an empty reply: wrong, but only when the call was never seen
-            return super().transferComplete(payload)
-
-    handlers = ForgetfulTransfer()
-    report = fuzz_app(
-        apps.create_app(handlers), events=["initiate", "gather", "transferComplete"], max_examples=10, seed=4
-    )
-    # alone, transferComplete is always for an unknown call: found while fuzzing the event
-    assert ("transferComplete", "empty_reply") in report.checks_failed()
-    assert "transfer" in report.sequences_run
-    assert handlers.seen
