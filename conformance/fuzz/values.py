@@ -133,7 +133,6 @@ def destinations() -> st.SearchStrategy[str]:
     return st.one_of(e164_numbers(), sip_uris())
 
 
-@cache
 def _split_id(number: int) -> str:
     digits = format(number, "040x")
     return "-".join((digits[:8], digits[8:16], digits[16:20], digits[20:24], digits[24:28], digits[28:]))
