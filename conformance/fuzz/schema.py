@@ -1,7 +1,7 @@
 """Walk a JSON Schema (2020-12, refs already inlined) into a hypothesis strategy.
 
-Leaves are filled by realistic generators chosen by field name (:data:`values.FIELD_VALUES`) or by
-``format`` (:data:`values.FORMAT_VALUES`); a realistic value is kept only when it satisfies the
+Leaves are filled by realistic generators chosen by field name (:data:`fields.FIELD_VALUES`) or by
+``format`` (:data:`fields.FORMAT_VALUES`); a realistic value is kept only when it satisfies the
 leaf's own schema, so the contract always wins over the guess.  Optional properties are generated
 present and absent; ``type: [..., "null"]`` yields ``None`` too.
 """
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from conformance.errors import ConformanceError
-from conformance.fuzz import values
+from conformance.fuzz import fields, values
 
 # Keywords that constrain a leaf value beyond its type; when present, a realistic guess is checked.
 _LEAF_CONSTRAINTS = frozenset(
@@ -74,8 +74,8 @@ class SchemaStrategies:
         overrides: Mapping[str, Callable[[], st.SearchStrategy[Any]]] | None = None,
         formats: Mapping[str, Callable[[], st.SearchStrategy[str]]] | None = None,
     ) -> None:
-        self.overrides = dict(values.FIELD_VALUES if overrides is None else overrides)
-        self.formats = dict(values.FORMAT_VALUES if formats is None else formats)
+        self.overrides = dict(fields.FIELD_VALUES if overrides is None else overrides)
+        self.formats = dict(fields.FORMAT_VALUES if formats is None else formats)
 
     def build(self, schema: Mapping[str, Any] | bool, name: str | None = None) -> st.SearchStrategy[Any]:
         """A strategy for values of ``schema``; ``name`` is the property it fills, if any."""
@@ -122,10 +122,10 @@ class SchemaStrategies:
     def _guess(
         self, factory: Callable[[], st.SearchStrategy[Any]], kind: str, schema: Mapping[str, Any]
     ) -> st.SearchStrategy[Any]:
-        """The realistic generator, kept to what the leaf schema accepts (see ``values.SAMPLES``)."""
+        """The realistic generator, kept to what the leaf schema accepts (see ``fields.SAMPLES``)."""
         leaf = {**schema, "type": kind}
         guess = factory().filter(lambda v: _is_type(v, kind))
-        samples = values.SAMPLES.get(factory)
+        samples = fields.SAMPLES.get(factory)
         if samples is None or not _LEAF_CONSTRAINTS.intersection(leaf):
             return _checked(guess, leaf)
         validator = Draft202012Validator(leaf, format_checker=Draft202012Validator.FORMAT_CHECKER)

@@ -8,11 +8,9 @@ one by field name when it walks an event's JSON Schema and keeps the schema's ow
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Any
 
 from hypothesis import strategies as st
 
@@ -341,98 +339,11 @@ def sip_header_maps() -> st.SearchStrategy[dict[str, str]]:
     return st.dictionaries(names, free_text(60), max_size=4)
 
 
-# Field name -> realistic generator.  Used for string (and a few integer) leaves without an enum.
-FIELD_VALUES: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
-    "from": caller_ids,
-    "to": destinations,
-    "transferTo": destinations,
-    "transferCallerId": caller_ids,
-    "callId": call_ids,
-    "parentCallId": call_ids,
-    "conferenceId": conference_ids,
-    "recordingId": recording_ids,
-    "transcriptionId": transcription_ids,
-    "streamId": stream_ids,
-    "accountId": account_ids,
-    "applicationId": uuids,
-    "errorId": uuids,
-    "sipCallId": sip_call_ids,
-    "digits": gather_digits,
-    "terminatingDigit": terminating_digits,
-    "digit": dtmf_digits,
-    "tag": tags,
-    "duration": iso_durations,
-    "cause": lambda: st.sampled_from(DISCONNECT_CAUSES),
-    "errorMessage": free_text,
-    "name": conference_names,
-    "text": free_text,
-    "callUrl": urls,
-    "mediaUrl": media_urls,
-    "sipResponseCode": lambda: st.sampled_from((200, 404, 408, 480, 486, 487, 500, 503, 603)),
-    "channels": lambda: st.sampled_from((1, 2)),
-    "sipHeaders": sip_header_maps,
-    "mediaStream.id": stream_ids,
-    "originalMediaStream.id": stream_ids,
-    "realTimeTranscription.id": transcription_ids,
-    "originalTranscription.id": transcription_ids,
-    "transcription.id": transcription_ids,
-    "mediaStream.name": free_text,
-    "originalMediaStream.name": free_text,
-    "realTimeTranscription.name": free_text,
-    "originalTranscription.name": free_text,
-    "mediaStream.type": lambda: st.just("WebSocket"),
-    "originalMediaStream.type": lambda: st.just("WebSocket"),
-    "destination": lambda: st.sampled_from(("wss://media.example.com/stream", "wss://10.0.0.5:8443/audio")),
-}
-
-# Representative values of each realistic generator.  A leaf schema that accepts none of them (a
-# contract stricter than the guess) gets the generic schema-driven generator instead, and one that
-# accepts only a few gets those few mixed with it, so a guess never has to be filtered to death.
-SAMPLES: dict[Callable[[], st.SearchStrategy[Any]], tuple[Any, ...]] = {
-    caller_ids: ("+15551230000", "+442071234567", "+4930123456789", "sip:alice@example.com", "Anonymous"),
-    destinations: ("+15551230001", "+33123456789", "+819012345678", "sip:+15551230001@192.0.2.55"),
-    call_ids: ("c-15ac29a2-1331029c-2cb0-4a07-b215-b22865662d85",),
-    conference_ids: ("conf-7e1c29a2-1331029c-2cb0-4a07-b215-b22865662d85",),
-    recording_ids: ("r-fbe05094-9fd2afe9-bf5b-4c68-820a-41a01c1c5833",),
-    transcription_ids: ("t-fbe05094-9fd2afe9-bf5b-4c68-820a-41a01c1c5833",),
-    stream_ids: ("s-fbe05094-9fd2afe9-bf5b-4c68-820a-41a01c1c5833",),
-    account_ids: ("9900000", "55555555"),
-    uuids: ("7fc9698a-b04a-468b-9e8f-91238c0d0086",),
-    sip_call_ids: ("3f2a9c0e1b7d@10.0.0.1",),
-    gather_digits: ("", "1", "#", "1234#", "0" * 50),
-    terminating_digits: ("", "#", "*"),
-    dtmf_digits: tuple(DTMF_DIGITS),
-    tags: ("", "campaign-42", "a&b", "x" * 256, "日本語のタグ"),
-    iso_durations: ("PT0.2S", "PT13.67S", "PT1H2M3.5S"),
-    free_text: ("", "Busy here", "a&b", "é"),
-    conference_names: ("room", "team_42", "x" * 100),
-    urls: (
-        "https://voice.bandwidth.com/api/v2/accounts/9900000/calls/c-15ac29a2-1331029c-2cb0-4a07-b215-b22865662d85",
-    ),
-    media_urls: (
-        "https://voice.bandwidth.com/api/v2/accounts/9900000/calls/c-15ac29a2-1331029c-2cb0-4a07-b215-b22865662d85"
-        "/recordings/r-fbe05094-9fd2afe9-bf5b-4c68-820a-41a01c1c5833/media",
-    ),
-}
-
-
-# JSON Schema ``format`` -> generator, for strings the name table does not cover.
-FORMAT_VALUES: dict[str, Callable[[], st.SearchStrategy[str]]] = {
-    "date-time": timestamps,
-    "uri": urls,
-    "url": urls,
-    "uuid": uuids,
-    "duration": iso_durations,
-}
-
 __all__ = [
     "API_ROOT",
     "DISCONNECT_CAUSES",
     "DTMF_DIGITS",
-    "FIELD_VALUES",
-    "FORMAT_VALUES",
     "MARKUP_TEXT",
-    "SAMPLES",
     "TRICKY_TAGS",
     "WITHHELD_CALLER_IDS",
     "account_ids",

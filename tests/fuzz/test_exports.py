@@ -8,7 +8,18 @@ import pytest
 
 import conformance.fuzz as fuzz
 
-MODULES = ["checks", "fixture", "report", "runner", "scenarios", "schema", "strategies", "targets", "values"]
+MODULES = [
+    "checks",
+    "fields",
+    "fixture",
+    "report",
+    "runner",
+    "scenarios",
+    "schema",
+    "strategies",
+    "targets",
+    "values",
+]
 
 
 def test_package_exports() -> None:
