@@ -59,19 +59,37 @@ def query_params(payload: Mapping[str, Any]) -> dict[str, str]:
     return params
 
 
-def curl_command(method: Method, url: str, payload: Mapping[str, Any], username: str | None = None) -> str:
-    """A curl command that sends the same webhook (curl asks for the password itself)."""
+_URL_MARK = "\x00url\x00"
+
+
+def curl_command(
+    method: Method,
+    url: str,
+    payload: Mapping[str, Any],
+    username: str | None = None,
+    *,
+    in_process: bool = False,
+) -> str:
+    """A curl command that sends the same webhook (curl asks for the password itself).
+
+    For an app fuzzed in-process the URL becomes ``"${APP_URL:-http://127.0.0.1:8000}/path"``, so the
+    command works against wherever the developer runs the app."""
     parts = ["curl", "-sS", "-i"]
     if username is not None:
         parts += ["-u", username]
     if method == "GET":
-        parts += ["-G", url]
+        parts += ["-G", _URL_MARK]
         for key, value in query_params(payload).items():
             parts += ["--data-urlencode", f"{key}={value}"]
     else:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        parts += ["-X", "POST", url, "-H", "Content-Type: application/json", "--data-raw", body]
-    return " ".join(shlex.quote(part) for part in parts)
+        parts += ["-X", "POST", _URL_MARK, "-H", "Content-Type: application/json", "--data-raw", body]
+    if in_process:
+        path = shlex.quote(urlsplit(url)._replace(scheme="", netloc="").geturl() or "/")
+        target = '"${APP_URL:-http://127.0.0.1:8000}"' + path
+    else:
+        target = shlex.quote(url)
+    return " ".join(target if part == _URL_MARK else shlex.quote(part) for part in parts)
 
 
 def _is_asgi(app: object) -> bool:
@@ -233,7 +251,8 @@ class Target:
         )
 
     def curl(self, url: str, payload: Mapping[str, Any]) -> str:
-        return curl_command(self.method, url, payload, self.auth[0] if self.auth else None)
+        username = self.auth[0] if self.auth else None
+        return curl_command(self.method, url, payload, username, in_process=self.kind != "url")
 
 
 __all__ = ["IN_PROCESS_BASE", "Exchange", "Method", "Target", "curl_command", "query_params"]

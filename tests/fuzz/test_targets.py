@@ -153,3 +153,17 @@ def test_basic_auth_reaches_an_in_process_app() -> None:
     assert denied.findings[0].status == 401
     allowed = fuzz_app(app, events=["dtmf"], max_examples=2, sequences=False, auth=("bw", "secret"))
     assert allowed.ok
+
+
+def test_in_process_curl_points_at_app_url() -> None:
+    import subprocess
+
+    command = curl_command("POST", "http://testserver/gather?x=1", PAYLOAD, in_process=True)
+    assert command.startswith("curl ")
+    echo = "printf '%s\\n'" + command[len("curl") :]
+    env = {"APP_URL": "http://127.0.0.1:8123", "PATH": "/usr/bin:/bin"}
+    words = subprocess.run(
+        ["bash", "-c", echo], env=env, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert "http://127.0.0.1:8123/gather?x=1" in words
+    assert json.loads(words[words.index("--data-raw") + 1]) == PAYLOAD
