@@ -63,6 +63,16 @@ ADVISORY_RULES: frozenset[str] = frozenset(
     }
 )
 
+
+def first_blocking_error(document: str | bytes, context: str = "call") -> BxmlError | None:
+    """The first error of ``document`` that is not advisory, or ``None``.
+
+    What a platform that enforces only confirmed rules would refuse the document for; the
+    simulator uses it.  (``ADVISORY_RULES`` problems are still errors to :func:`iter_errors`.)
+    """
+    return next((e for e in iter_errors(document, context) if e.rule not in ADVISORY_RULES), None)
+
+
 __all__ = [
     "ADVISORY_RULES",
     "CODE_RULES",
@@ -80,6 +90,7 @@ __all__ = [
     "UnknownContextError",
     "allowed_verbs",
     "element_path",
+    "first_blocking_error",
     "is_valid",
     "iter_errors",
     "parse",

@@ -13,7 +13,8 @@ from conformance.bxml.grammar import grammar, read_grammar
 EXPECTED = {
     "ADVISORY_RULES", "CODE_RULES", "CONTEXTS", "MAX_DEPTH", "MAX_DOCUMENT_BYTES", "ROOTS", "RULES", "VERBS",
     "BxmlArgumentError", "BxmlError", "BxmlValidationError", "DocumentTypeError", "GrammarError",
-    "UnknownContextError", "allowed_verbs", "element_path", "is_valid", "iter_errors", "parse", "validate",
+    "UnknownContextError", "allowed_verbs", "element_path", "first_blocking_error", "is_valid", "iter_errors",
+    "parse", "validate",
 }  # fmt: skip
 
 

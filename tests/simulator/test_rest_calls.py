@@ -365,3 +365,20 @@ def test_machine_detection_thresholds_cannot_be_negative(client: httpx.Client) -
     response = client.post(f"/accounts/{ACCOUNT}/calls", json=body)
     assert response.status_code == 400
     assert "speechThreshold" in response.json()["description"]
+
+
+def test_replace_bxml_accepts_documents_that_break_only_advisory_rules(
+    quiet_client: httpx.Client, quiet_sim: Simulator
+) -> None:
+    from conformance import bxml
+
+    call = seed_call(quiet_sim.store, state="answered")
+    url = f"/accounts/{ACCOUNT}/calls/{call.call_id}/bxml"
+    # Credentials over plain http: the docs ask for https, the platform's enforcement is unconfirmed.
+    advisory = (
+        '<Response><Record username="u" password="p" recordCompleteUrl="http://127.0.0.1:9/done"/></Response>'
+    )
+    assert [e.rule for e in bxml.iter_errors(advisory)] == ["credentials-need-https"]
+    assert bxml.first_blocking_error(advisory) is None
+    r = quiet_client.put(url, content=advisory, headers={"content-type": "application/xml"})
+    assert r.status_code == 204, r.text

@@ -75,10 +75,9 @@ def _convert(element: Any) -> Verb:
 @functools.lru_cache(maxsize=2048)
 def _verbs(raw: str, context: str) -> tuple[Verb, ...] | str:
     """The verbs of a document, or the first validation problem (apps repeat their documents)."""
-    errors = bxml.iter_errors(raw, context=context)
-    first = next(iter(errors), None)
+    first = bxml.first_blocking_error(raw, context)
     if first is not None:
-        return getattr(first, "message", None) or str(first)
+        return first.message
     root = bxml.parse(raw)
     root = root.getroot() if hasattr(root, "getroot") else root
     return tuple(_convert(child) for child in root if isinstance(child.tag, str))
