@@ -16,6 +16,7 @@ from conformance.settings import Settings, load_settings
 if TYPE_CHECKING:
     import httpx
 
+    from conformance.fuzz.fixture import AppFuzzer
     from conformance.target import Target
     from conformance.webhooks.sink import SinkScope, WebhookSink
 
@@ -99,3 +100,11 @@ def bw_sink(bw_settings: Settings) -> Iterator[WebhookSink]:
 def bw_webhooks(bw_sink: WebhookSink, request: pytest.FixtureRequest) -> SinkScope:
     """This test's own path prefix on the sink, so parallel tests never mix."""
     return bw_sink.scope(request.node.nodeid)
+
+
+@pytest.fixture
+def bw_fuzz_app(request: pytest.FixtureRequest) -> AppFuzzer:
+    """Fuzz a voice app (URL, ASGI or WSGI app) from a test: ``bw_fuzz_app.assert_clean(app)``."""
+    from conformance.fuzz.fixture import fuzz_app_fixture
+
+    return fuzz_app_fixture(request)

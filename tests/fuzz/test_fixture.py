@@ -1,4 +1,4 @@
-"""The fixture body the plugin wires as ``bw_fuzz_app``: an app's own test suite fuzzes it in-process."""
+"""The plugin's ``bw_fuzz_app`` fixture: an app's own test suite fuzzes it in-process."""
 
 from __future__ import annotations
 
@@ -9,15 +9,6 @@ import pytest
 pytest_plugins = ["pytester"]
 
 APP = Path(__file__).resolve().parents[2] / "examples" / "ivr" / "app.py"
-
-CONFTEST = """
-import pytest
-from conformance.fuzz.fixture import AppFuzzer, fuzz_app_fixture
-
-@pytest.fixture
-def bw_fuzz_app(request: pytest.FixtureRequest) -> AppFuzzer:
-    return fuzz_app_fixture(request)
-"""
 
 TESTS = f"""
 import importlib.util
@@ -47,7 +38,6 @@ def test_careless(bw_fuzz_app):
 
 
 def test_assert_clean_passes_a_clean_app_and_fails_with_the_findings(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_app=TESTS)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--bw-max-examples", "6")
     result.assert_outcomes(passed=1, failed=1)
