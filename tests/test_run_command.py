@@ -73,3 +73,12 @@ def test_junit_xml_is_written(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "<testsuite" in report.read_text(encoding="utf-8")
+
+
+def test_workers_still_count_by_area(tmp_path: Path) -> None:
+    result = _run(
+        "--workers", "2", "-m", "flows", "-k", "test_outbound_answered_and_hung_up or test_busy", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    flows_row = next(line for line in result.stdout.splitlines() if "flows" in line and "│" in line)
+    assert [cell.strip() for cell in flows_row.split("│")[1:-1]][1] != "0"

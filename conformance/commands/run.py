@@ -93,7 +93,8 @@ class _Collector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        area = self._areas.get(report.nodeid, "other")
+        # With --workers the items are collected in the workers; reports still carry their keywords.
+        area = self._areas.get(report.nodeid) or _area(report.keywords)
         counts = self.outcomes.counts[area]
         # A failed subtest is listed with its own evidence; its test is counted once, as failed.
         subtest = type(report).__name__ == "SubtestReport"
