@@ -37,6 +37,36 @@ def _used_tracks(items: dict[str, dict[str, Any]]) -> int:
     return sum(len(item["info"]["tracks"]) for item in items.values())
 
 
+def _admit(
+    leg: Leg,
+    running: dict[str, dict[str, Any]],
+    info: dict[str, Any],
+    target: Target | None,
+    *,
+    kind: str,
+    key: str,
+    original_key: str,
+    events: tuple[str, str],
+) -> None:
+    """Start a stream or transcription named ``info["name"]``, or reject it as the docs say: names
+    are unique per call and at most four tracks run at once (``both`` counts as two).
+    ``events`` is (started, rejected); the payload carries ``info`` under ``key``."""
+    name = info["name"]
+    started, rejected = events
+    problem = None
+    if name in running:
+        problem = ("duplicate", f"a {kind} named {name!r} is already running on this call")
+    elif _used_tracks(running) + len(info["tracks"]) > MAX_TRACK_STREAMS:
+        problem = ("track-limit", f"at most {MAX_TRACK_STREAMS} track {kind}s may run on one call")
+    if problem is not None:
+        original = running.get(name, {}).get("info")
+        extra = {key: info, original_key: original, "cause": problem[0], "errorMessage": problem[1]}
+        leg.post(rejected, target, **extra)
+        return
+    running[name] = {"info": info, "target": target, "started": leg.clock.time()}
+    leg.post(started, target, **{key: info})
+
+
 # ------------------------------------------------------------------------------ streams
 
 
@@ -52,24 +82,16 @@ async def start_stream(leg: Leg, verb: Verb, doc: Document) -> Document | None:
         "type": "WebSocket",
     }
     target = _event_target(verb, doc.base_url, "streamEventUrl", "streamEventMethod")
-    problem = None
-    if name in leg.streams:
-        problem = ("duplicate", f"a stream named {name!r} is already running on this call")
-    elif _used_tracks(leg.streams) + len(info["tracks"]) > MAX_TRACK_STREAMS:
-        problem = ("track-limit", f"at most {MAX_TRACK_STREAMS} track streams may run on one call")
-    if problem is not None:
-        original = leg.streams.get(name, {}).get("info")
-        leg.post(
-            "mediaStreamRejected",
-            target,
-            mediaStream=info,
-            originalMediaStream=original,
-            cause=problem[0],
-            errorMessage=problem[1],
-        )
-        return None
-    leg.streams[name] = {"info": info, "target": target, "started": leg.clock.time()}
-    leg.post("mediaStreamStarted", target, mediaStream=info)
+    _admit(
+        leg,
+        leg.streams,
+        info,
+        target,
+        kind="stream",
+        key="mediaStream",
+        original_key="originalMediaStream",
+        events=("mediaStreamStarted", "mediaStreamRejected"),
+    )
     return None
 
 
@@ -104,24 +126,16 @@ async def start_transcription(leg: Leg, verb: Verb, doc: Document) -> Document |
         info["destination"] = destination
         info["stabilized"] = verb.flag("stabilized", True)
     target = _event_target(verb, doc.base_url, "transcriptionEventUrl", "transcriptionEventMethod")
-    problem = None
-    if name in leg.live_transcriptions:
-        problem = ("duplicate", f"a transcription named {name!r} is already running on this call")
-    elif _used_tracks(leg.live_transcriptions) + len(info["tracks"]) > MAX_TRACK_STREAMS:
-        problem = ("track-limit", f"at most {MAX_TRACK_STREAMS} track transcriptions may run on one call")
-    if problem is not None:
-        original = leg.live_transcriptions.get(name, {}).get("info")
-        leg.post(
-            "realTimeTranscriptionRejected",
-            target,
-            realTimeTranscription=info,
-            originalTranscription=original,
-            cause=problem[0],
-            errorMessage=problem[1],
-        )
-        return None
-    leg.live_transcriptions[name] = {"info": info, "target": target, "started": leg.clock.time()}
-    leg.post("realTimeTranscriptionStarted", target, realTimeTranscription=info)
+    _admit(
+        leg,
+        leg.live_transcriptions,
+        info,
+        target,
+        kind="transcription",
+        key="realTimeTranscription",
+        original_key="originalTranscription",
+        events=("realTimeTranscriptionStarted", "realTimeTranscriptionRejected"),
+    )
     return None
 
 

@@ -127,3 +127,31 @@ def test_forward_hands_the_caller_to_another_number(harness: Harness) -> None:
     assert harness.app.names().count("initiate") == 1
     inbound = harness.app.wait_event("initiate")[0].body["callId"]
     assert harness.wait_ended(inbound)["answerTime"]
+
+
+def test_track_limit_and_duplicate_transcription_are_rejected(harness: Harness) -> None:
+    harness.app.reply(
+        "/answer",
+        # 2 + 2 tracks fill the call's four; a third stream is over the limit.
+        '<Response><StartStream name="a" tracks="both" destination="wss://example.test/a" '
+        'streamEventUrl="/stream"/>'
+        '<StartStream name="b" tracks="both" destination="wss://example.test/b" streamEventUrl="/stream"/>'
+        '<StartStream name="c" destination="wss://example.test/c" streamEventUrl="/stream"/>'
+        '<StartTranscription name="live" transcriptionEventUrl="/rtt"/>'
+        '<StartTranscription name="live" transcriptionEventUrl="/rtt"/>'
+        '<Pause duration="2"/><Hangup/></Response>',
+    )
+    call_id = harness.create_call()
+    harness.wait_ended(call_id)
+    harness.app.wait_event("mediaStreamStopped", count=2)
+    harness.app.wait_event("realTimeTranscriptionStopped")
+    streams = harness.app.events("/stream")
+    rejected = [h for h in streams if h.event == "mediaStreamRejected"]
+    assert len(rejected) == 1
+    assert rejected[0].body["cause"] == "track-limit"
+    assert rejected[0].body["mediaStream"]["name"] == "c"
+    rtt = harness.app.events("/rtt")
+    duplicate = [h for h in rtt if h.event == "realTimeTranscriptionRejected"]
+    assert len(duplicate) == 1
+    assert duplicate[0].body["cause"] == "duplicate"
+    assert duplicate[0].body["originalTranscription"]["name"] == "live"
