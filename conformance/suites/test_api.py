@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -337,6 +338,18 @@ def test_list_calls_filters(
             starts_within(low, high),
             "minStartTime and maxStartTime",
         ),
+        _FilterCase(
+            {"to": b_number, "disconnectCause": "busy"},
+            {second["callId"]},
+            lambda c: c.get("disconnectCause") == "busy",
+            "disconnectCause",
+        ),
+        _FilterCase(
+            {"to": a_number, "disconnectCause": "busy"},
+            set(),
+            lambda c: c.get("disconnectCause") == "busy",
+            "disconnectCause",
+        ),
     ]
     user = _user(settings)
     for case in cases:
@@ -355,6 +368,61 @@ def test_list_calls_filters(
                 ),
                 pytrace=False,
             )
+
+
+def test_list_calls_pages_with_link_next(
+    bw_client: httpx.Client, bw_target: Target, bw_api_runner: ApiRunner, bw_webhooks: SinkScope
+) -> None:
+    """listCalls with ``pageSize`` returns at most that many calls and a ``Link: <...>; rel="next"``
+    header while more remain; following the links lists every call exactly once."""
+    settings = bw_target.settings
+    calls_path = f"{_account_path(settings)}/calls"
+    to = _BUSY_NUMBER  # ends at once, so the test leaves nothing running
+    ours = {
+        _create_call(bw_client, bw_target, bw_api_runner, to=to, answer_url=bw_webhooks.url("answer"))[
+            "callId"
+        ]
+        for _ in range(3)
+    }
+    query = {"to": to, "pageSize": "2"}
+    first = _poll(
+        partial(bw_client.get, calls_path, params={"to": to}),
+        lambda r: ours <= {item.get("callId") for item in _json_list(r)},
+    )
+    expected_total = len(_json_list(first))
+    seen: list[str] = []
+    problems: list[str] = []
+    url: str | None = str(bw_client.build_request("GET", calls_path, params=query).url)
+    pages = 0
+    while url is not None and pages <= expected_total:
+        response = bw_client.get(url)
+        pages += 1
+        items = _json_list(response)
+        if response.status_code != 200:
+            problems.append(f"page {pages}: status {response.status_code}")
+            break
+        if len(items) > 2:
+            problems.append(f"page {pages}: {len(items)} calls with pageSize=2")
+        seen += [str(item.get("callId")) for item in items]
+        link = response.links.get("next")
+        url = urljoin(str(response.url), link["url"]) if link and link.get("url") else None
+    duplicates = sorted({call_id for call_id in seen if seen.count(call_id) > 1})
+    problems += [f"{call_id} listed on more than one page" for call_id in duplicates]
+    problems += [f"our call {call_id} never listed" for call_id in sorted(ours - set(seen))]
+    if len(seen) < expected_total:
+        problems.append(f"{len(seen)} calls over {pages} pages, but {expected_total} match the filter")
+    if problems:
+        pytest.fail(
+            describe_response(
+                rule="listCalls pages with Link rel=next",
+                operation="listCalls",
+                response=response,
+                expected='pages of at most pageSize calls, Link: <...>; rel="next" while more remain',
+                problems=problems[:10],
+                user=_user(settings),
+            ),
+            pytrace=False,
+        )
 
 
 _Predicate = Callable[[dict[str, Any]], bool]

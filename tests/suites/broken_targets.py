@@ -221,6 +221,12 @@ def _list_ignores_filters(request: Request, store: Any) -> Request:
     return request
 
 
+def _no_paging(request: Request, response: Response) -> Response:
+    if request.method == "GET" and _CALL_PATH.match(request.path):
+        return response.with_header("link", None)
+    return response
+
+
 _CALLS = ("createCall", "getCallState")
 BREAKAGES: tuple[Breakage, ...] = (
     Breakage("auth-ignored", ("bw_auth_required",), "test_operation", _CALLS, on_request=_ignore_auth),
@@ -290,6 +296,13 @@ BREAKAGES: tuple[Breakage, ...] = (
         "test_list_calls_filters",
         ("createCall", "listCalls"),
         on_request=_list_ignores_filters,
+    ),
+    Breakage(
+        "paging-without-link",
+        ("listCalls pages with Link rel=next",),
+        "test_list_calls_pages",
+        ("createCall", "listCalls"),
+        on_response=_no_paging,
     ),
 )
 
