@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from conformance.errors import ConfigurationError
 
 Profile = Literal["simulator", "sandbox"]
+AuthMode = Literal["oauth2", "basic"]
 
 # The embedded simulator's default account (see README, "The embedded simulator").
 SIMULATOR_ACCOUNT_ID = "9900000"
@@ -27,11 +28,21 @@ SIMULATOR_PASSWORD = "bw-pass"  # noqa: S105 - a documented public test credenti
 SIMULATOR_APPLICATION_ID = "11111111-1111-4111-8111-111111111111"
 SIMULATOR_NUMBER = "+19195550100"
 SIMULATOR_LOOPBACK_NUMBER = "+19195550101"
+SIMULATOR_CLIENT_ID = "bw-client"
+SIMULATOR_CLIENT_SECRET = "bw-client-secret"  # noqa: S105 - a documented public test credential
+# The real platform's token endpoint (the official spec's OAuth2 clientCredentials tokenUrl).
+BANDWIDTH_TOKEN_URL = "https://api.bandwidth.com/api/v1/oauth2/token"  # noqa: S105 - a URL
+# The path of the token endpoint on any host (the real platform's, and the simulator's own).
+TOKEN_PATH = "/api/v1/oauth2/token"  # noqa: S105 - a path
 
 ENVIRONMENT = {
     "target": "BW_BASE_URL",
     "username": "BW_USERNAME",
     "password": "BW_PASSWORD",
+    # OAuth2 client credentials (the official SDK's test names), the only way in from 2026-12-02.
+    "client_id": "BW_CLIENT_ID",
+    "client_secret": "BW_CLIENT_SECRET",
+    "token_url": "BW_TOKEN_URL",
     "account_id": "BW_ACCOUNT_ID",
     "application_id": "BW_VOICE_APPLICATION_ID",
     "number": "BW_NUMBER",
@@ -42,7 +53,12 @@ ENVIRONMENT = {
     "other_account_id": "BW_OTHER_ACCOUNT_ID",
     "other_username": "BW_USERNAME_FORBIDDEN",
     "other_password": "BW_PASSWORD_FORBIDDEN",
+    "other_client_id": "BW_OTHER_CLIENT_ID",
+    "other_client_secret": "BW_OTHER_CLIENT_SECRET",
 }
+
+# Fields that hold secrets: never in a repr, a log line, a command line or a report.
+SECRET_FIELDS = ("password", "client_secret", "other_password", "other_client_secret")
 
 
 @dataclass(frozen=True)
@@ -53,16 +69,26 @@ class Settings:
     spec: str | None = None  # None: the packaged openapi/bandwidth-voice.yml
     account_id: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    token_url: str | None = None  # None: the target's own when it is a simulator, else Bandwidth's
+    auth: AuthMode = "basic"  # oauth2 when a client id is given (see load_settings)
     application_id: str | None = None
     number: str | None = None  # the caller number
     loopback_number: str | None = None  # callee number whose app sends initiate to the sink
     callback_base_url: str | None = None  # where the target can reach the sink
     other_account_id: str | None = None  # a second account, for cross-account checks
     other_username: str | None = None
-    other_password: str | None = None
+    other_password: str | None = field(default=None, repr=False)
+    other_client_id: str | None = None
+    other_client_secret: str | None = field(default=None, repr=False)
     profile: Profile = "simulator"
     max_examples: int = 25
+    seed: int | None = None  # None: a random seed, chosen once per run and printed
+    max_failures: int | None = None  # stop after this many failed tests
+    max_time: float | None = None  # overall deadline of a run, in seconds
+    request_timeout: float = 30.0  # seconds for any one HTTP request to the target
     calls_per_second: float = 1.0  # sandbox profile: client-side pacing of call creation
     call_budget: int = 50  # sandbox profile: most calls one run may create
 
@@ -75,10 +101,22 @@ class Settings:
         """These settings pointed at ``base_url`` (used once the embedded simulator is up)."""
         return replace(self, target=base_url)
 
+    @property
+    def principal(self) -> str:
+        """Who the run authenticates as: the client id (OAuth2) or the user name (Basic)."""
+        if self.auth == "oauth2":
+            return f"client id {self.client_id or '(none)'}"
+        return f"user {self.username or '(none)'}"
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value these settings hold (for output filters and tests)."""
+        values = (getattr(self, name) for name in SECRET_FIELDS)
+        return tuple(value for value in values if isinstance(value, str) and value)
+
     def redacted(self) -> dict[str, Any]:
-        """The settings as a dict with the password hidden, for reports."""
+        """The settings as a dict with every secret hidden, for reports."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        for secret in ("password", "other_password"):
+        for secret in SECRET_FIELDS:
             if data.get(secret):
                 data[secret] = "*****"
         return data
@@ -143,24 +181,26 @@ def load_settings(
     profile = values.get("profile", "simulator")
     if profile not in ("simulator", "sandbox"):
         raise ConfigurationError(f"profile must be 'simulator' or 'sandbox', got {profile!r}")
-    for name in ("max_examples", "call_budget"):
-        if name in values:
+    for name, minimum in (("max_examples", 1), ("call_budget", 1), ("max_failures", 1), ("seed", 0)):
+        if values.get(name) is not None:
             try:
                 values[name] = int(values[name])
             except (TypeError, ValueError):
                 raise ConfigurationError(f"{name} must be an integer, got {values[name]!r}") from None
-            if values[name] < 1:
-                raise ConfigurationError(f"{name} must be at least 1, got {values[name]}")
-    if "calls_per_second" in values:
-        try:
-            values["calls_per_second"] = float(values["calls_per_second"])
-        except (TypeError, ValueError):
-            raise ConfigurationError(
-                f"calls_per_second must be a number, got {values['calls_per_second']!r}"
-            ) from None
-        if values["calls_per_second"] <= 0:
-            raise ConfigurationError("calls_per_second must be positive")
-    for name in ("target", "callback_base_url"):
+            if values[name] < minimum:
+                raise ConfigurationError(f"{name} must be at least {minimum}, got {values[name]}")
+    for name in ("calls_per_second", "max_time", "request_timeout"):
+        if values.get(name) is not None:
+            try:
+                values[name] = float(values[name])
+            except (TypeError, ValueError):
+                raise ConfigurationError(f"{name} must be a number, got {values[name]!r}") from None
+            if not 0 < values[name] < float("inf"):
+                raise ConfigurationError(f"{name} must be a positive number, got {values[name]}")
+    auth = values.get("auth")
+    if auth is not None and auth not in ("oauth2", "basic"):
+        raise ConfigurationError(f"auth must be 'oauth2' or 'basic', got {auth!r}", reason="bad-auth")
+    for name in ("target", "callback_base_url", "token_url"):
         if values.get(name):
             values[name] = str(values[name]).rstrip("/")
             _check_url(name, values[name])
@@ -174,20 +214,37 @@ def load_settings(
         values.setdefault("account_id", SIMULATOR_ACCOUNT_ID)
         values.setdefault("username", SIMULATOR_USERNAME)
         values.setdefault("password", SIMULATOR_PASSWORD)
+        values.setdefault("client_id", SIMULATOR_CLIENT_ID)
+        values.setdefault("client_secret", SIMULATOR_CLIENT_SECRET)
         values.setdefault("application_id", SIMULATOR_APPLICATION_ID)
         values.setdefault("number", SIMULATOR_NUMBER)
         values.setdefault("loopback_number", SIMULATOR_LOOPBACK_NUMBER)
-    else:
-        missing = [
-            ENVIRONMENT[name] for name in ("account_id", "username", "password") if not values.get(name)
-        ]
-        if missing:
-            raise ConfigurationError(
-                f"target {values['target']} needs credentials: set {', '.join(missing)}",
-                reason="missing-credentials",
-            )
+    values["auth"] = auth or ("oauth2" if values.get("client_id") else "basic")
+    if values.get("target"):
+        _check_credentials(values)
     values["profile"] = profile
     return Settings(**values)
 
 
-__all__ = ["ENVIRONMENT", "Profile", "Settings", "load_settings"]
+def _check_credentials(values: Mapping[str, Any]) -> None:
+    """A target needs an account and the credentials of the chosen auth mode (exit 2 otherwise)."""
+    needed = ("client_id", "client_secret") if values["auth"] == "oauth2" else ("username", "password")
+    missing = [ENVIRONMENT[name] for name in ("account_id", *needed) if not values.get(name)]
+    if missing:
+        how = "OAuth2 client credentials" if values["auth"] == "oauth2" else "Basic credentials (legacy)"
+        raise ConfigurationError(
+            f"target {values['target']} needs {how}: set {', '.join(missing)}",
+            reason="missing-credentials",
+        )
+
+
+__all__ = [
+    "BANDWIDTH_TOKEN_URL",
+    "ENVIRONMENT",
+    "SECRET_FIELDS",
+    "TOKEN_PATH",
+    "AuthMode",
+    "Profile",
+    "Settings",
+    "load_settings",
+]
