@@ -214,8 +214,10 @@ def load_settings(
         values.setdefault("account_id", SIMULATOR_ACCOUNT_ID)
         values.setdefault("username", SIMULATOR_USERNAME)
         values.setdefault("password", SIMULATOR_PASSWORD)
-        values.setdefault("client_id", SIMULATOR_CLIENT_ID)
-        values.setdefault("client_secret", SIMULATOR_CLIENT_SECRET)
+        # TODO(oauth2 default): flip to the simulator's client once its token endpoint lands.
+        if values.get("auth") == "oauth2":
+            values.setdefault("client_id", SIMULATOR_CLIENT_ID)
+            values.setdefault("client_secret", SIMULATOR_CLIENT_SECRET)
         values.setdefault("application_id", SIMULATOR_APPLICATION_ID)
         values.setdefault("number", SIMULATOR_NUMBER)
         values.setdefault("loopback_number", SIMULATOR_LOOPBACK_NUMBER)

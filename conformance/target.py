@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import httpx
 
+from conformance.auth import Authenticator, default_token_url
 from conformance.errors import TargetUnreachableError
 from conformance.settings import Settings
 
@@ -16,8 +17,13 @@ from conformance.settings import Settings
 class Target:
     """A reachable Voice API target."""
 
-    settings: Settings  # with ``target`` set to the base URL actually used
+    settings: Settings  # with ``target`` set to the base URL actually used, ``token_url`` resolved
     has_control_api: bool  # the simulator's /_sim/ control API is available
+    authenticator: Authenticator = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.authenticator is None:
+            object.__setattr__(self, "authenticator", Authenticator.from_settings(self.settings))
 
     @property
     def base_url(self) -> str:
@@ -30,9 +36,9 @@ class Target:
         return f"{self.base_url}/accounts/{self.settings.account_id}"
 
     def client(self, **kwargs: object) -> httpx.Client:
-        """An HTTP client for the target, authenticated with the configured credentials."""
-        auth = (self.settings.username or "", self.settings.password or "")
-        return httpx.Client(base_url=self.base_url, auth=auth, timeout=30.0, **kwargs)  # type: ignore[arg-type]
+        """An HTTP client for the target, authenticated as the run is (Bearer token or Basic)."""
+        kwargs.setdefault("timeout", self.settings.request_timeout)
+        return httpx.Client(base_url=self.base_url, auth=self.authenticator.httpx_auth, **kwargs)  # type: ignore[arg-type]
 
 
 def probe(base_url: str, timeout: float = 10.0) -> bool:
@@ -60,7 +66,11 @@ def open_target(settings: Settings) -> Iterator[Target]:
             simulator = stack.enter_context(Simulator())
             settings = settings.with_target(simulator.base_url)
         assert settings.target is not None
-        yield Target(settings=settings, has_control_api=probe(settings.target))
+        has_control_api = probe(settings.target)
+        if settings.token_url is None:
+            token_url = default_token_url(settings.target, is_simulator=has_control_api)
+            settings = replace(settings, token_url=token_url)
+        yield Target(settings=settings, has_control_api=has_control_api)
 
 
 __all__ = ["Target", "open_target", "probe"]
