@@ -3,6 +3,8 @@
 Handlers raise :class:`ApiError`; the app turns it into a JSON response
 ``{"type": ..., "description": ..., "id": ...}`` with the given status and headers, and records
 ``rule`` (a short machine-readable name of the contract rule the request broke) in the request log.
+The ``SCOPE_*`` names are the ASGI scope keys under which a request's handling leaves what the
+request log records (operation, account, rule and description).
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ from starlette.responses import Response
 
 from conformance.errors import ConformanceError
 
+# Keys kept in the ASGI scope for the request log.
+SCOPE_OPERATION = "bw.operation"
+SCOPE_ACCOUNT = "bw.account"
+SCOPE_RULE = "bw.rule"
+SCOPE_DESCRIPTION = "bw.description"
+
 __all__ = [
+    "SCOPE_ACCOUNT",
+    "SCOPE_DESCRIPTION",
+    "SCOPE_OPERATION",
+    "SCOPE_RULE",
     "ApiError",
     "bad_request",
     "conflict",

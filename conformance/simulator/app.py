@@ -1,14 +1,18 @@
-"""The simulator's ASGI app: every Voice operation at ``/`` and ``/api/v2``, ``/health``, ``/_sim/``.
+"""The simulator's ASGI app: every Voice operation at ``/`` and ``/api/v2``, the OAuth2 token
+endpoint at ``/api/v1/oauth2/token``, ``/health`` and ``/_sim/``.
 
 :func:`create_app` wires the parts: a :class:`~conformance.simulator.clock.VirtualClock`, the
 :class:`~conformance.simulator.store.Store`, the call engine (``engine_factory(store, clock)``;
 the call engine of ``simulator/engine`` by default), the rate limiter, the
+:class:`~conformance.simulator.oauth.TokenAuthority` (token endpoint and Bearer checks), the
 operation table and the request log.  The request path stays lean: routes are compiled once,
 validators are plain functions, and the log middleware is pure ASGI.
 
 Every answer that is not a success is a ``voiceApiError`` JSON body, including unknown paths (404),
 methods (405 with ``Allow``) and anything that escapes a handler (500 ``internal-error``, logged
-with rule ``internal-error``): no bare 500 ever leaves the app.
+with rule ``internal-error``): no bare 500 ever leaves the app.  The token endpoint answers RFC 6749
+errors instead (see :mod:`conformance.simulator.oauth`); it is logged like any Voice API request,
+without its query string, and the log never holds a secret, a token or an ``Authorization`` header.
 """
 
 from __future__ import annotations
@@ -44,12 +48,19 @@ from conformance.simulator.fastpath import (
     endpoint_for,
 )
 from conformance.simulator.models import CallEngine, Clock
+from conformance.simulator.oauth import (
+    LEGACY_BASIC_DESCRIPTION,
+    LEGACY_BASIC_RULE,
+    TOKEN_PATH,
+    TokenAuthority,
+)
 from conformance.simulator.ops_calls import OPERATIONS as CALL_OPERATIONS
 from conformance.simulator.ops_conferences import OPERATIONS as CONFERENCE_OPERATIONS
 from conformance.simulator.ops_recordings import OPERATIONS as RECORDING_OPERATIONS
 from conformance.simulator.ratelimit import RateLimiter
 from conformance.simulator.runtime import Operation, Runtime, json_response
 from conformance.simulator.store import RequestRecord, Store
+from conformance.simulator.transport import SCOPE_LEGACY_BASIC
 
 __all__ = ["API_PREFIX", "OPERATIONS", "EngineFactory", "RequestListener", "create_app", "format_record"]
 
@@ -81,8 +92,11 @@ def _api_routes(runtime: Runtime) -> list[BaseRoute]:
     return routes
 
 
-async def _health(request: Request) -> Response:
-    return json_response({"status": "ok", "version": __version__})
+def _health(runtime: Runtime) -> Callable[[Request], Any]:
+    async def health(request: Request) -> Response:
+        return json_response({"status": "ok", "version": __version__, "auth": runtime.config.auth_mode})
+
+    return health
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -153,18 +167,24 @@ class RequestLog:
 
     def _record(self, scope: Scope, status: int, started: float) -> None:
         store = self.runtime.store
+        path: str = scope["path"]
         query: bytes = scope["query_string"]
+        if query:  # the token endpoint's query could hold a secret: never logged
+            path += "?[not logged]" if path == TOKEN_PATH else "?" + query.decode("latin-1")
+        rule, description = scope.get(SCOPE_RULE), scope.get(SCOPE_DESCRIPTION)
+        if rule is None and scope.get(SCOPE_LEGACY_BASIC):
+            rule, description = LEGACY_BASIC_RULE, LEGACY_BASIC_DESCRIPTION
         record = store.log_request(
             RequestRecord(
                 seq=store.next_request_seq(),
                 time=store.now(),
                 method=scope["method"],
-                path=scope["path"] + (("?" + query.decode("latin-1")) if query else ""),
+                path=path,
                 status=status,
                 operation=scope.get(SCOPE_OPERATION),
                 account_id=scope.get(SCOPE_ACCOUNT),
-                rule=scope.get(SCOPE_RULE),
-                description=scope.get(SCOPE_DESCRIPTION),
+                rule=rule,
+                description=description,
                 duration_ms=(time.perf_counter() - started) * 1000.0,
             )
         )
@@ -192,7 +212,7 @@ def create_app(
     """
     config = config or SimulatorConfig()
     clock = VirtualClock(time_scale=config.time_scale)
-    store = Store(clock, _copy_accounts(config))
+    store = Store(clock, _copy_accounts(config), credentials=config.credentials)
     engine = (engine_factory or _default_engine_factory())(store, clock)
     deliverer = getattr(engine, "deliverer", None)
     if deliverer is not None and hasattr(deliverer, "egress"):
@@ -200,7 +220,8 @@ def create_app(
     limiter = RateLimiter(
         store, calls_per_second=config.calls_per_second, max_concurrent_calls=config.max_concurrent_calls
     )
-    runtime = Runtime(config=config, clock=clock, store=store, engine=engine, limiter=limiter)
+    tokens = TokenAuthority(store, mode=config.auth_mode, lifetime=config.token_lifetime)
+    runtime = Runtime(config=config, clock=clock, store=store, engine=engine, limiter=limiter, tokens=tokens)
     listener = on_request if on_request is not None else (_print_record if config.log_requests else None)
 
     @asynccontextmanager
@@ -218,7 +239,8 @@ def create_app(
 
     routes: list[BaseRoute] = [
         *_api_routes(runtime),
-        Route("/health", _health, methods=["GET"]),
+        Route(TOKEN_PATH, tokens.endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+        Route("/health", _health(runtime), methods=["GET"]),
         *control_routes(runtime),
     ]
     app = Starlette(

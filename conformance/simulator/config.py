@@ -23,40 +23,69 @@ An accounts file is JSON or YAML shaped like this (every key but ``id``, ``usern
 
 Instead of ``number``, an entry may give an inclusive range:
 ``{range: ["+19195550100", "+19195550199"], applicationId: ...}``.
+
+OAuth2 client credentials (Bandwidth's "API credentials") sit beside the accounts, at the top
+level; one credential may cover several accounts::
+
+    credentials:
+      - clientId: bw-client
+        clientSecret: bw-client-secret
+        accounts: ["9900000"]
+
+A file without ``credentials`` has none: its accounts are reached with HTTP Basic only.  Without a
+file, the simulator has the two built-in accounts and the two built-in credentials
+(:data:`DEFAULT_CLIENT_ID` / :data:`DEFAULT_CLIENT_SECRET` on account 9900000,
+:data:`OTHER_CLIENT_ID` / :data:`OTHER_CLIENT_SECRET` on 9900001): a public contract, like the
+built-in users.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
 from conformance.errors import ConfigurationError
 from conformance.simulator.egress import CallbackHosts
-from conformance.simulator.models import Account, Application, Method, PhoneNumber
+from conformance.simulator.models import Account, ApiCredential, Application, Method, PhoneNumber
 
 __all__ = [
+    "AUTH_MODES",
     "DEFAULT_ACCOUNT_ID",
     "DEFAULT_APPLICATION_ID",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
     "DEFAULT_PASSWORD",
+    "DEFAULT_TOKEN_LIFETIME",
     "DEFAULT_USERNAME",
     "OTHER_ACCOUNT_ID",
     "OTHER_APPLICATION_ID",
+    "OTHER_CLIENT_ID",
+    "OTHER_CLIENT_SECRET",
     "OTHER_PASSWORD",
     "OTHER_USERNAME",
+    "AccountsFile",
+    "ApiCredential",
+    "AuthMode",
     "SimulatorConfig",
     "account_from_json",
     "account_to_json",
     "application_from_json",
     "application_to_json",
+    "check_credentials",
+    "credential_from_json",
+    "credential_to_json",
     "default_accounts",
+    "default_credentials",
     "load_accounts",
     "parse_accounts",
+    "parse_credentials",
+    "read_accounts_file",
 ]
 
 DEFAULT_ACCOUNT_ID = "9900000"
@@ -67,6 +96,25 @@ OTHER_ACCOUNT_ID = "9900001"
 OTHER_USERNAME = "bw-other"
 OTHER_PASSWORD = "bw-other-pass"  # noqa: S105 - a documented simulator credential
 OTHER_APPLICATION_ID = "22222222-2222-4222-8222-222222222222"
+# Built-in OAuth2 client credentials (a public contract, like the users above).
+DEFAULT_CLIENT_ID = "bw-client"
+DEFAULT_CLIENT_SECRET = "bw-client-secret"  # noqa: S105 - a documented simulator credential
+OTHER_CLIENT_ID = "bw-other-client"
+OTHER_CLIENT_SECRET = "bw-other-client-secret"  # noqa: S105 - a documented simulator credential
+
+# How long an access token lives, in seconds.  Bandwidth documents no figure; its CLI
+# (internal/auth/oauth.go) assumes one hour when a token reply has no expires_in, so one hour it is.
+DEFAULT_TOKEN_LIFETIME = 3600
+
+AuthMode = Literal["oauth2", "basic", "both"]
+AUTH_MODES: tuple[AuthMode, ...] = get_args(AuthMode)
+
+# The built-in credentials.  SimulatorConfig recognises this very tuple (by identity) as "not given"
+# and keeps only the accounts of it that the config has.
+_BUILTIN_CREDENTIALS = (
+    ApiCredential(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ("9900000",)),
+    ApiCredential(OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, ("9900001",)),
+)
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _METHODS = ("GET", "POST")
@@ -79,6 +127,14 @@ class SimulatorConfig:
     ``time_scale`` ``None`` means virtual time (timers complete instantly when nothing else is
     pending); ``1.0`` is real time.  ``calls_per_second`` and ``max_concurrent_calls`` are
     defaults for accounts that do not set their own (``None``: unlimited).
+
+    ``credentials`` are the OAuth2 clients; left out, the two built-in ones, each kept only when
+    its account is among ``accounts``.  ``auth_mode`` says how Voice API requests may
+    authenticate: ``"both"`` (HTTP Basic API users and Bearer tokens; Basic requests are marked
+    ``legacy-basic-auth`` in the request log), ``"oauth2"`` (Bearer only, as the real platform from
+    2026-12-02) or ``"basic"`` (no tokens).  ``token_lifetime`` is the seconds an access token
+    lives, measured on the wall clock (``time.time()``), not the simulator's virtual clock: clients
+    compute expiry on wall time.
     """
 
     host: str = "127.0.0.1"
@@ -90,6 +146,9 @@ class SimulatorConfig:
     log_requests: bool = False
     max_body_bytes: int = 1024 * 1024
     callback_hosts: CallbackHosts = "loopback"  # where webhooks and PlayAudio fetches may go
+    credentials: tuple[ApiCredential, ...] = field(default=_BUILTIN_CREDENTIALS)
+    auth_mode: AuthMode = "both"
+    token_lifetime: int = DEFAULT_TOKEN_LIFETIME
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -109,6 +168,25 @@ class SimulatorConfig:
             raise ConfigurationError(
                 "max_concurrent_calls must be at least 1 or None", reason="bad-rate-limit"
             )
+        if self.auth_mode not in AUTH_MODES:
+            raise ConfigurationError(
+                f"auth_mode must be one of {', '.join(AUTH_MODES)}, got {self.auth_mode!r}",
+                reason="bad-auth-mode",
+            )
+        lifetime = self.token_lifetime
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 1 <= lifetime <= 31_536_000:
+            raise ConfigurationError(
+                f"token_lifetime must be a whole number of seconds from 1 to 31536000, got {lifetime!r}",
+                reason="bad-token-lifetime",
+            )
+        account_ids = {a.id for a in self.accounts}
+        if self.credentials is _BUILTIN_CREDENTIALS:
+            kept = tuple(c for c in _BUILTIN_CREDENTIALS if set(c.accounts) <= account_ids)
+            if len(kept) != len(_BUILTIN_CREDENTIALS):
+                object.__setattr__(self, "credentials", kept)
+        else:
+            object.__setattr__(self, "credentials", tuple(self.credentials))
+            check_credentials(self.credentials, account_ids, "credentials", reason="bad-credentials")
 
 
 def default_accounts() -> list[Account]:
@@ -132,6 +210,11 @@ def default_accounts() -> list[Account]:
         applications={other_app.id: other_app},
     )
     return [main, other]
+
+
+def default_credentials() -> list[ApiCredential]:
+    """The two built-in OAuth2 credentials, one for each built-in account."""
+    return list(_BUILTIN_CREDENTIALS)
 
 
 # --------------------------------------------------------------------------------------- parsing
@@ -329,13 +412,89 @@ def parse_accounts(document: Any, where: str = "accounts file") -> list[Account]
     return accounts
 
 
-def load_accounts(path: str | Path | None = None) -> list[Account]:
-    """Accounts from a JSON or YAML file, or the two default accounts when ``path`` is ``None``.
+# --------------------------------------------------------------------------------------- credentials
+_MAX_CLIENT_ID = 256
+_MAX_SECRET = 1024
+
+
+def credential_from_json(raw: Any, where: str = "credential") -> ApiCredential:
+    """One ``{clientId, clientSecret, accounts}`` entry (the accounts are not checked to exist here)."""
+    obj = _mapping(raw, where)
+    client_id = _required(obj, "clientId", where)
+    if len(client_id) > _MAX_CLIENT_ID or ":" in client_id or not client_id.isprintable():
+        raise _fail(where, f"'clientId' must be at most {_MAX_CLIENT_ID} printable characters without ':'")
+    secret = _required(obj, "clientSecret", where)
+    if len(secret) > _MAX_SECRET or not secret.isprintable():
+        raise _fail(where, f"'clientSecret' must be at most {_MAX_SECRET} printable characters")
+    if "accounts" not in obj:
+        raise _fail(where, "'accounts' is required (a list of account ids)")
+    accounts: list[str] = []
+    for i, item in enumerate(_list(obj["accounts"], f"{where}.accounts")):
+        if isinstance(item, int) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, str) or not item:
+            raise _fail(f"{where}.accounts[{i}]", "must be an account id")
+        if item in accounts:
+            raise _fail(f"{where}.accounts[{i}]", f"account {item!r} is listed twice")
+        accounts.append(item)
+    return ApiCredential(client_id, secret, tuple(accounts))
+
+
+def credential_to_json(credential: ApiCredential) -> dict[str, Any]:
+    """The control API's view of a credential (the secret masked)."""
+    return {"clientId": credential.client_id, "clientSecret": "*****", "accounts": list(credential.accounts)}
+
+
+def check_credentials(
+    credentials: Sequence[ApiCredential],
+    account_ids: Container[str],
+    where: str,
+    *,
+    reason: str = "bad-accounts",
+) -> None:
+    """Raise :class:`ConfigurationError` for a repeated client id or an account that does not exist."""
+    seen: set[str] = set()
+    for credential in credentials:
+        if not isinstance(credential, ApiCredential):
+            raise ConfigurationError(f"{where}: {credential!r} is not an ApiCredential", reason=reason)
+        if credential.client_id in seen:
+            raise ConfigurationError(f"{where}: duplicate clientId {credential.client_id!r}", reason=reason)
+        seen.add(credential.client_id)
+        for account_id in credential.accounts:
+            if account_id not in account_ids:
+                raise ConfigurationError(
+                    f"{where}: credential {credential.client_id!r} covers account {account_id!r}, "
+                    "which does not exist",
+                    reason=reason,
+                )
+
+
+def parse_credentials(
+    document: Any, account_ids: Container[str], where: str = "accounts file"
+) -> list[ApiCredential]:
+    """The ``credentials`` of an already-parsed document (none when the key is absent)."""
+    obj = _mapping(document, where)
+    raw = _list(obj.get("credentials"), f"{where}: credentials")
+    credentials = [credential_from_json(c, f"{where}: credentials[{i}]") for i, c in enumerate(raw)]
+    check_credentials(credentials, account_ids, where)
+    return credentials
+
+
+@dataclass(frozen=True)
+class AccountsFile:
+    """What an accounts file holds: accounts and the OAuth2 credentials covering them."""
+
+    accounts: tuple[Account, ...]
+    credentials: tuple[ApiCredential, ...]
+
+
+def read_accounts_file(path: str | Path | None = None) -> AccountsFile:
+    """Accounts and credentials from a JSON or YAML file; the built-in ones when ``path`` is ``None``.
 
     Raises :class:`~conformance.errors.ConfigurationError` naming the file and the problem.
     """
     if path is None:
-        return default_accounts()
+        return AccountsFile(tuple(default_accounts()), tuple(default_credentials()))
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -351,4 +510,16 @@ def load_accounts(path: str | Path | None = None) -> list[Account]:
         raise ConfigurationError(
             f"accounts file {file} is not valid JSON/YAML: {exc}", reason="bad-accounts"
         ) from None
-    return parse_accounts(document, where=f"accounts file {file}")
+    where = f"accounts file {file}"
+    accounts = parse_accounts(document, where=where)
+    credentials = parse_credentials(document, {a.id for a in accounts}, where=where)
+    return AccountsFile(tuple(accounts), tuple(credentials))
+
+
+def load_accounts(path: str | Path | None = None) -> list[Account]:
+    """Accounts from a JSON or YAML file, or the two default accounts when ``path`` is ``None``.
+
+    Raises :class:`~conformance.errors.ConfigurationError` naming the file and the problem (its
+    ``credentials`` are checked too; :func:`read_accounts_file` returns them).
+    """
+    return list(read_accounts_file(path).accounts)

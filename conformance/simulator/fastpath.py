@@ -16,7 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from conformance.simulator.api_errors import ApiError
+from conformance.simulator.api_errors import (
+    SCOPE_ACCOUNT,
+    SCOPE_DESCRIPTION,
+    SCOPE_OPERATION,
+    SCOPE_RULE,
+    ApiError,
+)
 from conformance.simulator.runtime import Ctx, Operation, Runtime
 from conformance.simulator.transport import authenticate
 
@@ -31,12 +37,6 @@ __all__ = [
 ]
 
 API_PREFIX = "/api/v2"
-
-# Keys kept in the ASGI scope for the request log.
-SCOPE_OPERATION = "bw.operation"
-SCOPE_ACCOUNT = "bw.account"
-SCOPE_RULE = "bw.rule"
-SCOPE_DESCRIPTION = "bw.description"
 
 _Key = tuple[int, tuple[str, ...]]
 _Entry = tuple[dict[str, Operation], tuple[str, ...]]
@@ -56,7 +56,7 @@ async def handle(request: Request, runtime: Runtime, op: Operation) -> Response:
     scope = request.scope
     scope[SCOPE_OPERATION] = op.operation_id
     try:
-        account = authenticate(request, runtime.store, request.path_params["accountId"])
+        account = authenticate(request, runtime.store, request.path_params["accountId"], runtime.tokens)
         scope[SCOPE_ACCOUNT] = account.id
         return await op.handler(Ctx(request, runtime, account))
     except ApiError as error:

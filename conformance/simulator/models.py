@@ -52,6 +52,19 @@ class Account:
     max_call_queue_size: int = 1500
 
 
+@dataclass(frozen=True)
+class ApiCredential:
+    """An OAuth2 client (Bandwidth's "API credential"): a client id and secret covering accounts.
+
+    A client trades its id and secret for short-lived access tokens at the token endpoint and sends
+    ``Authorization: Bearer <token>``; a token acts for any of ``accounts``.
+    """
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    accounts: tuple[str, ...] = ()
+
+
 @dataclass
 class Callback:
     """Where and how one kind of webhook is delivered."""

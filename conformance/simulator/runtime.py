@@ -21,6 +21,7 @@ from conformance.simulator.models import (
     EngineRejected,
     Recording,
 )
+from conformance.simulator.oauth import TokenAuthority
 from conformance.simulator.ratelimit import RateLimiter
 from conformance.simulator.store import Store
 from conformance.simulator.transport import base_url, read_json, read_text, require_content_type
@@ -43,6 +44,7 @@ class Runtime:
     store: Store
     engine: CallEngine
     limiter: RateLimiter
+    tokens: TokenAuthority  # OAuth2: the token endpoint and Bearer checks
 
 
 class Ctx:

@@ -1,4 +1,5 @@
-"""The simulator's in-memory state: accounts, calls, recordings, conferences, transcriptions, log.
+"""The simulator's in-memory state: accounts, OAuth2 credentials, calls, recordings, conferences,
+transcriptions, the request log.
 
 One :class:`Store` belongs to one running simulator.  The REST layer and the call engine both read
 and change records only through it, so a ``GET`` always sees what the engine last did.
@@ -24,6 +25,7 @@ from typing import Any
 
 from conformance.simulator.models import (
     Account,
+    ApiCredential,
     Application,
     Call,
     Clock,
@@ -105,9 +107,21 @@ class _Index:
 class Store:
     """All records of one simulator, with the look-ups the REST layer and the call engine need."""
 
-    def __init__(self, clock: Clock, accounts: Iterable[Account] = (), *, log_size: int = _DEFAULT_LOG_SIZE):
+    def __init__(
+        self,
+        clock: Clock,
+        accounts: Iterable[Account] = (),
+        *,
+        credentials: Iterable[ApiCredential] = (),
+        log_size: int = _DEFAULT_LOG_SIZE,
+    ):
         self.clock = clock
         self.accounts: dict[str, Account] = {}
+        self.credentials: dict[str, ApiCredential] = {c.client_id: c for c in credentials}
+        # client id -> revocation generation: a token carries the one current when it was issued and
+        # is good only while it still is.  Never reset, so a credential deleted and made again does
+        # not revive the old tokens.
+        self._token_generations: dict[str, int] = {}
         self.calls: dict[str, Call] = {}  # insertion order is creation order
         self.recordings: dict[str, Recording] = {}
         self.conferences: dict[str, Conference] = {}
@@ -145,13 +159,21 @@ class Store:
 
     # ----------------------------------------------------------------------------- accounts
     def reindex(self) -> None:
-        """Rebuild the look-up tables; call after changing accounts (or their passwords) in place."""
+        """Rebuild the look-up tables; call after changing accounts (or their passwords) in place.
+
+        Credentials lose the accounts that no longer exist (a credential left with none still gets
+        tokens, which act for no account).
+        """
         index = _Index()
         for account in self.accounts.values():
             index.by_username[account.username] = account
             for number in account.numbers:
                 index.by_number[number] = account
         self._index = index
+        for client_id, credential in self.credentials.items():
+            if any(a not in self.accounts for a in credential.accounts):
+                kept = tuple(a for a in credential.accounts if a in self.accounts)
+                self.credentials[client_id] = replace(credential, accounts=kept)
 
     def account(self, account_id: str) -> Account | None:
         return self.accounts.get(account_id)
@@ -178,6 +200,37 @@ class Store:
         account = self.accounts.pop(account_id, None)
         self.reindex()
         return account
+
+    # ----------------------------------------------------------------------------- credentials
+    def credential(self, client_id: str) -> ApiCredential | None:
+        return self.credentials.get(client_id)
+
+    def put_credential(self, credential: ApiCredential) -> None:
+        """Add or replace a credential; its tokens stay good (revoke them with :meth:`revoke_tokens`)."""
+        self.credentials[credential.client_id] = credential
+
+    def remove_credential(self, client_id: str) -> ApiCredential | None:
+        """Delete a credential and revoke every token issued to it."""
+        credential = self.credentials.pop(client_id, None)
+        if credential is not None:
+            self.revoke_tokens(client_id)
+        return credential
+
+    def replace_credentials(self, credentials: Iterable[ApiCredential]) -> None:
+        """Set every credential at once; those that disappear have their tokens revoked."""
+        new = {c.client_id: c for c in credentials}
+        for client_id in self.credentials:
+            if client_id not in new:
+                self.revoke_tokens(client_id)
+        self.credentials = new
+
+    def token_generation(self, client_id: str) -> int:
+        """The revocation generation of a client id (0 until its tokens are first revoked)."""
+        return self._token_generations.get(client_id, 0)
+
+    def revoke_tokens(self, client_id: str) -> None:
+        """Every token issued to ``client_id`` so far stops working; tokens issued later work."""
+        self._token_generations[client_id] = self._token_generations.get(client_id, 0) + 1
 
     def application(self, account_id: str, application_id: str) -> Application | None:
         account = self.accounts.get(account_id)
@@ -323,6 +376,8 @@ class Store:
         """A text that changes whenever any record changes (the request log excepted)."""
         parts = [
             repr(sorted(self.accounts.items())),
+            repr(sorted((c.client_id, c.client_secret, c.accounts) for c in self.credentials.values())),
+            repr(sorted(self._token_generations.items())),
             repr(list(self.calls.values())),
             repr(list(self.recordings.values())),
             repr(list(self.conferences.values())),
@@ -334,6 +389,7 @@ class Store:
         """Counts of every kind of record: a cheap way for tests to see whether anything changed."""
         return {
             "accounts": len(self.accounts),
+            "credentials": len(self.credentials),
             "calls": len(self.calls),
             "recordings": len(self.recordings),
             "conferences": len(self.conferences),

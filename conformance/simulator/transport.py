@@ -1,9 +1,22 @@
-"""Request plumbing shared by every operation: Basic auth, content types, bounded body reading.
+"""Request plumbing shared by every operation: authentication, content types, bounded body reading.
 
 Each function either returns what the handler needs or raises
 :class:`~conformance.simulator.api_errors.ApiError` with the status the real API documents
 (401, 403, 413, 415, 400).  Nothing here touches the store's records, so a refused request
 leaves no trace but its entry in the request log.
+
+Authentication follows the simulator's auth mode (``SimulatorConfig.auth_mode``):
+
+======  ===================================  ================================================
+mode    ``Authorization: Basic`` (API user)  ``Authorization: Bearer`` (OAuth2 access token)
+======  ===================================  ================================================
+both    accepted; logged as                  accepted
+        ``legacy-basic-auth``
+oauth2  401 ``basic-auth-retired``           accepted
+basic   accepted                             401 ``bearer-not-accepted``
+======  ===================================  ================================================
+
+A request without credentials gets 401 with a challenge for each scheme the mode accepts.
 """
 
 from __future__ import annotations
@@ -18,11 +31,22 @@ from starlette.requests import Request
 
 from conformance.simulator.api_errors import ApiError, forbidden, unauthorized
 from conformance.simulator.models import Account
+from conformance.simulator.oauth import (
+    BASIC_RETIRED,
+    BEARER_NOT_ACCEPTED,
+    REALM,
+    TOKEN_MISSING,
+    TokenAuthority,
+    bearer_challenge,
+)
 from conformance.simulator.store import Store
 
-__all__ = ["authenticate", "base_url", "read_json", "read_text", "require_content_type"]
+__all__ = ["SCOPE_LEGACY_BASIC", "authenticate", "base_url", "read_json", "read_text", "require_content_type"]
 
 _API_PREFIX = "/api/v2"
+# Set in the ASGI scope when a request authenticated with Basic while Bearer tokens work too.
+SCOPE_LEGACY_BASIC = "bw.legacy-basic"
+_BASIC_CHALLENGE = f'Basic realm="{REALM}"'
 
 
 def _credentials(header: str | None) -> tuple[str, str] | None:
@@ -36,14 +60,31 @@ def _credentials(header: str | None) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def authenticate(request: Request, store: Store, account_id: str) -> Account:
+def authenticate(request: Request, store: Store, account_id: str, tokens: TokenAuthority) -> Account:
     """The account the request may act for: 401 for bad credentials, 403 for another account."""
     header = request.headers.get("authorization")
+    mode = tokens.mode
+    if header is not None and header[:6].lower() == "bearer" and header[6:7] in ("", " "):
+        if mode == "basic":
+            raise ApiError(
+                401, BEARER_NOT_ACCEPTED, rule="bearer-not-accepted", error_type="authentication-error",
+                headers={"WWW-Authenticate": _BASIC_CHALLENGE},
+            )  # fmt: skip
+        return tokens.account_for(header, account_id)
+    if mode == "oauth2":
+        retired = header is not None and header[:6].lower() == "basic "
+        raise ApiError(
+            401,
+            BASIC_RETIRED if retired else TOKEN_MISSING,
+            rule="basic-auth-retired" if retired else "token-missing",
+            error_type="authentication-error",
+            headers={"WWW-Authenticate": bearer_challenge()},
+        )
     account = None if header is None else store.remembered_authorization(header)
     if account is None:
         creds = _credentials(header)
         if creds is None:
-            raise unauthorized()
+            raise _missing(mode) if header is None else unauthorized()
         account = store.account_by_username(creds[0])
         if account is None or not secrets.compare_digest(account.password.encode(), creds[1].encode()):
             raise unauthorized()
@@ -51,7 +92,16 @@ def authenticate(request: Request, store: Store, account_id: str) -> Account:
         store.remember_authorization(header, account)
     if account.id != account_id:
         raise forbidden()
+    if mode == "both":
+        request.scope[SCOPE_LEGACY_BASIC] = True
     return account
+
+
+def _missing(mode: str) -> ApiError:
+    error = unauthorized()
+    if mode == "both":  # RFC 7235: one challenge per scheme that would work
+        error.headers["WWW-Authenticate"] = f"{bearer_challenge()}, {_BASIC_CHALLENGE}"
+    return error
 
 
 def base_url(request: Request) -> str:
