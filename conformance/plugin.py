@@ -7,6 +7,7 @@ Logic lives in classes usable without pytest: :mod:`conformance.settings`, :mod:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -36,8 +37,22 @@ _OPTIONS = {
     "--bw-callback-base-url": ("callback_base_url", "base URL at which the target reaches the webhook sink"),
     "--bw-profile": ("profile", "simulator (everything) or sandbox (only what is safe on a real account)"),
     "--bw-max-examples": ("max_examples", "hypothesis examples per operation or property"),
-    "--bw-username": ("username", "API user name (default: BW_USERNAME)"),
-    "--bw-password": ("password", "API password (default: BW_PASSWORD)"),
+    "--bw-seed": ("seed", "seed for every hypothesis-driven test (default: a random one, printed)"),
+    "--bw-auth": (
+        "auth",
+        "oauth2 (client credentials) or basic (legacy); default: oauth2 with a client id",
+    ),
+    "--bw-client-id": (
+        "client_id",
+        "OAuth2 client id (default: BW_CLIENT_ID; the secret: BW_CLIENT_SECRET)",
+    ),
+    "--bw-token-url": (
+        "token_url",
+        "OAuth2 token endpoint (default: BW_TOKEN_URL, the simulator's own, or Bandwidth's)",
+    ),
+    "--bw-request-timeout": ("request_timeout", "seconds for any one request to the target (default 30)"),
+    "--bw-username": ("username", "legacy API user name (default: BW_USERNAME)"),
+    "--bw-password": ("password", "legacy API password (default: BW_PASSWORD; prefer the variable)"),
     "--bw-application-id": ("application_id", "voice application id (default: BW_VOICE_APPLICATION_ID)"),
     "--bw-number": ("number", "caller number of the account (default: BW_NUMBER)"),
     "--bw-loopback-number": (
@@ -53,8 +68,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         kwargs: dict[str, Any] = {"dest": f"bw_{field}", "default": None, "help": help_text}
         if field == "profile":
             kwargs["choices"] = ["simulator", "sandbox"]
-        if field == "max_examples":
+        if field == "auth":
+            kwargs["choices"] = ["oauth2", "basic"]
+        if field in ("max_examples", "seed"):
             kwargs["type"] = int
+        if field == "request_timeout":
+            kwargs["type"] = float
         group.addoption(option, **kwargs)
 
 
@@ -72,10 +91,19 @@ def bw_settings(pytestconfig: pytest.Config) -> Settings:
 
 @pytest.fixture(scope="session")
 def bw_target(bw_settings: Settings) -> Iterator[Target]:
-    """The target under test; the embedded simulator is started when no target is given."""
+    """The target under test; the embedded simulator is started when no target is given.
+
+    Opening it is the preflight (reachable, credentials accepted): a failure there is the user's setup,
+    so the session stops with pytest's usage-error status instead of blaming every test on the target.
+    """
+    from conformance.errors import ConformanceError
     from conformance.target import open_target
 
-    with open_target(bw_settings) as target:
+    with ExitStack() as stack:
+        try:
+            target = stack.enter_context(open_target(bw_settings))
+        except ConformanceError as exc:
+            pytest.exit(f"bw-conformance: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
         yield target
 
 

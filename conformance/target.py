@@ -1,16 +1,32 @@
-"""The target under test: a base URL with credentials, or the embedded simulator started on demand."""
+"""The target under test: a base URL with credentials, or the embedded simulator started on demand.
+
+:func:`open_target` is also the run's **preflight**: before any test runs it checks that the target
+answers, says what answers there (``/health``), resolves the token endpoint, fills in what a
+simulator's ``/_sim/`` control API can tell (application, numbers) and proves the credentials with one
+harmless authenticated request.  Every problem it finds is the user's setup, never the target's
+contract: :class:`~conformance.errors.ConfigurationError` or
+:class:`~conformance.errors.TargetUnreachableError` (``bw-conformance run`` exits 2).
+:func:`missing_settings` names what a selected suite still lacks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from conformance.auth import Authenticator, default_token_url
-from conformance.errors import TargetUnreachableError
-from conformance.settings import Settings
+from conformance.auth import AuthenticationFailedError, Authenticator, default_token_url
+from conformance.errors import ConfigurationError, TargetUnreachableError
+from conformance.settings import ENVIRONMENT, Settings
+
+__all__ = ["Target", "missing_settings", "open_target", "probe", "require", "server_description"]
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)
@@ -20,6 +36,8 @@ class Target:
     settings: Settings  # with ``target`` set to the base URL actually used, ``token_url`` resolved
     has_control_api: bool  # the simulator's /_sim/ control API is available
     authenticator: Authenticator = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    server: str = "not the simulator"  # what answers there (from /health), for the run's header
+    discovered: tuple[str, ...] = ()  # settings filled in from the control API
 
     def __post_init__(self) -> None:
         if self.authenticator is None:
@@ -35,10 +53,25 @@ class Target:
         """``{base}/accounts/{accountId}``: the prefix of every Voice operation."""
         return f"{self.base_url}/accounts/{self.settings.account_id}"
 
+    @property
+    def is_local(self) -> bool:
+        """The target runs on this machine (so it can reach the suite's sink on 127.0.0.1)."""
+        return urlsplit(self.base_url).hostname in _LOCAL_HOSTS
+
     def client(self, **kwargs: object) -> httpx.Client:
         """An HTTP client for the target, authenticated as the run is (Bearer token or Basic)."""
         kwargs.setdefault("timeout", self.settings.request_timeout)
         return httpx.Client(base_url=self.base_url, auth=self.authenticator.httpx_auth, **kwargs)  # type: ignore[arg-type]
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return None
+    try:
+        value = json.loads(response.content[:1_000_000])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def probe(base_url: str, timeout: float = 10.0) -> bool:
@@ -50,15 +83,121 @@ def probe(base_url: str, timeout: float = 10.0) -> bool:
         with httpx.Client(timeout=timeout) as client:
             response = client.get(f"{base_url}/_sim/accounts")
     except httpx.HTTPError as exc:
-        raise TargetUnreachableError(f"target {base_url} is unreachable: {exc}") from exc
-    return response.status_code == 200 and response.headers.get("content-type", "").startswith(
-        "application/json"
-    )
+        raise TargetUnreachableError(
+            f"target {base_url} is unreachable: {type(exc).__name__}: {exc}"
+        ) from exc
+    return response.status_code == 200 and _json_object(response) is not None
+
+
+def server_description(base_url: str, timeout: float = 10.0) -> str:
+    """What answers at ``base_url``: ``bw-conformance simulator 0.1.0 (auth both)``, or not the simulator."""
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
+    try:
+        response = httpx.get(f"{origin}/health", timeout=timeout)
+    except httpx.HTTPError:
+        return "not the simulator"
+    health = _json_object(response) if response.status_code == 200 else None
+    if health is None or not isinstance(health.get("version"), str):
+        return "not the simulator"
+    text = f"bw-conformance simulator {health['version'][:40]}"
+    if isinstance(health.get("auth"), str):
+        text += f" (auth {health['auth'][:20]})"
+    return text
+
+
+def _discover(settings: Settings, timeout: float) -> tuple[Settings, tuple[str, ...]]:
+    """Fill in the application, caller and loopback numbers from a simulator's control API."""
+    wanted = ("application_id", "number", "loopback_number")
+    if all(getattr(settings, name) for name in wanted) or not settings.account_id:
+        return settings, ()
+    try:
+        response = httpx.get(f"{settings.target}/_sim/accounts/{settings.account_id}", timeout=timeout)
+    except httpx.HTTPError:
+        return settings, ()
+    account = _json_object(response) if response.status_code == 200 else None
+    if account is None:
+        return settings, ()
+    applications = [a.get("id") for a in account.get("applications") or [] if isinstance(a, dict)]
+    application_id = settings.application_id or next((a for a in applications if isinstance(a, str)), None)
+    routed: list[str] = [
+        str(n["number"])
+        for n in account.get("numbers") or []
+        if isinstance(n, dict)
+        and isinstance(n.get("number"), str)
+        and n.get("applicationId") == application_id
+    ]
+    found: dict[str, Any] = {}
+    if application_id and not settings.application_id:
+        found["application_id"] = application_id
+    number = settings.number or (routed[0] if routed else None)
+    if number and not settings.number:
+        found["number"] = number
+    spare = [n for n in routed if n != number]
+    if spare and not settings.loopback_number:
+        found["loopback_number"] = spare[0]
+    return replace(settings, **found), tuple(sorted(found))
+
+
+def _check_credentials(target: Target) -> None:
+    """One harmless authenticated request (getStatistics); 401/403 is a setup error naming who and where."""
+    settings = target.settings
+    url = f"{target.account_url}/statistics"
+    try:
+        with target.client() as client:
+            response = client.get(url)
+    except httpx.HTTPError as exc:
+        raise TargetUnreachableError(
+            f"target {target.base_url} stopped answering: {type(exc).__name__}: {exc}"
+        ) from exc
+    if response.status_code in (401, 403):
+        body = response.content[:300].decode("utf-8", "replace").replace("\n", " ")
+        raise AuthenticationFailedError(
+            f"authentication failed for {settings.principal} on account {settings.account_id} at "
+            f"{target.base_url}: {response.status_code} {body}"
+        )
+
+
+# What each area of the shipped suites needs, beyond an account and credentials.
+_NEEDS = {
+    "api": ("application_id", "number"),
+    "bxml": ("application_id", "number"),
+    "flows": ("application_id", "number"),
+}
+
+
+def missing_settings(target: Target, areas: Iterable[str]) -> list[str]:
+    """One line per setting the selected ``areas`` need and the settings lack (empty: nothing missing)."""
+    settings = target.settings
+    needed: dict[str, list[str]] = {}
+    for area in sorted(set(areas)):
+        names = list(_NEEDS.get(area, ()))
+        if area in ("bxml", "flows") and not target.has_control_api:
+            names.append("loopback_number")
+            if not target.is_local:
+                names.append("callback_base_url")
+        for name in names:
+            if not getattr(settings, name):
+                needed.setdefault(name, []).append(area)
+    why = {
+        "application_id": "a voice application of the account for created calls",
+        "number": "a caller number of the account",
+        "loopback_number": "a callee number whose application sends initiate to the sink (README, loopback)",
+        "callback_base_url": "a URL at which the target reaches this machine's webhook sink",
+    }
+    return [
+        f"set {ENVIRONMENT[name]}: {why[name]}, needed by the {' and '.join(areas_)} suite"
+        + ("s" if len(areas_) > 1 else "")
+        for name, areas_ in needed.items()
+    ]
 
 
 @contextmanager
-def open_target(settings: Settings) -> Iterator[Target]:
-    """Yield a :class:`Target` for ``settings``, starting the embedded simulator when none is given."""
+def open_target(settings: Settings, *, check_credentials: bool = True) -> Iterator[Target]:
+    """Yield a :class:`Target` for ``settings``, starting the embedded simulator when none is given.
+
+    The preflight: the target answers, what answers there, the token URL, discovery through the
+    control API, and (``check_credentials``) one authenticated request.
+    """
     with ExitStack() as stack:
         if settings.target is None:
             from conformance.simulator import Simulator
@@ -66,11 +205,30 @@ def open_target(settings: Settings) -> Iterator[Target]:
             simulator = stack.enter_context(Simulator())
             settings = settings.with_target(simulator.base_url)
         assert settings.target is not None
-        has_control_api = probe(settings.target)
+        timeout = min(settings.request_timeout, 10.0)
+        has_control_api = probe(settings.target, timeout)
         if settings.token_url is None:
             token_url = default_token_url(settings.target, is_simulator=has_control_api)
             settings = replace(settings, token_url=token_url)
-        yield Target(settings=settings, has_control_api=has_control_api)
+        discovered: tuple[str, ...] = ()
+        if has_control_api:
+            settings, discovered = _discover(settings, timeout)
+        target = Target(
+            settings=settings,
+            has_control_api=has_control_api,
+            server=server_description(settings.target or "", timeout),
+            discovered=discovered,
+        )
+        if check_credentials:
+            _check_credentials(target)
+        yield target
 
 
-__all__ = ["Target", "open_target", "probe"]
+def require(target: Target, areas: Iterable[str]) -> None:
+    """Raise :class:`ConfigurationError` naming every setting the selected ``areas`` lack."""
+    missing = missing_settings(target, areas)
+    if missing:
+        raise ConfigurationError(
+            f"target {target.base_url} is not fully configured:\n  " + "\n  ".join(missing),
+            reason="missing-setting",
+        )
