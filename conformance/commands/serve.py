@@ -1,22 +1,34 @@
 """``bw-conformance serve``: run the reference Voice API simulator in the foreground.
 
 The API is served at ``http://HOST:PORT/`` and ``http://HOST:PORT/api/v2/`` (default
-``127.0.0.1:8080``), with ``/health`` and the ``/_sim/`` control API on the same port.  Without
-``--accounts`` the two default accounts exist (``bw-user`` / ``bw-pass`` on account 9900000).
-``--log-requests`` prints one line per Voice API request, with the contract rule it broke.
-Ctrl-C stops it.  Exit code 2: bad accounts file, bad option or port in use.
+``127.0.0.1:8080``), with the OAuth2 token endpoint (``/api/v1/oauth2/token``), ``/health`` and the
+``/_sim/`` control API on the same port.  Without ``--accounts`` the two default accounts exist
+(``bw-user`` / ``bw-pass`` on account 9900000) with their OAuth2 client credentials
+(``bw-client`` / ``bw-client-secret``).  ``--auth`` chooses what Voice API requests may use:
+``both`` (default; Basic requests are logged as ``legacy-basic-auth``), ``oauth2`` (Bearer tokens
+only, as the real platform from 2026-12-02) or ``basic``.  ``--log-requests`` prints one line per
+Voice API request, with the contract rule it broke.  Ctrl-C stops it.  Exit code 2: bad accounts
+file, bad option or port in use.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import click
 import uvicorn
 
 from conformance.errors import ConfigurationError
 from conformance.simulator.app import create_app, format_record
-from conformance.simulator.config import SimulatorConfig, load_accounts
+from conformance.simulator.config import (
+    AUTH_MODES,
+    DEFAULT_TOKEN_LIFETIME,
+    AuthMode,
+    SimulatorConfig,
+    read_accounts_file,
+)
+from conformance.simulator.oauth import TOKEN_PATH
 from conformance.simulator.server import bind_socket
 from conformance.simulator.store import RequestRecord
 
@@ -45,7 +57,8 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     "accounts_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="JSON or YAML accounts file (default: the two built-in accounts).",
+    help="JSON or YAML accounts file with its OAuth2 credentials (default: the two built-in accounts "
+    "and credentials).",
 )
 @click.option("--log-requests", is_flag=True, help="Print each request and the contract rule it broke.")
 @click.option(
@@ -71,6 +84,24 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     show_default=True,
     help="Where webhooks and PlayAudio fetches may go: only this machine, or any host.",
 )
+@click.option(
+    "--auth",
+    "auth_mode",
+    type=click.Choice(AUTH_MODES),
+    default="both",
+    show_default=True,
+    help="How Voice API requests authenticate: both (Basic API users and OAuth2 Bearer tokens; Basic "
+    "is logged as legacy-basic-auth), oauth2 (Bearer only: Basic gets 401, as on the real platform "
+    "from 2026-12-02) or basic (no tokens: the token endpoint answers unauthorized_client).",
+)
+@click.option(
+    "--token-lifetime",
+    type=click.IntRange(1, 31_536_000),
+    default=DEFAULT_TOKEN_LIFETIME,
+    show_default=True,
+    metavar="SECONDS",
+    help="Lifetime of issued access tokens (expires_in), on the wall clock.",
+)
 def command(
     host: str,
     port: int,
@@ -80,19 +111,25 @@ def command(
     cps: float | None,
     max_concurrent_calls: int | None,
     callback_hosts: str,
+    auth_mode: str,
+    token_lifetime: int,
 ) -> None:
     """Run the embedded reference simulator."""
     try:
-        accounts = load_accounts(accounts_file)
+        loaded = read_accounts_file(accounts_file)
+        accounts = loaded.accounts
         config = SimulatorConfig(
             host=host,
             port=port,
-            accounts=tuple(accounts),
+            accounts=accounts,
+            credentials=loaded.credentials,
             time_scale=time_scale,
             calls_per_second=cps,
             max_concurrent_calls=max_concurrent_calls,
             log_requests=log_requests,
             callback_hosts="any" if callback_hosts == "any" else "loopback",
+            auth_mode=cast(AuthMode, auth_mode),
+            token_lifetime=token_lifetime,
         )
         sock = bind_socket(host, port)
     except ConfigurationError as exc:
@@ -109,8 +146,23 @@ def command(
     if hasattr(engine, "base_url"):  # callUrl and mediaUrl in webhooks point here
         engine.base_url = base_url
     click.echo(f"Bandwidth Voice API simulator on {base_url} (also under /api/v2)")
+    basic_note = {"both": "", "oauth2": " (Basic refused)", "basic": ""}[config.auth_mode]
     for account in accounts:
-        click.echo(f"  account {account.id}: {account.username}, {len(account.numbers)} numbers")
+        click.echo(
+            f"  account {account.id}: user {account.username}{basic_note}, {len(account.numbers)} numbers"
+        )
+    if config.auth_mode != "basic":
+        for credential in config.credentials:
+            covered = ", ".join(credential.accounts) or "no account"
+            click.echo(f"  client {credential.client_id}: {covered}")
+    token_note = (
+        "token endpoint off" if config.auth_mode == "basic" else f"tokens {TOKEN_PATH}, {token_lifetime} s"
+    )
+    click.echo(f"Auth: {config.auth_mode} ({token_note})")
+    if config.auth_mode == "oauth2" and not config.credentials:
+        click.echo(
+            "Warning: --auth oauth2 without credentials: add some with PUT /_sim/credentials", err=True
+        )
     click.echo("Control API: /_sim/   Health: /health   Ctrl-C to stop")
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     try:

@@ -1,15 +1,18 @@
-"""The control API under ``/_sim/``: change accounts, routing, limits and time; read the request log.
+"""The control API under ``/_sim/``: change accounts, credentials, routing, limits and time; read
+the request log.
 
 It needs no credentials (the simulator binds to loopback by default) and answers JSON; errors use
 the same ``voiceApiError`` body as the Voice API.  Bodies use the accounts-file shape (see
-:mod:`conformance.simulator.config`).  Passwords are never echoed (``"*****"``); a ``"*****"``
-sent back in a PUT keeps the stored one.
+:mod:`conformance.simulator.config`).  Passwords and client secrets are never echoed (``"*****"``);
+a ``"*****"`` sent back in a PUT keeps the stored one.  Deleting an account (or leaving it out of a
+``PUT /_sim/accounts``) drops it from every credential's ``accounts``.
 
 =======  =================================================  ===========================================
 Method   Path                                               What it does
 =======  =================================================  ===========================================
 GET      ``/_sim/accounts``                                 ``{"accounts": [...]}``
-PUT      ``/_sim/accounts``                                 replace every account (``{"accounts": [...]}``)
+PUT      ``/_sim/accounts``                                 replace every account (``{"accounts": [...]}``;
+                                                            with ``"credentials"``, those too)
 GET      ``/_sim/accounts/{accountId}``                     one account
 PUT      ``/_sim/accounts/{accountId}``                     add or replace one account (200; 201 if new)
 DELETE   ``/_sim/accounts/{accountId}``                     remove an account (204)
@@ -33,6 +36,16 @@ GET/PUT  ``/_sim/accounts/{accountId}/limits``              ``callsPerSecond``, 
                                                             ``maxCallQueueSize``
 GET/PUT  ``/_sim/limits``                                   default ``callsPerSecond`` and
                                                             ``maxConcurrentCalls`` (``null``: unlimited)
+GET      ``/_sim/credentials``                              ``{"credentials": [{clientId, clientSecret,
+                                                            accounts}]}`` (OAuth2 clients)
+PUT      ``/_sim/credentials``                              replace every credential (those left out
+                                                            have their tokens revoked)
+GET      ``/_sim/credentials/{clientId}``                   one credential
+PUT      ``/_sim/credentials/{clientId}``                   add or replace one: ``clientSecret``,
+                                                            ``accounts`` (200; 201 if new); its tokens
+                                                            stay good
+DELETE   ``/_sim/credentials/{clientId}``                   remove it and revoke its tokens (204)
+POST     ``/_sim/credentials/{clientId}/revoke``            revoke every token issued to it so far (204)
 GET      ``/_sim/requests``                                 the request log (``?since=SEQ&limit=N``):
                                                             ``{"requests": [{seq, time, method, path,
                                                             status, operation, accountId, rule,
@@ -48,6 +61,7 @@ PUT      ``/_sim/clock``                                    ``{"timeScale": 1 | 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -61,9 +75,13 @@ from conformance.simulator.config import (
     account_to_json,
     application_from_json,
     application_to_json,
+    check_credentials,
+    credential_from_json,
+    credential_to_json,
     parse_accounts,
+    parse_credentials,
 )
-from conformance.simulator.models import Account, PhoneNumber
+from conformance.simulator.models import Account, ApiCredential, PhoneNumber
 from conformance.simulator.render import MASK, iso_time
 from conformance.simulator.runtime import Runtime, json_response
 from conformance.simulator.transport import read_json
@@ -97,13 +115,19 @@ async def get_accounts(request: Request, runtime: Runtime) -> Response:
 
 async def put_accounts(request: Request, runtime: Runtime) -> Response:
     body = await _body(request, runtime)
+    store = runtime.store
     try:
         accounts = parse_accounts(body, where="body")
+        credentials = None
+        if "credentials" in body:
+            credentials = parse_credentials(body, {a.id for a in accounts}, where="body")
+            credentials = _keep_masked_client_secrets(credentials, store.credentials)
     except ConfigurationError as exc:
         raise _config_error(exc) from None
-    store = runtime.store
     store.accounts = {a.id: a for a in accounts}
-    store.reindex()
+    if credentials is not None:
+        store.replace_credentials(credentials)
+    store.reindex()  # credentials lose the accounts that are gone
     runtime.limiter.reset()
     return await get_accounts(request, runtime)
 
@@ -152,6 +176,95 @@ async def delete_account(request: Request, runtime: Runtime) -> Response:
     account = _account(request, runtime)
     runtime.store.remove_account(account.id)
     runtime.limiter.reset(account.id)
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------ credentials
+def _client_id(request: Request) -> str:
+    value: str = request.path_params["clientId"]
+    return value
+
+
+def _credential(request: Request, runtime: Runtime) -> ApiCredential:
+    client_id = _client_id(request)
+    credential = runtime.store.credential(client_id)
+    if credential is None:
+        raise ApiError(404, f"Credential [{client_id[:200]}] not found", rule="unknown-credential")
+    return credential
+
+
+def _keep_masked_client_secrets(
+    new: list[ApiCredential], old: dict[str, ApiCredential]
+) -> list[ApiCredential]:
+    """``*****`` as a secret keeps the stored one; for a credential that is new it is a 400."""
+    kept: list[ApiCredential] = []
+    for credential in new:
+        if credential.client_secret == MASK:
+            previous = old.get(credential.client_id)
+            if previous is None:
+                raise ConfigurationError(
+                    f"body: credential {credential.client_id!r} is new, so its clientSecret cannot be "
+                    "'*****' (that keeps a stored secret)",
+                    reason="bad-accounts",
+                )
+            credential = replace(credential, client_secret=previous.client_secret)
+        kept.append(credential)
+    return kept
+
+
+def _credentials_json(runtime: Runtime) -> dict[str, Any]:
+    return {"credentials": [credential_to_json(c) for c in runtime.store.credentials.values()]}
+
+
+async def get_credentials(request: Request, runtime: Runtime) -> Response:
+    return json_response(_credentials_json(runtime))
+
+
+async def put_credentials(request: Request, runtime: Runtime) -> Response:
+    body = await _body(request, runtime)
+    store = runtime.store
+    if not isinstance(body.get("credentials"), list):
+        raise bad_request("credentials", "must be a list of {clientId, clientSecret, accounts}")
+    try:
+        credentials = parse_credentials(body, store.accounts, where="body")
+        credentials = _keep_masked_client_secrets(credentials, store.credentials)
+    except ConfigurationError as exc:
+        raise _config_error(exc) from None
+    store.replace_credentials(credentials)
+    return json_response(_credentials_json(runtime))
+
+
+async def get_credential(request: Request, runtime: Runtime) -> Response:
+    return json_response(credential_to_json(_credential(request, runtime)))
+
+
+async def put_credential(request: Request, runtime: Runtime) -> Response:
+    client_id = _client_id(request)
+    body = await _body(request, runtime)
+    body.setdefault("clientId", client_id)
+    store = runtime.store
+    try:
+        credential = credential_from_json(body, where="body")
+        if credential.client_id != client_id:
+            raise bad_request("clientId", "must match the client id in the path")
+        (credential,) = _keep_masked_client_secrets([credential], store.credentials)
+        check_credentials([credential], store.accounts, "body")
+    except ConfigurationError as exc:
+        raise _config_error(exc) from None
+    existed = client_id in store.credentials
+    store.put_credential(credential)
+    return json_response(credential_to_json(credential), 200 if existed else 201)
+
+
+async def delete_credential(request: Request, runtime: Runtime) -> Response:
+    credential = _credential(request, runtime)
+    runtime.store.remove_credential(credential.client_id)
+    return Response(status_code=204)
+
+
+async def revoke_credential(request: Request, runtime: Runtime) -> Response:
+    credential = _credential(request, runtime)
+    runtime.store.revoke_tokens(credential.client_id)
     return Response(status_code=204)
 
 
@@ -399,6 +512,12 @@ def control_routes(runtime: Runtime) -> list[BaseRoute]:
         (f"{acc}/numbers/{{number}}", {"GET": get_number, "PUT": put_number, "DELETE": delete_number}),
         (f"{acc}/limits", {"GET": get_account_limits, "PUT": put_account_limits}),
         ("/_sim/limits", {"GET": get_limits, "PUT": put_limits}),
+        ("/_sim/credentials", {"GET": get_credentials, "PUT": put_credentials}),
+        (
+            "/_sim/credentials/{clientId}",
+            {"GET": get_credential, "PUT": put_credential, "DELETE": delete_credential},
+        ),
+        ("/_sim/credentials/{clientId}/revoke", {"POST": revoke_credential}),
         ("/_sim/requests", {"GET": get_requests, "DELETE": delete_requests}),
         ("/_sim/clock", {"GET": get_clock, "PUT": put_clock}),
     ]
