@@ -1,8 +1,10 @@
 """The reference Voice API simulator.
 
 ``Simulator`` runs it in-process (``with Simulator() as sim: sim.base_url``); ``create_app`` gives
-the ASGI app; ``SimulatorConfig`` and ``load_accounts`` describe what it serves.  The names are
-imported lazily so that ``conformance.simulator.models`` stays cheap to import.
+the ASGI app; ``SimulatorConfig`` and ``load_accounts`` describe what it serves: accounts, their
+OAuth2 client credentials, the auth mode (``both``, ``oauth2`` or ``basic``) and the access-token
+lifetime (see :mod:`conformance.simulator.oauth`).  The names are imported lazily so that
+``conformance.simulator.models`` stays cheap to import.
 """
 
 from __future__ import annotations

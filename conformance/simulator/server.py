@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from conformance.errors import ConfigurationError, ConformanceError
 from conformance.simulator.app import EngineFactory, RequestListener, create_app
 from conformance.simulator.config import SimulatorConfig
+from conformance.simulator.oauth import TOKEN_PATH
 from conformance.simulator.runtime import Runtime
 from conformance.simulator.store import Store
 
@@ -59,9 +60,10 @@ class _Server(uvicorn.Server):
 class Simulator:
     """The embedded simulator as a context manager.
 
-    ``base_url`` (``http://127.0.0.1:PORT``), ``store``, ``app`` and ``runtime`` are available
-    inside the ``with`` block.  Construct with a :class:`SimulatorConfig` or keyword overrides of
-    it (``Simulator(time_scale=1.0)``).
+    ``base_url`` (``http://127.0.0.1:PORT``), ``token_url`` (its OAuth2 token endpoint),
+    ``store``, ``app`` and ``runtime`` are available inside the ``with`` block.  Construct with a
+    :class:`SimulatorConfig` or keyword overrides of it (``Simulator(time_scale=1.0)``,
+    ``Simulator(auth_mode="oauth2", token_lifetime=60)``).
     """
 
     def __init__(
@@ -94,6 +96,11 @@ class Simulator:
     @property
     def store(self) -> Store:
         return self.runtime.store
+
+    @property
+    def token_url(self) -> str:
+        """``{base_url}/api/v1/oauth2/token``: where clients trade client credentials for tokens."""
+        return self.base_url + TOKEN_PATH
 
     def start(self) -> Simulator:
         if self._thread is not None:

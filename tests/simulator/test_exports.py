@@ -9,8 +9,9 @@ import pytest
 import conformance.simulator as simulator_package
 
 MODULES = [
-    "api_errors", "app", "config", "control", "fastpath", "lifecycle", "ops_calls", "ops_conferences",
-    "ops_recordings", "ratelimit", "render", "runtime", "server", "store", "transport", "validation",
+    "api_errors", "app", "config", "control", "fastpath", "lifecycle", "oauth", "ops_calls",
+    "ops_conferences", "ops_recordings", "ratelimit", "render", "runtime", "server", "store", "transport",
+    "validation",
 ]  # fmt: skip
 
 
