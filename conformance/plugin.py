@@ -75,6 +75,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if field == "request_timeout":
             kwargs["type"] = float
         group.addoption(option, **kwargs)
+    _add_run_options(group)
+
+
+def _add_run_options(group: Any) -> None:
+    group.addoption(
+        "--bw-reproduce",
+        dest="bw_reproduce",
+        default=None,
+        help="command prefix that reproduces one test with -k (set by bw-conformance run)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -105,6 +115,22 @@ def bw_target(bw_settings: Settings) -> Iterator[Target]:
         except ConformanceError as exc:
             pytest.exit(f"bw-conformance: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
         yield target
+
+
+@pytest.fixture(scope="session")
+def bw_reproduce_prefix(pytestconfig: pytest.Config, bw_settings: Settings) -> list[str]:
+    """The command that, followed by ``-k TEST``, runs one test again the way this run did."""
+    import shlex
+
+    given = pytestconfig.getoption("bw_reproduce")
+    if given:
+        return shlex.split(str(given))
+    prefix = ["bw-conformance", "run"]
+    if bw_settings.target:
+        prefix += ["--target", bw_settings.target]
+    if bw_settings.seed is not None:
+        prefix += ["--seed", str(bw_settings.seed)]
+    return prefix
 
 
 @pytest.fixture(scope="session")

@@ -399,9 +399,10 @@ def _info(settings: Settings, target: Any) -> RunInfo:
     from conformance.api.schema import resolve_spec
 
     spec = resolve_spec(settings.spec)
-    auth = settings.auth + f" as {settings.principal}"
-    if settings.auth == "oauth2":
-        auth += f" (token endpoint {settings.token_url})"
+    resolved = target.settings
+    auth = resolved.auth + f" as {resolved.principal}"
+    if resolved.auth == "oauth2":
+        auth += f" (token endpoint {resolved.token_url})"
     return RunInfo(
         target=target.base_url,
         embedded=settings.target is None,
@@ -475,7 +476,8 @@ def run_suites(
         outcomes.info = info
         if on_start is not None:
             on_start(info)
-        collector = _Collector(outcomes, _reproduce_prefix(settings, given_target))
+        prefix = _reproduce_prefix(settings, given_target)
+        collector = _Collector(outcomes, prefix)
         report_path = None
         if junitxml:  # written next to its final place, completed, then renamed: never half a file
             final = Path(junitxml)
@@ -486,7 +488,7 @@ def run_suites(
             keyword=keyword,
             junitxml=str(report_path) if report_path else None,
             workers=workers,
-            extra=extra,
+            extra=(*extra, "--bw-reproduce", shlex.join(prefix)),
         )
         stack.enter_context(contextlib.redirect_stdout(RedactingStream(sys.stdout, redactor)))
         stack.enter_context(contextlib.redirect_stderr(RedactingStream(sys.stderr, redactor)))

@@ -214,8 +214,8 @@ def load_settings(
         values.setdefault("account_id", SIMULATOR_ACCOUNT_ID)
         values.setdefault("username", SIMULATOR_USERNAME)
         values.setdefault("password", SIMULATOR_PASSWORD)
-        # TODO(oauth2 default): flip to the simulator's client once its token endpoint lands.
-        if values.get("auth") == "oauth2":
+        # OAuth2 unless asked for Basic: the only way in on the real platform from 2026-12-02.
+        if values.get("auth") != "basic":
             values.setdefault("client_id", SIMULATOR_CLIENT_ID)
             values.setdefault("client_secret", SIMULATOR_CLIENT_SECRET)
         values.setdefault("application_id", SIMULATOR_APPLICATION_ID)

@@ -93,8 +93,10 @@ class FlowFailure(ConformanceError, AssertionError):
         self.rule = rule
 
 
-def reproduce_command(test_name: str, target: str | None) -> str:
-    """``bw-conformance run -k <test>`` (plus ``--target`` when the run was given one)."""
+def reproduce_command(test_name: str, target: str | None, prefix: Sequence[str] | None = None) -> str:
+    """``PREFIX -k <test>``; without a prefix ``bw-conformance run`` (plus ``--target`` when given)."""
+    if prefix:
+        return shlex.join([*prefix, "-k", test_name])
     words = ["bw-conformance", "run", "-k", test_name]
     if target:
         words += ["--target", target]
@@ -144,6 +146,7 @@ class Loopback:
         *,
         test_name: str,
         user_target: str | None = None,
+        reproduce_prefix: Sequence[str] | None = None,
         timeout: float | None = None,
         pacer: CallPacing | None = None,
         on_budget_spent: Callable[[ConformanceError], None] | None = None,
@@ -161,6 +164,7 @@ class Loopback:
         self.client = client
         self.test_name = test_name
         self.user_target = user_target
+        self.reproduce_prefix = reproduce_prefix
         self.pacer = pacer
         self.on_budget_spent = on_budget_spent
         self.caller: str = settings.number
@@ -180,7 +184,7 @@ class Loopback:
     # -- set-up ----------------------------------------------------------------------------------
     @property
     def reproduce(self) -> str:
-        return reproduce_command(self.test_name, self.user_target)
+        return reproduce_command(self.test_name, self.user_target, self.reproduce_prefix)
 
     def url(self, path: str) -> str:
         """An absolute URL in this test's scope."""

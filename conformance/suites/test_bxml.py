@@ -80,6 +80,7 @@ def live(
     bxml_scope: SinkScope,
     bw_client: httpx.Client,
     bw_api_runner: ApiRunner,
+    bw_reproduce_prefix: list[str],
     request: pytest.FixtureRequest,
 ) -> Iterator[LiveCall]:
     with Loopback(
@@ -88,6 +89,7 @@ def live(
         bw_client,
         test_name=request.node.name,
         user_target=bw_settings.target,
+        reproduce_prefix=bw_reproduce_prefix,
         pacer=bw_api_runner.pacer,
     ) as loop:
         loop.answer_callee(HOLD)
