@@ -118,10 +118,11 @@ class Store:
         self.clock = clock
         self.accounts: dict[str, Account] = {}
         self.credentials: dict[str, ApiCredential] = {c.client_id: c for c in credentials}
-        # client id -> revocation generation: a token carries the one current when it was issued and
-        # is good only while it still is.  Never reset, so a credential deleted and made again does
-        # not revive the old tokens.
-        self._token_generations: dict[str, int] = {}
+        # client id -> revocation generation (absent: 0): a token carries the one current when it was
+        # issued and is good only while it still is.  Read it freely; change it only through
+        # revoke_tokens.  Never reset, so a credential deleted and made again does not revive the
+        # old tokens.
+        self.token_generations: dict[str, int] = {}
         self.calls: dict[str, Call] = {}  # insertion order is creation order
         self.recordings: dict[str, Recording] = {}
         self.conferences: dict[str, Conference] = {}
@@ -226,11 +227,11 @@ class Store:
 
     def token_generation(self, client_id: str) -> int:
         """The revocation generation of a client id (0 until its tokens are first revoked)."""
-        return self._token_generations.get(client_id, 0)
+        return self.token_generations.get(client_id, 0)
 
     def revoke_tokens(self, client_id: str) -> None:
         """Every token issued to ``client_id`` so far stops working; tokens issued later work."""
-        self._token_generations[client_id] = self._token_generations.get(client_id, 0) + 1
+        self.token_generations[client_id] = self.token_generations.get(client_id, 0) + 1
 
     def application(self, account_id: str, application_id: str) -> Application | None:
         account = self.accounts.get(account_id)
@@ -377,7 +378,7 @@ class Store:
         parts = [
             repr(sorted(self.accounts.items())),
             repr(sorted((c.client_id, c.client_secret, c.accounts) for c in self.credentials.values())),
-            repr(sorted(self._token_generations.items())),
+            repr(sorted(self.token_generations.items())),
             repr(list(self.calls.values())),
             repr(list(self.recordings.values())),
             repr(list(self.conferences.values())),

@@ -75,6 +75,13 @@ def test_serve_runs_logs_requests_and_stops_on_sigint(tmp_path: Path) -> None:
         while "createCall" not in seen:
             seen = lines.get(timeout=30)
         assert "POST /accounts/9900000/calls -> 400 createCall  [invalid-to]" in seen
+        # --auth both (the default): Basic still works and each such request is flagged
+        assert httpx.get(f"{base}/health", timeout=10).json()["auth"] == "both"
+        r = httpx.get(f"{base}/accounts/9900000/calls", auth=("bw-user", "bw-pass"), timeout=10)
+        assert r.status_code == 200
+        while "listCalls" not in seen:
+            seen = lines.get(timeout=30)
+        assert "GET /accounts/9900000/calls -> 200 listCalls  [legacy-basic-auth]" in seen
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
