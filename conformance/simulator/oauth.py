@@ -239,7 +239,7 @@ class TokenAuthority:
     """Issues and checks one simulator's access tokens; also serves the token endpoint.
 
     ``clock`` is the wall clock expiry is measured on and ``monotonic`` the clock of the token
-    endpoint's rate limit; tests may replace either attribute.
+    endpoint's rate limit (``rate_limit`` requests a second); tests may replace these attributes.
     """
 
     def __init__(
@@ -258,6 +258,7 @@ class TokenAuthority:
         self.clock = clock
         self.monotonic = monotonic
         self.issued = 0  # tokens issued so far
+        self.rate_limit = TOKEN_RATE_LIMIT  # token requests a second per client id (or address)
         self._key = key if key is not None else secrets.token_bytes(32)
         self._grants: dict[str, Grant] = {}  # Authorization header -> its verified claims
         self._windows: dict[str, deque[float]] = {}
@@ -337,24 +338,24 @@ class TokenAuthority:
                     "require": ["sub", "exp", "iat", "jti"],
                 },
             )
+            sub, accounts, exp = claims["sub"], claims.get("accounts"), claims["exp"]
+            generation, token_id = claims.get("gen"), claims["jti"]
+            if (
+                not isinstance(sub, str)
+                or not isinstance(accounts, list)
+                or not all(isinstance(a, str) for a in accounts)
+                or isinstance(exp, bool)
+                or not isinstance(exp, int | float)
+                or isinstance(generation, bool)
+                or not isinstance(generation, int)
+                or not isinstance(token_id, str)
+            ):
+                raise ValueError("claims of the wrong type")
+            return Grant(sub, frozenset(accounts), float(exp), generation, token_id)
         except (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError):
             raise _invalid_token(TOKEN_BAD_SIGNATURE, "token-signature") from None
-        except (jwt.PyJWTError, ValueError, TypeError):
+        except Exception:  # whatever cannot be read (deep JSON, huge numbers, ...) is malformed
             raise _invalid_token(TOKEN_MALFORMED, "token-malformed") from None
-        sub, accounts, exp = claims.get("sub"), claims.get("accounts"), claims.get("exp")
-        generation, token_id = claims.get("gen"), claims.get("jti")
-        if (
-            not isinstance(sub, str)
-            or not isinstance(accounts, list)
-            or not all(isinstance(a, str) for a in accounts)
-            or isinstance(exp, bool)
-            or not isinstance(exp, int | float)
-            or isinstance(generation, bool)
-            or not isinstance(generation, int)
-            or not isinstance(token_id, str)
-        ):
-            raise _invalid_token(TOKEN_MALFORMED, "token-malformed")
-        return Grant(sub, frozenset(accounts), float(exp), generation, token_id)
 
     # ------------------------------------------------------------------------------ the endpoint
     async def endpoint(self, request: Request) -> Response:
@@ -408,7 +409,7 @@ class TokenAuthority:
         return self.issue(credential)
 
     def _admit(self, key: str) -> None:
-        """429 when ``key`` made :data:`TOKEN_RATE_LIMIT` requests in the last second."""
+        """429 when ``key`` made :attr:`rate_limit` requests in the last second."""
         now = self.monotonic()
         window = self._windows.get(key)
         if window is None:
@@ -417,12 +418,12 @@ class TokenAuthority:
             window = self._windows[key] = deque()
         while window and window[0] <= now - 1.0:
             window.popleft()
-        if len(window) >= TOKEN_RATE_LIMIT:
+        if len(window) >= self.rate_limit:
             wait = max(1, math.ceil(window[0] + 1.0 - now))
             raise OAuthError(
                 429,
                 "temporarily_unavailable",
-                f"Too many token requests: at most {TOKEN_RATE_LIMIT} a second per client; "
+                f"Too many token requests: at most {self.rate_limit} a second per client; "
                 f"retry after {wait} s and reuse tokens until they expire",
                 rule="oauth2-rate-limit",
                 headers={"Retry-After": str(wait)},

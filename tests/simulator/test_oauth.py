@@ -6,6 +6,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import jwt
@@ -479,3 +480,44 @@ def test_deleted_account_leaves_tokens_pointing_nowhere_safely() -> None:
         r = c.get(f"/accounts/{ACCOUNT}/calls", headers=bearer(token))
         assert r.status_code == 403
         assert c.post(TOKEN_PATH, content=GRANT, headers=FORM, auth=CLIENT).status_code == 200
+
+
+def test_odd_tokens_signed_with_the_right_key_are_malformed_not_crashes() -> None:
+    from conformance.simulator.api_errors import ApiError
+    from conformance.simulator.models import ApiCredential
+    from conformance.simulator.oauth import TokenAuthority
+    from conformance.simulator.store import Store
+
+    class Clock:
+        def now(self) -> Any:
+            return None
+
+    key = b"k" * 32
+    store = Store(Clock(), credentials=[ApiCredential("c", "s", ())])
+    authority = TokenAuthority(store, key=key)
+    good = {
+        "iss": "bandwidth-voice-simulator",
+        "sub": "c",
+        "accounts": [],
+        "iat": 1,
+        "exp": 2.0,
+        "jti": "j",
+        "gen": 0,
+    }
+    odd_claims = [
+        {**good, "exp": 10**400},
+        {**good, "exp": "soon"},
+        {**good, "accounts": "all"},
+        {**good, "accounts": [1]},
+        {**good, "gen": True},
+        {**good, "sub": 5},
+        {**good, "iss": "someone else"},
+        {k: v for k, v in good.items() if k != "jti"},
+    ]
+    tokens = [jwt.encode(claims, key, algorithm="HS256") for claims in odd_claims]
+    deep = base64.urlsafe_b64encode(b"[" * 50_000).decode().rstrip("=")
+    tokens += [f"{deep}.{deep}.{deep}", "..", "a.b.", "\u00ff.\u00ff.\u00ff"]
+    for token in tokens:
+        with pytest.raises(ApiError) as info:
+            authority.account_for(f"Bearer {token}", "1")
+        assert (info.value.status, info.value.description) == (401, TOKEN_MALFORMED), token[:80]

@@ -1,5 +1,9 @@
 """Plain schemathesis (the ``st`` command, default checks and phases) over the contract finds nothing.
 
+The OAuth2 token endpoint is on another host in the contract (``x-bw-token-endpoint``), so it is
+left out of the run against the Voice API's base URL and gets a run of its own against the
+simulator's root, authenticated with the built-in client credentials.
+
 Two rules of the real API cannot be written in JSON Schema, so schema-valid data may still be
 refused with 400: an ``applicationId`` must name an application of the account (createCall), and a
 BXML body must be a valid BXML document (the two ``/bxml`` operations).  For those three
@@ -18,7 +22,9 @@ import pytest
 
 from conformance.resources import spec_path
 from conformance.simulator import Simulator
+from conformance.simulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from conformance.simulator.lifecycle import LifecycleEngine
+from conformance.simulator.oauth import TOKEN_OPERATION
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +69,8 @@ def test_plain_schemathesis_finds_nothing(tmp_path: Path) -> None:
             "--seed",
             "20261121",
             "--no-color",
+            "--exclude-operation-id",
+            TOKEN_OPERATION,
         ]
         result = subprocess.run(
             command, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False
@@ -71,4 +79,41 @@ def test_plain_schemathesis_finds_nothing(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     assert "No issues found" in output or "passed" in output, output[-3000:]
+    assert problems == [], problems[:5]
+
+
+def test_plain_schemathesis_on_the_token_endpoint(tmp_path: Path) -> None:
+    try:
+        spec = spec_path()
+    except LookupError:
+        pytest.skip("openapi/bandwidth-voice.yml is not written yet")
+    if TOKEN_OPERATION not in spec.read_text(encoding="utf-8"):
+        pytest.skip("the contract does not describe the token endpoint")
+    examples = os.environ.get("BW_SIM_ST_EXAMPLES", "10")
+    with Simulator(engine_factory=LifecycleEngine) as sim:
+        sim.runtime.tokens.rate_limit = 10**6  # a fuzzer is not a client that should be slowed down
+        command = [
+            _st(),
+            "run",
+            str(spec),
+            "--url",
+            sim.base_url,
+            "--auth",
+            f"{DEFAULT_CLIENT_ID}:{DEFAULT_CLIENT_SECRET}",
+            "--include-operation-id",
+            TOKEN_OPERATION,
+            "--phases",
+            "examples,coverage,fuzzing",  # one operation, no links: nothing stateful to do
+            "--max-examples",
+            examples,
+            "--seed",
+            "20261121",
+            "--no-color",
+        ]
+        result = subprocess.run(
+            command, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False
+        )
+        problems = [r for r in sim.store.requests if r.status >= 500]
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
     assert problems == [], problems[:5]
