@@ -154,7 +154,7 @@ def command(
     if config.auth_mode != "basic":
         for credential in config.credentials:
             covered = ", ".join(credential.accounts) or "no account"
-            click.echo(f"  client {credential.client_id}: {covered}")
+            click.echo(f"  OAuth2 client {credential.client_id}: accounts {covered}")
     token_note = (
         "token endpoint off" if config.auth_mode == "basic" else f"tokens {TOKEN_PATH}, {token_lifetime} s"
     )
