@@ -162,3 +162,16 @@ def bw_fuzz_app(request: pytest.FixtureRequest) -> AppFuzzer:
     from conformance.fuzz.fixture import fuzz_app_fixture
 
     return fuzz_app_fixture(request)
+
+
+@pytest.fixture(scope="session")
+def bw_sdk_configuration(bw_target: Target) -> Any:
+    """The official SDK's ``bandwidth.Configuration`` for the target, authenticated as the run is.
+
+    Its OAuth2 token request goes to the run's token URL, never to Bandwidth's built-in one
+    (:func:`conformance.sdk.configuration_for`).  Shared by the session: copy it
+    (``copy.deepcopy``) before changing it.  Needs ``pip install 'bandwidth-voice-conformance[sdk]'``.
+    """
+    from conformance.sdk import configuration_for
+
+    return configuration_for(bw_target)
