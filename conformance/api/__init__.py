@@ -11,7 +11,7 @@ from __future__ import annotations
 from conformance.api.accounts import Credentials, SecondAccount, find_second_account, primary_credentials
 from conformance.api.checks import CHECK_NAMES
 from conformance.api.pacing import CallBudgetExhaustedError, CallPacer, parse_retry_after
-from conformance.api.runner import ApiRunner, pacer_for, stateful_machine, stateful_settings
+from conformance.api.runner import ApiRunner, operation_test, pacer_for, stateful_machine, stateful_settings
 from conformance.api.schema import api_config, load_api_schema, resolve_spec
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "api_config",
     "find_second_account",
     "load_api_schema",
+    "operation_test",
     "pacer_for",
     "parse_retry_after",
     "primary_credentials",

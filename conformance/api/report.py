@@ -1,17 +1,49 @@
-"""Readable evidence for a failed rule: the request, the response, the expectation, a reproduce command."""
+"""Readable evidence for a failed rule: the request, the response, the expectation, a reproduce command.
+
+Reproduce commands never carry a secret.  ``Authorization`` headers of the request are always dropped;
+the credentials are written back as a :class:`CurlAuth`: a shell variable for a secret password
+(``-u "user:$BW_PASSWORD"``), or for OAuth2 a first line that fetches a token into ``$TOKEN`` with the
+client secret read from ``$BW_CLIENT_SECRET`` and ``-H "Authorization: Bearer $TOKEN"``.  Only the
+simulator's documented credentials and the suite's deliberately wrong ones are written as they are.
+"""
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PUBLIC_PASSWORDS", "curl_command", "describe_exchange", "describe_response", "user_argument"]
+from conformance.api.accounts import Credentials, primary_credentials
+from conformance.settings import ENVIRONMENT, Settings
 
-_SECRET_HEADERS = {"authorization"}
-# Passwords that are public (the embedded simulator's documented accounts, the suite's deliberately
-# wrong one) are shown; any other is replaced by a shell variable so that logs never carry it.
-PUBLIC_PASSWORDS = frozenset({"bw-pass", "bw-other-pass", "not-the-password"})
+__all__ = [
+    "NO_AUTH",
+    "PUBLIC_PASSWORDS",
+    "CurlAuth",
+    "basic_curl_auth",
+    "bearer_curl_auth",
+    "curl_auth_for",
+    "curl_auth_of",
+    "curl_command",
+    "describe_exchange",
+    "describe_response",
+    "literal_curl_auth",
+    "user_argument",
+]
+
+_SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+# Secrets that are public (the embedded simulator's documented accounts and API credentials, the
+# suite's deliberately wrong password) are shown; any other is replaced by a shell variable so that
+# logs never carry it.
+PUBLIC_PASSWORDS = frozenset(
+    {"bw-pass", "bw-other-pass", "not-the-password", "bw-client-secret", "bw-other-client-secret"}
+)
+
+
+def _double_quoted(text: str) -> str:
+    """``text`` safe inside a double-quoted shell word (no expansion)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
 
 
 def user_argument(user: str, env_name: str = "BW_PASSWORD") -> str:
@@ -19,8 +51,77 @@ def user_argument(user: str, env_name: str = "BW_PASSWORD") -> str:
     name, _, password = user.partition(":")
     if password in PUBLIC_PASSWORDS or not password:
         return shlex.quote(user)
-    safe_name = name.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
-    return f'"{safe_name}:${env_name}"'
+    return f'"{_double_quoted(name)}:${env_name}"'
+
+
+@dataclass(frozen=True)
+class CurlAuth:
+    """How a reproduce command authenticates, already written so that it holds no secret.
+
+    ``options``: curl options standing for the credentials (``-u ...`` or ``-H ...``); ``setup``: a
+    shell line to run first (fetching an OAuth2 token); ``who``: a short description for messages.
+    """
+
+    options: tuple[str, ...] = ()
+    setup: str | None = None
+    who: str = ""
+
+
+NO_AUTH = CurlAuth(who="without credentials")
+
+
+def basic_curl_auth(username: str, password: str, *, env_name: str = "BW_PASSWORD") -> CurlAuth:
+    """HTTP Basic as ``-u``; a password that is not public becomes ``$env_name``."""
+    return CurlAuth(("-u", user_argument(f"{username}:{password}", env_name)), who=f"as user {username}")
+
+
+def bearer_curl_auth(
+    *,
+    token_url: str | None,
+    client_id: str,
+    client_secret: str | None = None,
+    secret_env: str = "BW_CLIENT_SECRET",  # noqa: S107 - a variable's name
+    token_var: str = "TOKEN",  # noqa: S107 - a variable's name
+) -> CurlAuth:
+    """A Bearer token fetched first with the client credentials, then sent as
+    ``-H "Authorization: Bearer $token_var"``.  The secret is written only when it is a public one;
+    otherwise (or when it is not given) the command reads it from ``$secret_env``."""
+    if client_secret and client_secret in PUBLIC_PASSWORDS:
+        user = shlex.quote(f"{client_id}:{client_secret}")
+    else:
+        user = f'"{_double_quoted(client_id)}:${secret_env}"'
+    url = shlex.quote(token_url) if token_url else '"$BW_TOKEN_URL"'
+    setup = f"{token_var}=$(curl -s -u {user} -d grant_type=client_credentials {url} | jq -r .access_token)"
+    return CurlAuth(
+        ("-H", f'"Authorization: Bearer ${token_var}"'), setup=setup, who=f"as client id {client_id}"
+    )
+
+
+def literal_curl_auth(authorization: str, who: str) -> CurlAuth:
+    """A made-up ``Authorization`` value the suite sends on purpose (a wrong or malformed credential),
+    written as it is.  Never pass a real credential here."""
+    return CurlAuth(("-H", shlex.quote(f"Authorization: {authorization}")), who=who)
+
+
+def curl_auth_of(credentials: Credentials, *, other: bool = False) -> CurlAuth:
+    """How a reproduce command authenticates with ``credentials`` (``other``: the second account's,
+    whose secret is read from its own variable); secrets that are not public become variables."""
+    if credentials.mode == "oauth2":
+        field = "other_client_secret" if other else "client_secret"
+        return bearer_curl_auth(
+            token_url=credentials.token_url,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+            secret_env=ENVIRONMENT[field],
+            token_var="OTHER_TOKEN" if other else "TOKEN",
+        )
+    field = "other_password" if other else "password"
+    return basic_curl_auth(credentials.username, credentials.password, env_name=ENVIRONMENT[field])
+
+
+def curl_auth_for(settings: Settings) -> CurlAuth:
+    """How a reproduce command authenticates as the account under test, in the run's auth mode."""
+    return curl_auth_of(primary_credentials(settings))
 
 
 _MAX_BODY = 600
@@ -43,16 +144,20 @@ def curl_command(
     *,
     user: str | None = None,
     env_name: str = "BW_PASSWORD",
+    auth: CurlAuth | None = None,
 ) -> str:
-    """One shell line that replays a request with curl.
+    """A shell command that replays a request with curl (two lines when a token must be fetched first).
 
-    ``user`` is written as ``-u USER:PASSWORD`` in place of any ``Authorization`` header, so the
-    command can be re-run; omit it to replay the request without credentials.  A password that is not
-    public is written as ``$env_name`` (see :func:`user_argument`).
+    The request's own ``Authorization`` (and ``Cookie``) headers are never written.  ``auth`` says how
+    the command authenticates instead; ``user`` (``name:password``) is the older shorthand for Basic,
+    with a password that is not public written as ``$env_name``.  Without either, the command sends
+    no credentials.
     """
+    if auth is None and user is not None:
+        auth = CurlAuth(("-u", user_argument(user, env_name)))
     parts = ["curl", "-X", method.upper(), shlex.quote(url)]
-    if user is not None:
-        parts += ["-u", user_argument(user, env_name)]
+    if auth is not None:
+        parts += auth.options
     for name, value in (headers or {}).items():
         lowered = name.lower()
         if lowered in _SECRET_HEADERS or lowered in {"content-length", "user-agent", "accept-encoding"}:
@@ -63,7 +168,10 @@ def curl_command(
     if body:
         text = body if isinstance(body, str) else body.decode("utf-8", "replace")
         parts += ["--data-binary", shlex.quote(text)]
-    return " ".join(parts)
+    line = " ".join(parts)
+    if auth is not None and auth.setup:
+        return f"{auth.setup}\n{line}"
+    return line
 
 
 def describe_exchange(
@@ -84,7 +192,7 @@ def describe_exchange(
         lines.append("  response: (none)")
     else:
         shown: dict[str, Any] = {}
-        for name in ("content-type", "location", "retry-after"):
+        for name in ("content-type", "location", "retry-after", "www-authenticate"):
             for key, value in (response_headers or {}).items():
                 if key.lower() == name:
                     shown[name] = value if isinstance(value, str) else ", ".join(value)
@@ -96,7 +204,7 @@ def describe_exchange(
     lines.append(f"  expected: {expected}")
     lines.extend(f"  problem:  {problem}" for problem in problems)
     lines.append("Reproduce with:")
-    lines.append(f"    {reproduce}")
+    lines.extend(f"    {line}" for line in reproduce.splitlines())
     return "\n".join(lines)
 
 
@@ -109,10 +217,12 @@ def describe_response(
     problems: Sequence[str] = (),
     user: str | None = None,
     env_name: str = "BW_PASSWORD",
+    auth: CurlAuth | None = None,
 ) -> str:
     """:func:`describe_exchange` for an ``httpx.Response``; the curl line re-sends its request.
 
-    ``user`` (``"name:password"``) replaces the request's Authorization header in the curl line.
+    ``auth`` (or the Basic shorthand ``user``, ``"name:password"``) replaces the request's
+    Authorization header in the curl line.
     """
     request = response.request
     body = request.content if request.content else None
@@ -132,5 +242,6 @@ def describe_response(
             body,
             user=user,
             env_name=env_name,
+            auth=auth,
         ),
     )

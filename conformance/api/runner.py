@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from schemathesis.generation.stateful.state_machine import APIStateMachine
     from schemathesis.schemas import BaseSchema
 
-__all__ = ["ApiRunner", "pacer_for", "stateful_machine", "stateful_settings"]
+__all__ = ["ApiRunner", "operation_test", "pacer_for", "stateful_machine", "stateful_settings"]
 
 
 def pacer_for(settings: Settings) -> CallPacer:
@@ -78,8 +78,47 @@ def naming_the_operation(case: Case[Any]) -> Iterator[None]:
         raise FailureGroup(list(exc.exceptions), f"{title}: {exc.message}") from None
 
 
+def operation_test(
+    schema: BaseSchema, label: str, check: Callable[[Case[Any]], object]
+) -> Callable[[], None]:
+    """The hypothesis test of one operation (``label``: ``METHOD /path``) under every phase the schema's
+    configuration enables for it (examples, coverage, fuzzing), calling ``check(case)`` on each case.
+
+    It is built exactly as schemathesis' pytest integration builds the test of each operation of a
+    lazy schema: the same hypothesis settings, the seed derived from the configuration's seed and the
+    operation, the coverage and example cases.  Calling it raises schemathesis' ``FailureGroup`` on
+    failures.  An operation the contract cannot describe raises its ``InvalidSchema`` error.
+    """
+    from schemathesis.checks import load_all_checks
+    from schemathesis.core.errors import InvalidSchema
+    from schemathesis.generation.feedback import FeedbackSources
+    from schemathesis.pytest._test_builder import build_operation_test
+    from schemathesis.python._constants.orchestrator import make_constants_value_source
+
+    load_all_checks()  # so that checks are known inside the hypothesis test
+    operation = schema.find_operation_by_label(label)
+    if operation is None:
+        raise LookupError(f"the contract has no operation {label}")
+
+    def test_case(case: Case[Any]) -> None:
+        __tracebackhide__ = True
+        check(case)
+
+    test_case.__name__ = test_case.__qualname__ = "test_operation"
+    feedback = FeedbackSources(constants_value_source=make_constants_value_source(schema))
+    try:
+        test: Callable[[], None] = build_operation_test(
+            config=schema.config, operation=operation, test_func=test_case, given_kwargs={}, feedback=feedback
+        )
+    except InvalidSchema as exc:
+        failing: Callable[[], None] = exc.as_failing_test_function()
+        return failing
+    return test
+
+
 def stateful_settings(settings: Settings) -> hypothesis.settings:
-    """Hypothesis settings for the stateful phase, scaled from ``settings.max_examples``."""
+    """Hypothesis settings for the stateful phase, scaled from ``settings.max_examples``; no example
+    database (the seed given to :func:`stateful_machine` is what repeats a run)."""
     return hypothesis.settings(
         max_examples=max(1, settings.max_examples),
         stateful_step_count=6,
@@ -90,13 +129,20 @@ def stateful_settings(settings: Settings) -> hypothesis.settings:
     )
 
 
-def stateful_machine(schema: BaseSchema, runner: ApiRunner) -> type[APIStateMachine]:
-    """The schema's state machine (chained by the contract's OpenAPI links), sending through ``runner``."""
+def stateful_machine(
+    schema: BaseSchema, runner: ApiRunner, *, seed: int | None = None
+) -> type[APIStateMachine]:
+    """The schema's state machine (chained by the contract's OpenAPI links), sending through ``runner``.
+
+    With ``seed`` the scenarios are the same on every run against the same target: hypothesis draws
+    from that seed, and so does the order in which operations start a scenario.
+    """
     base = schema.as_state_machine()
+    order = random.Random(f"bw-conformance:{seed}") if seed is not None else random.Random()
 
     class VoiceApiWorkflow(base):  # type: ignore[valid-type, misc]
         # Shuffle which operation starts a scenario; Hypothesis would otherwise favour the first.
-        rule_order_seed = random.getrandbits(64)
+        rule_order_seed = order.getrandbits(64)
 
         def call(self, case: Case[Any], **kwargs: Any) -> Response:
             return runner.call(case, **kwargs)
@@ -109,4 +155,6 @@ def stateful_machine(schema: BaseSchema, runner: ApiRunner) -> type[APIStateMach
                 super().validate_response(response, case, additional_checks, **kwargs)
 
     VoiceApiWorkflow.__name__ = "VoiceApiWorkflow"
+    if seed is not None:
+        hypothesis.seed(seed)(VoiceApiWorkflow)
     return VoiceApiWorkflow

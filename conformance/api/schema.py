@@ -17,12 +17,16 @@ from schemathesis.schemas import BaseSchema
 
 from conformance.api import checks as _checks  # registers the checks before any config names them
 from conformance.api import hooks as _hooks  # noqa: F401 - registers the before_call hook
-from conformance.api.accounts import Credentials
+from conformance.api.accounts import Credentials, primary_credentials
+from conformance.api.operations import OperationRef, is_voice_operation, voice_operations
+from conformance.api.probes import ProbeRun, register_run
+from conformance.api.report import curl_auth_for, curl_auth_of
+from conformance.auth import Authenticator
 from conformance.errors import ConfigurationError
 from conformance.resources import spec_path
 from conformance.settings import Settings
 
-__all__ = ["api_config", "load_api_schema", "resolve_spec"]
+__all__ = ["api_config", "contract_operations", "load_api_schema", "read_contract", "resolve_spec"]
 
 # Operations whose fuzzing creates calls; on a real account they only run their examples.
 _CALL_CREATING_OPERATIONS = ("createCall",)
@@ -58,37 +62,48 @@ def api_config(
     second_account: Credentials | None = None,
     seed: int | None = None,
     callback_base_url: str | None = None,
+    basic_refused: bool = False,
 ) -> schemathesis.Config:
     """The schemathesis configuration for one run against ``base_url``.
 
     All phases and all default checks, plus the Bandwidth checks of :mod:`conformance.api.checks`;
-    ``accountId`` pinned to the configured account; ``max_examples`` from the settings.  With the
-    sandbox profile, call-creating operations run only their examples (no coverage or fuzzing phase).
-    ``callback_base_url``: where made-up callback URLs are re-pointed (see :mod:`conformance.api.hooks`).
+    ``accountId`` pinned to the configured account; ``max_examples`` from the settings; ``seed``
+    (else ``settings.seed``, else schemathesis picks one) makes every phase draw the same cases; no
+    example database.  With the sandbox profile, call-creating operations run only their examples
+    (no coverage or fuzzing phase).  ``callback_base_url``: where made-up callback URLs are re-pointed
+    (see :mod:`conformance.api.hooks`).  ``basic_refused``: the target is known to accept OAuth2 only,
+    so the auth probe also checks that the client credentials do not work as a Basic user.
+
+    The configuration names no credentials: requests authenticate through the schema's auth
+    provider (:func:`load_api_schema`), and the probes find theirs under the run id registered here.
     """
     account_id = settings.account_id or ""
     checks: dict[str, Any] = {name: {"active": True} for name in _checks.RESPONSE_CHECK_NAMES}
     checks["bw_create_call_location"]["account_id"] = account_id
     if callback_base_url:
         checks["bw_error_body"]["callback_base_url"] = callback_base_url
-    run_id = uuid.uuid4().hex  # probes run once per operation and run (see checks._Probe)
-    checks["bw_auth_required"] = {"active": True, "username": settings.username or "", "run_id": run_id}
+    run_id = uuid.uuid4().hex  # probes run once per operation and run (see probes._Probe)
+    register_run(
+        run_id,
+        ProbeRun(
+            own=primary_credentials(settings),
+            own_curl=curl_auth_for(settings),
+            other=second_account,
+            other_curl=curl_auth_of(second_account, other=True) if second_account is not None else None,
+            basic_refused=basic_refused and settings.auth == "oauth2",
+        ),
+    )
+    checks["bw_auth_required"] = {"active": True, "run_id": run_id}
     if second_account is not None:
-        checks["bw_cross_account_denied"] = {
-            "active": True,
-            "account_id": account_id,
-            "other_account_id": second_account.account_id,
-            "other_username": second_account.username,
-            "other_password": second_account.password,
-            "run_id": run_id,
-        }
+        checks["bw_cross_account_denied"] = {"active": True, "run_id": run_id}
     data: dict[str, Any] = {
         "base-url": base_url,
-        "auth": {"basic": {"username": settings.username or "", "password": settings.password or ""}},
         # Every path names the account under test, and a call must use one of its applications:
         # other values are rightly refused (403, 400) and would hide everything else.
         "parameters": _pinned_parameters(settings),
-        "generation": {"mode": "all", "max-examples": settings.max_examples},
+        # No example database: nothing is written to a .hypothesis/ folder, and a run is repeated by
+        # its seed alone.
+        "generation": {"mode": "all", "max-examples": settings.max_examples, "database": "none"},
         "phases": {
             "examples": {"enabled": True},
             "coverage": {"enabled": True},
@@ -99,8 +114,9 @@ def api_config(
         },
         "checks": checks,
         "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large"],
-        "request-timeout": 30,
+        "request-timeout": settings.request_timeout,
     }
+    seed = settings.seed if seed is None else seed
     if seed is not None:
         data["seed"] = seed
     operations: list[dict[str, Any]] = [
@@ -132,14 +148,25 @@ def load_api_schema(
     second_account: Credentials | None = None,
     seed: int | None = None,
     callback_base_url: str | None = None,
+    authenticator: Authenticator | None = None,
+    basic_refused: bool = False,
 ) -> BaseSchema:
-    """The contract (``settings.spec`` or the packaged one) as a schemathesis schema for ``base_url``."""
+    """The contract (``settings.spec`` or the packaged one) as a schemathesis schema for ``base_url``.
+
+    Operations the contract marks as not Voice API operations (the OAuth2 token endpoint, see
+    :func:`~conformance.api.operations.is_voice_operation`) are left out.  Every case authenticates
+    through ``authenticator`` (default: one built from ``settings``), registered as the schema's auth
+    provider: schemathesis then knows the case carries explicit credentials (its ``ignored_auth``
+    check re-sends without them), leaves them off the cases it generates to test missing or invalid
+    credentials, and the token is taken when the request is sent, so it is always fresh.
+    """
     config = api_config(
         settings,
         base_url=base_url,
         second_account=second_account,
         seed=seed,
         callback_base_url=callback_base_url,
+        basic_refused=basic_refused,
     )
     source = resolve_spec(settings.spec)
     try:
@@ -149,4 +176,38 @@ def load_api_schema(
             schema = schemathesis.openapi.from_path(source, config=config)
     except (OSError, ValueError, schemathesis.errors.LoaderError) as exc:
         raise ConfigurationError(f"cannot load the contract {source}: {exc}", reason="spec-invalid") from exc
-    return schema
+    voice = schema.exclude(func=_not_voice)
+    authenticator = authenticator or Authenticator.from_settings(settings)
+    voice.auth.set_from_requests(authenticator.requests_auth)
+    return voice
+
+
+def _not_voice(ctx: Any) -> bool:
+    raw = getattr(getattr(ctx.operation, "definition", None), "raw", None)
+    return isinstance(raw, dict) and not is_voice_operation(raw)
+
+
+def read_contract(spec: str | None, *, timeout: float = 30.0) -> dict[str, Any]:
+    """The contract as a plain document (YAML or JSON; a URL is fetched once), without schemathesis."""
+    import httpx
+    import yaml
+
+    source = resolve_spec(spec)
+    try:
+        if isinstance(source, str):
+            response = httpx.get(source, timeout=timeout, follow_redirects=True)
+            response.raise_for_status()
+            text = response.text
+        else:
+            text = source.read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError, httpx.HTTPError) as exc:
+        raise ConfigurationError(f"cannot load the contract {source}: {exc}", reason="spec-invalid") from exc
+    if not isinstance(document, dict):
+        raise ConfigurationError(f"the contract {source} is not an OpenAPI document", reason="spec-invalid")
+    return document
+
+
+def contract_operations(spec: str | None) -> list[OperationRef]:
+    """The operations of the contract the api suite tests (one pytest item each), in document order."""
+    return voice_operations(read_contract(spec))

@@ -2,12 +2,24 @@
 ``bw_client``, ``bw_sink`` and ``bw_webhooks``).
 
 Every fixture here is documented; suites beside ``test_api`` may append their own.
+
+* ``test_operation`` of the api suite becomes one item per operation of the contract
+  (``test_operation[createCall]``), listed from the contract at collection time by
+  :func:`pytest_generate_tests`; ``-k 'test_operation[createCall]'`` selects exactly one.
+* ``bw_seed`` is the run's seed: every hypothesis-driven test of the suites draws from it, so a run is
+  repeated with ``--bw-seed N``.
+* Hypothesis keeps its caches out of the current directory (no ``.hypothesis/`` folder there), and the
+  suites use no example database.
 """
 
 from __future__ import annotations
 
+import random
+import shutil
+import tempfile
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -16,12 +28,129 @@ if TYPE_CHECKING:
     from schemathesis.schemas import BaseSchema
 
     from conformance.api import ApiRunner, SecondAccount
+    from conformance.api.operations import OperationRef
     from conformance.settings import Settings
     from conformance.suites.loopback import Loopback
     from conformance.target import Target
     from conformance.webhooks import SinkScope
 
+# The parameter of tests that run once per operation of the contract (``test_operation``).
+OPERATION_PARAMETER = "bw_operation"
+# The run's seed, once chosen (see ``bw_seed``), and whether it was chosen here rather than given.
+BW_SEED_KEY = pytest.StashKey[int]()
+_SEED_CHOSEN_KEY = pytest.StashKey[bool]()
+_HYPOTHESIS_HOME_KEY = pytest.StashKey[Path]()
+_WORKER_SEED = "bw_seed"  # xdist workerinput key a controller may hand the seed down with
 
+
+# ------------------------------------------------------------------------------- hypothesis
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep hypothesis' caches (constants, unicode tables) out of the current directory: they go to a
+    temporary directory removed at the end, unless hypothesis was already told where to keep them
+    (``HYPOTHESIS_STORAGE_DIRECTORY`` or ``set_hypothesis_home_dir``)."""
+    from hypothesis import configuration
+
+    current = configuration.storage_directory(intent_to_write=False).home_directory
+    if current.resolve() != (Path.cwd() / ".hypothesis").resolve():
+        return
+    home = Path(tempfile.mkdtemp(prefix="bw-conformance-hypothesis-"))
+    configuration.set_hypothesis_home_dir(home)
+    config.stash[_HYPOTHESIS_HOME_KEY] = home
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_HYPOTHESIS_HOME_KEY, None)
+    if home is not None:
+        from hypothesis import configuration
+
+        configuration.set_hypothesis_home_dir(None)  # back to hypothesis' own choice
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------- one item per operation
+class _ContractUnavailable:
+    """The single parameter of ``test_operation`` when the contract cannot be read at collection."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _settings_of(config: pytest.Config) -> Settings:
+    """The run's settings as the plugin's ``bw_settings`` builds them (every ``--bw-*`` option)."""
+    from dataclasses import fields
+
+    from conformance.settings import Settings, load_settings
+
+    overrides = {f.name: config.getoption(f"bw_{f.name}", None) for f in fields(Settings)}
+    return load_settings(overrides, project_dir=config.rootpath)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``test_operation`` runs once per Voice operation of the contract, its id the operationId."""
+    if OPERATION_PARAMETER not in metafunc.fixturenames:
+        return
+    from conformance.api.schema import contract_operations
+    from conformance.errors import ConformanceError
+
+    try:
+        refs: list[Any] = contract_operations(_settings_of(metafunc.config).spec)
+    except ConformanceError as exc:
+        # Reported by the test itself, like every setup problem of the suite.
+        metafunc.parametrize(OPERATION_PARAMETER, [_ContractUnavailable(exc)], ids=["contract"])
+        return
+    if not refs:
+        refs = [_ContractUnavailable(LookupError("the contract has no Voice API operation"))]
+        metafunc.parametrize(OPERATION_PARAMETER, refs, ids=["contract"])
+        return
+    metafunc.parametrize(OPERATION_PARAMETER, refs, ids=[ref.test_id for ref in refs])
+
+
+def operation_of(value: OperationRef | _ContractUnavailable) -> OperationRef:
+    """The operation a ``bw_operation`` parameter names (raises when the contract was unreadable)."""
+    if isinstance(value, _ContractUnavailable):
+        raise value.error
+    return value
+
+
+# ------------------------------------------------------------------------------------- seed
+def _chosen_seed(config: pytest.Config) -> int:
+    worker = getattr(config, "workerinput", None)
+    if isinstance(worker, dict) and isinstance(worker.get(_WORKER_SEED), int):
+        return int(worker[_WORKER_SEED])
+    if worker is not None:
+        # Without a seed from the controller, xdist workers agree on schemathesis' shared one.
+        from schemathesis.config import SchemathesisConfig
+
+        shared = SchemathesisConfig.shared_seed
+        if shared is not None:
+            return shared % 2**31
+    return random.randrange(2**31)
+
+
+@pytest.fixture(scope="session")
+def bw_seed(bw_settings: Settings, pytestconfig: pytest.Config) -> int:
+    """The run's seed: ``--bw-seed`` (``bw_settings.seed``), else one chosen once per run.
+
+    Every hypothesis-driven test of the api suite draws from it (schemathesis' phases, the stateful
+    machine and its rule order), so the same seed against the same target sends the same cases.  The
+    value is also in ``config.stash[BW_SEED_KEY]`` and printed at the end of a run that chose it.
+    """
+    seed = pytestconfig.stash.get(BW_SEED_KEY, None)
+    if seed is None:
+        chosen = bw_settings.seed is None
+        seed = _chosen_seed(pytestconfig) if chosen else int(bw_settings.seed or 0)
+        pytestconfig.stash[BW_SEED_KEY] = seed
+        pytestconfig.stash[_SEED_CHOSEN_KEY] = chosen
+    return seed
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if config.stash.get(_SEED_CHOSEN_KEY, False):
+        seed = config.stash[BW_SEED_KEY]
+        terminalreporter.write_line(f"bw-conformance: seed {seed} (repeat with --bw-seed {seed})")
+
+
+# ------------------------------------------------------------------------------ guards and api
 @pytest.fixture(autouse=True)
 def _bw_profile_guard(request: pytest.FixtureRequest, bw_settings: Settings) -> None:
     """With ``--bw-profile sandbox`` only tests marked ``sandbox_safe`` run; the rest are skipped."""
@@ -31,7 +160,8 @@ def _bw_profile_guard(request: pytest.FixtureRequest, bw_settings: Settings) -> 
 
 @pytest.fixture(scope="session")
 def bw_second_account(bw_target: Target) -> SecondAccount:
-    """Credentials of another account for cross-account checks, or the reason there are none."""
+    """Credentials of another account for cross-account checks (in the run's auth mode), or the
+    reason there are none."""
     from conformance.api import find_second_account
 
     return find_second_account(
@@ -39,9 +169,16 @@ def bw_second_account(bw_target: Target) -> SecondAccount:
     )
 
 
+def _refuses_basic(target: Target) -> bool:
+    """The target is known to accept OAuth2 only: ``Settings.basic_refused``, or a simulator whose
+    ``/health`` says ``auth oauth2``."""
+    return bool(getattr(target.settings, "basic_refused", False)) or target.server.endswith("(auth oauth2)")
+
+
 @pytest.fixture(scope="session")
-def bw_api_schema(bw_target: Target, bw_second_account: SecondAccount) -> BaseSchema:
-    """The contract as a schemathesis schema aimed at the target, with the Bandwidth checks on."""
+def bw_api_schema(bw_target: Target, bw_second_account: SecondAccount, bw_seed: int) -> BaseSchema:
+    """The contract as a schemathesis schema aimed at the target, with the Bandwidth checks on, every
+    request authenticated by the run's authenticator, and the run's seed."""
     from conformance.api import load_api_schema
     from conformance.api.hooks import local_callback_base
 
@@ -52,7 +189,10 @@ def bw_api_schema(bw_target: Target, bw_second_account: SecondAccount) -> BaseSc
         bw_target.settings,
         base_url=bw_target.base_url,
         second_account=bw_second_account.credentials,
+        seed=bw_seed,
         callback_base_url=local,
+        authenticator=bw_target.authenticator,
+        basic_refused=_refuses_basic(bw_target),
     )
 
 
@@ -64,14 +204,6 @@ def bw_api_runner(bw_settings: Settings) -> Iterator[ApiRunner]:
     runner = ApiRunner(pacer_for(bw_settings))
     yield runner
     runner.close()
-
-
-@pytest.fixture(autouse=True)
-def _bw_schemathesis_node_id(request: pytest.FixtureRequest) -> None:
-    """Compatibility: schemathesis 4.32 lazy schemas read ``node._nodeid``, which pytest 9.2 dropped."""
-    node = request.node
-    if not hasattr(node, "_nodeid"):
-        node._nodeid = node.nodeid
 
 
 def _skip_when_spent(exc: Exception) -> None:

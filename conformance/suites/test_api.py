@@ -3,8 +3,12 @@
 * ``test_operation``: schemathesis over every operation of the contract: examples, coverage and
   fuzzing phases, every default check, and the Bandwidth checks (voiceApiError bodies, Location ==
   callUrl, id formats, call time order, 401 without or with wrong credentials, 403/404 across
-  accounts).  Each operation is reported on its own (``test_operation[POST /accounts/...]``).
+  accounts).  One item per operation, named by its operationId (``test_operation[createCall]``);
+  ``-k 'test_operation[createCall]'`` runs exactly that one.
 * ``test_stateful_links``: the stateful phase, chaining operations through the contract's links.
+
+Every hypothesis-driven test draws from the run's seed (``bw_seed``); every request authenticates
+through the run's authenticator (OAuth2 bearer token or legacy Basic).
 * Deterministic tests of what random inputs rarely reach: a completed call reads ``disconnected`` and
   refuses further updates with 409; ``listCalls`` filters filter; another account cannot see our calls.
 
@@ -28,20 +32,20 @@ import pytest
 import schemathesis
 
 from conformance.api.pacing import CallBudgetExhaustedError
-from conformance.api.report import describe_response
+from conformance.api.report import CurlAuth, curl_auth_for, curl_auth_of, describe_response
 from conformance.api.rules import call_time_problems, error_body_problems
+from conformance.suites.conftest import operation_of
 
 if TYPE_CHECKING:
     from schemathesis.schemas import BaseSchema
 
     from conformance.api import ApiRunner, SecondAccount
+    from conformance.api.operations import OperationRef
     from conformance.settings import Settings
     from conformance.target import Target
     from conformance.webhooks.sink import SinkScope
 
 pytestmark = pytest.mark.api
-
-schema = schemathesis.pytest.from_fixture("bw_api_schema")
 
 _HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
 # Simulator far ends (README): a person answers; busy.  Other targets treat them as plain numbers.
@@ -51,18 +55,47 @@ _SETTLE_SECONDS = 15.0  # how long state and listings may take to catch up ("nea
 
 
 @pytest.mark.sandbox_safe
-@schema.parametrize()
-def test_operation(case: Any, bw_api_runner: ApiRunner) -> None:
+def test_operation(
+    bw_operation: OperationRef,
+    bw_api_schema: BaseSchema,
+    bw_api_runner: ApiRunner,
+    request: pytest.FixtureRequest,
+) -> None:
     """One operation of the contract under every phase and check (schemathesis + Bandwidth rules)."""
-    bw_api_runner.call_and_validate(case)
+    _run_operation(request, bw_api_schema, operation_of(bw_operation), bw_api_runner.call_and_validate)
 
 
-def test_stateful_links(bw_api_schema: BaseSchema, bw_api_runner: ApiRunner, bw_settings: Settings) -> None:
+def _run_operation(
+    request: pytest.FixtureRequest, schema: BaseSchema, ref: OperationRef, check: Callable[[Any], object]
+) -> None:
+    """Run schemathesis' hypothesis test of one operation (examples, coverage and fuzzing phases, as
+    configured), reporting failures and skips the way its pytest integration does."""
+    from unittest import SkipTest
+
+    from schemathesis.core.failures import FailureGroup, as_reported_failure
+    from schemathesis.pytest._keys import track_schema
+
+    from conformance.api import operation_test
+
+    __tracebackhide__ = True
+    track_schema(request.config, schema)  # schemathesis' after-run checks see it
+    test = operation_test(schema, ref.label, lambda case: check(case))
+    try:
+        test()
+    except FailureGroup as exc:
+        raise as_reported_failure(exc) from None
+    except SkipTest as exc:
+        raise pytest.skip.Exception(str(exc)).with_traceback(exc.__traceback__) from None
+
+
+def test_stateful_links(
+    bw_api_schema: BaseSchema, bw_api_runner: ApiRunner, bw_settings: Settings, bw_seed: int
+) -> None:
     """Sequences chained by the contract's OpenAPI links (createCall -> getCallState/updateCall/...)."""
     from conformance.api import stateful_machine, stateful_settings
 
     try:
-        machine = stateful_machine(bw_api_schema, bw_api_runner)
+        machine = stateful_machine(bw_api_schema, bw_api_runner, seed=bw_seed)
     except schemathesis.errors.NoLinksFound:
         pytest.skip("the contract declares no OpenAPI links, so there is no stateful phase")
     machine.run(settings=stateful_settings(bw_settings))
@@ -80,8 +113,9 @@ def _answering_number(target: Target) -> str:
     return target.settings.loopback_number
 
 
-def _user(settings: Settings) -> str:
-    return f"{settings.username}:{settings.password}"
+def _user(settings: Settings) -> CurlAuth:
+    """How reproduce commands authenticate as the account under test (no secret in them)."""
+    return curl_auth_for(settings)
 
 
 def _create_call(
@@ -113,7 +147,7 @@ def _create_call(
                 operation="createCall",
                 response=response,
                 expected="201 with a createCallResponse",
-                user=_user(settings),
+                auth=_user(settings),
             ),
             pytrace=False,
         )
@@ -211,7 +245,7 @@ def test_completed_call_reads_disconnected_and_refuses_updates(
                 response=completed,
                 expected=f"status {' or '.join(map(str, sorted(allowed)))}"
                 + (" (the call was up, waiting for its answer BXML)" if live else ""),
-                user=user,
+                auth=user,
             ),
             pytrace=False,
         )
@@ -232,7 +266,7 @@ def test_completed_call_reads_disconnected_and_refuses_updates(
                 response=state,
                 expected=f"200 with state 'disconnected' and an endTime within {_SETTLE_SECONDS:.0f} s",
                 problems=problems,
-                user=user,
+                auth=user,
             ),
             pytrace=False,
         )
@@ -259,7 +293,7 @@ def test_completed_call_reads_disconnected_and_refuses_updates(
                     response=response,
                     expected="409 with a voiceApiError body",
                     problems=problems,
-                    user=user,
+                    auth=user,
                 ),
                 pytrace=False,
             )
@@ -364,7 +398,7 @@ def test_list_calls_filters(
                     expected=f"200; every listed call matches {case.wording}; "
                     f"of ours, listed: {sorted(case.listed) or 'none'}",
                     problems=problems[:10],
-                    user=user,
+                    auth=user,
                 ),
                 pytrace=False,
             )
@@ -419,7 +453,7 @@ def test_list_calls_pages_with_link_next(
                 response=response,
                 expected='pages of at most pageSize calls, Link: <...>; rel="next" while more remain',
                 problems=problems[:10],
-                user=_user(settings),
+                auth=_user(settings),
             ),
             pytrace=False,
         )
@@ -485,7 +519,7 @@ def test_other_account_cannot_see_our_calls(
         answer_url=bw_webhooks.url("answer"),
     )
     call_id = created["callId"]
-    other_user = f"{other.username}:{other.password}"
+    other_user = curl_auth_of(other, other=True)
     probes = [
         (f"{_account_path(settings)}/calls/{call_id}", {403, 404}, "our call with their credentials"),
         (
@@ -494,7 +528,9 @@ def test_other_account_cannot_see_our_calls(
             "our call under their account",
         ),
     ]
-    with httpx.Client(base_url=bw_target.base_url, auth=other.auth, timeout=30.0) as theirs:
+    with httpx.Client(
+        base_url=bw_target.base_url, auth=other.auth, timeout=settings.request_timeout
+    ) as theirs:
         for path, statuses, what in probes:
             response = bw_api_runner.pacer.send(partial(theirs.get, path))
             problems = [] if response.status_code in statuses else [f"status {response.status_code}"]
@@ -507,8 +543,7 @@ def test_other_account_cannot_see_our_calls(
                         response=response,
                         expected=f"status {' or '.join(map(str, sorted(statuses)))} with a voiceApiError",
                         problems=problems,
-                        user=other_user,
-                        env_name="BW_OTHER_PASSWORD",
+                        auth=other_user,
                     ),
                     pytrace=False,
                 )

@@ -252,8 +252,12 @@ def test_api_config_turns_on_every_phase_and_the_bandwidth_checks() -> None:
     assert "bw_cross_account_denied" not in kwargs  # no second account given
     other = Credentials("9900001", "bw-other", "bw-other-pass")
     with_other = api_config(_settings(), base_url="http://127.0.0.1:1", second_account=other)
-    denied = with_other.projects.get_default().checks_config_for().custom_kwargs["bw_cross_account_denied"]
-    assert denied["other_account_id"] == "9900001"
+    other_kwargs = with_other.projects.get_default().checks_config_for().custom_kwargs
+    assert other_kwargs["bw_cross_account_denied"]["active"]
+    # The probes find their credentials by run id: the configuration itself names no secret.
+    assert other_kwargs["bw_cross_account_denied"]["run_id"] == other_kwargs["bw_auth_required"]["run_id"]
+    assert "bw-other-pass" not in repr(other_kwargs)
+    assert with_other.projects.get_default().auth.basic is None  # requests use the run's authenticator
 
 
 def test_sandbox_profile_does_not_fuzz_call_creation(tmp_path: Path) -> None:
@@ -359,6 +363,7 @@ def test_public_surface_of_conformance_api() -> None:
             "api_config",
             "find_second_account",
             "load_api_schema",
+            "operation_test",
             "pacer_for",
             "parse_retry_after",
             "primary_credentials",
