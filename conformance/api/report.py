@@ -9,6 +9,8 @@ simulator's documented credentials and the suite's deliberately wrong ones are w
 
 from __future__ import annotations
 
+import base64
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +31,10 @@ __all__ = [
     "describe_exchange",
     "describe_response",
     "literal_curl_auth",
+    "mark_made_up",
     "user_argument",
+    "with_curl_auth",
+    "without_credentials",
 ]
 
 _SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization"}
@@ -99,7 +104,8 @@ def bearer_curl_auth(
 
 def literal_curl_auth(authorization: str, who: str) -> CurlAuth:
     """A made-up ``Authorization`` value the suite sends on purpose (a wrong or malformed credential),
-    written as it is.  Never pass a real credential here."""
+    written as it is (and marked as made up, see :func:`mark_made_up`).  Never pass a real credential."""
+    mark_made_up(authorization)
     return CurlAuth(("-H", shlex.quote(f"Authorization: {authorization}")), who=who)
 
 
@@ -122,6 +128,69 @@ def curl_auth_of(credentials: Credentials, *, other: bool = False) -> CurlAuth:
 def curl_auth_for(settings: Settings) -> CurlAuth:
     """How a reproduce command authenticates as the account under test, in the run's auth mode."""
     return curl_auth_of(primary_credentials(settings))
+
+
+# An Authorization header written out in a message: ``-H 'Authorization: Bearer abc'``,
+# ``"Authorization": "Basic eHl6"``, ``Authorization: [Filtered]``.
+_WRITTEN_AUTHORIZATION = re.compile(
+    r"(?P<name>authorization['\"]?\s*[:=]\s*['\"]?)(?P<value>(?:bearer|basic)\s+[^\s'\",}]+)",
+    re.IGNORECASE,
+)
+_FILTERED_CURL_AUTHORIZATION = re.compile(r"-H '(?i:authorization): \[Filtered\]'")
+
+
+_MADE_UP_CREDENTIALS: set[str] = set()
+
+
+def mark_made_up(authorization: str) -> str:
+    """Declare ``authorization`` (a whole header value) a credential the suite made up to be refused
+    (a malformed or expired token, a wrong password): messages may show it.  Returns it."""
+    _MADE_UP_CREDENTIALS.add(authorization.strip())
+    return authorization
+
+
+def _shown(match: re.Match[str]) -> str:
+    value = match.group("value")
+    scheme, _, credential = value.partition(" ")
+    credential = credential.strip()
+    if credential.startswith("$") or f"{scheme} {credential}" in _MADE_UP_CREDENTIALS:
+        return match.group(0)
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credential, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            decoded = ""
+        if decoded.partition(":")[2] in PUBLIC_PASSWORDS:
+            return match.group(0)
+    return f"{match.group('name')}[Filtered]"
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with every written ``Authorization: Bearer ...`` / ``Basic ...`` value replaced by
+    ``[Filtered]`` unless it is a shell variable, a public password or a credential the suite made up
+    (a last line of defence for messages built by other code)."""
+    return _WRITTEN_AUTHORIZATION.sub(_shown, text)
+
+
+def with_curl_auth(message: str, auth: CurlAuth | None) -> str:
+    """A schemathesis failure report whose reproduce command authenticates the way ``auth`` says.
+
+    Schemathesis writes the credentials of a case as ``-H 'Authorization: [Filtered]'``; that becomes
+    ``auth``'s options (``-u "user:$BW_PASSWORD"``, ``-H "Authorization: Bearer $TOKEN"``), with its
+    token-fetching line first.  Any credential still written out is filtered.
+    """
+    message = without_credentials(message)
+    if auth is None:
+        return message
+    lines: list[str] = []
+    for line in message.splitlines(keepends=True):
+        if "curl " in line and _FILTERED_CURL_AUTHORIZATION.search(line):
+            indent = line[: len(line) - len(line.lstrip())]
+            if auth.setup:
+                lines.append(f"{indent}{auth.setup}\n")
+            line = _FILTERED_CURL_AUTHORIZATION.sub(lambda _: " ".join(auth.options), line)
+        lines.append(line)
+    return "".join(lines)
 
 
 _MAX_BODY = 600

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,8 @@ from schemathesis.errors import FailureGroup
 
 from conformance.api.operations import is_create_call, operation_id
 from conformance.api.pacing import CallBudgetExhaustedError, CallPacer
+from conformance.api.report import CurlAuth, with_curl_auth
+from conformance.auth import Authenticator, says_token_expired
 from conformance.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,11 +36,22 @@ class ApiRunner:
     """Calls and validates schemathesis cases through one :class:`CallPacer`.
 
     Call creation is paced and counted against the budget; 429 answers with ``Retry-After`` are
-    waited out and re-sent before the response is validated.
+    waited out and re-sent before the response is validated.  With an ``authenticator`` (the one the
+    schema's cases carry the header of, see :func:`~conformance.api.schema.use_authenticator`), a case
+    whose token the target calls expired is re-sent once with a new one.  ``curl_auth`` says how the
+    reproduce commands of failure reports authenticate (they never hold a secret).
     """
 
-    def __init__(self, pacer: CallPacer) -> None:
+    def __init__(
+        self,
+        pacer: CallPacer,
+        *,
+        authenticator: Authenticator | None = None,
+        curl_auth: CurlAuth | None = None,
+    ) -> None:
         self.pacer = pacer
+        self.authenticator = authenticator
+        self.curl_auth = curl_auth
         self.session = requests.Session()  # keep-alive across cases
 
     def close(self) -> None:
@@ -53,29 +66,48 @@ class ApiRunner:
                 # Nothing to learn from this example without creating a call: discard it.
                 hypothesis.reject()
         kwargs.setdefault("session", self.session)
-        return self.pacer.send(lambda: case.call(**kwargs))
+        response = self.pacer.send(lambda: case.call(**kwargs))
+        if self._token_expired(case, response):
+            case.headers["Authorization"] = self.authenticator.authorization()  # type: ignore[union-attr]
+            response = self.pacer.send(lambda: case.call(**kwargs))
+        return response
+
+    def _token_expired(self, case: Case[Any], response: Response) -> bool:
+        """The case carried the run's token (not one schemathesis made up) and the target said it
+        expired: forget that token."""
+        if self.authenticator is None or self.authenticator.mode != "oauth2" or response.status_code != 401:
+            return False
+        headers: Mapping[str, Any] = case.headers or {}
+        sent = headers.get("Authorization")
+        if not case._has_explicit_auth or not isinstance(sent, str) or not sent.startswith("Bearer "):
+            return False
+        if not says_token_expired(401, response.headers, response.content or b""):
+            return False
+        self.authenticator.reject(sent)
+        return True
 
     def call_and_validate(self, case: Case[Any], **kwargs: Any) -> Response:
         """Send ``case`` and run every enabled check (schemathesis' own and Bandwidth's) on the answer."""
         __tracebackhide__ = True
         kwargs.setdefault("session", self.session)
         response = self.call(case, **kwargs)
-        with naming_the_operation(case):
+        with naming_the_operation(case, self.curl_auth):
             case.validate_response(response, transport_kwargs=kwargs)
         return response
 
 
 @contextmanager
-def naming_the_operation(case: Case[Any]) -> Iterator[None]:
-    """Prefix a schemathesis failure report with the operation (pytest 9.2 no longer lets schemathesis
-    put it in the test id)."""
+def naming_the_operation(case: Case[Any], curl_auth: CurlAuth | None = None) -> Iterator[None]:
+    """Prefix a schemathesis failure report with the operation and operationId, and make its reproduce
+    command authenticate through ``curl_auth`` (variables, never a secret)."""
     __tracebackhide__ = True
     try:
         yield
     except FailureGroup as exc:
         name = operation_id(case.operation)
         title = f"{case.operation.label}" + (f" ({name})" if name else "")
-        raise FailureGroup(list(exc.exceptions), f"{title}: {exc.message}") from None
+        message = with_curl_auth(f"{title}: {exc.message}", curl_auth)
+        raise FailureGroup(list(exc.exceptions), message) from None
 
 
 def operation_test(
@@ -151,7 +183,7 @@ def stateful_machine(
             self, response: Response, case: Case[Any], additional_checks: Any = None, **kwargs: Any
         ) -> None:
             __tracebackhide__ = True
-            with naming_the_operation(case):
+            with naming_the_operation(case, runner.curl_auth):
                 super().validate_response(response, case, additional_checks, **kwargs)
 
     VoiceApiWorkflow.__name__ = "VoiceApiWorkflow"

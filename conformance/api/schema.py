@@ -26,7 +26,14 @@ from conformance.errors import ConfigurationError
 from conformance.resources import spec_path
 from conformance.settings import Settings
 
-__all__ = ["api_config", "contract_operations", "load_api_schema", "read_contract", "resolve_spec"]
+__all__ = [
+    "api_config",
+    "contract_operations",
+    "load_api_schema",
+    "read_contract",
+    "resolve_spec",
+    "use_authenticator",
+]
 
 # Operations whose fuzzing creates calls; on a real account they only run their examples.
 _CALL_CREATING_OPERATIONS = ("createCall",)
@@ -155,10 +162,8 @@ def load_api_schema(
 
     Operations the contract marks as not Voice API operations (the OAuth2 token endpoint, see
     :func:`~conformance.api.operations.is_voice_operation`) are left out.  Every case authenticates
-    through ``authenticator`` (default: one built from ``settings``), registered as the schema's auth
-    provider: schemathesis then knows the case carries explicit credentials (its ``ignored_auth``
-    check re-sends without them), leaves them off the cases it generates to test missing or invalid
-    credentials, and the token is taken when the request is sent, so it is always fresh.
+    through ``authenticator`` (default: one built from ``settings``), the schema's auth provider (see
+    :func:`use_authenticator`).
     """
     config = api_config(
         settings,
@@ -177,9 +182,31 @@ def load_api_schema(
     except (OSError, ValueError, schemathesis.errors.LoaderError) as exc:
         raise ConfigurationError(f"cannot load the contract {source}: {exc}", reason="spec-invalid") from exc
     voice = schema.exclude(func=_not_voice)
-    authenticator = authenticator or Authenticator.from_settings(settings)
-    voice.auth.set_from_requests(authenticator.requests_auth)
+    use_authenticator(voice, authenticator or Authenticator.from_settings(settings))
     return voice
+
+
+def use_authenticator(schema: BaseSchema, authenticator: Authenticator) -> None:
+    """Make ``authenticator`` the auth provider of ``schema``: every case it generates carries the
+    authenticator's current ``Authorization`` header, except the cases schemathesis generates to test
+    missing or invalid credentials.
+
+    The header is set on the case itself (not as a ``requests`` auth applied when sending), so that
+    schemathesis sanitizes it in the reproduce commands it writes and knows the credentials are
+    explicit (its ``ignored_auth`` check re-sends without them).  The authenticator caches the token
+    and renews it a minute before it expires; :class:`~conformance.api.runner.ApiRunner` re-sends a
+    case once with a new token when the target says the one sent expired.
+    """
+
+    class RunAuthenticator:
+        def get(self, case: Any, context: Any) -> str:
+            return authenticator.authorization()
+
+        def set(self, case: Any, data: str, context: Any) -> None:
+            case.headers = {**(case.headers or {}), "Authorization": data}
+
+    # No schemathesis caching: the authenticator has its own, and knows when a token expires.
+    schema.auth(refresh_interval=None)(RunAuthenticator)
 
 
 def _not_voice(ctx: Any) -> bool:

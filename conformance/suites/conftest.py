@@ -197,11 +197,17 @@ def bw_api_schema(bw_target: Target, bw_second_account: SecondAccount, bw_seed: 
 
 
 @pytest.fixture(scope="session")
-def bw_api_runner(bw_settings: Settings) -> Iterator[ApiRunner]:
-    """Sends cases paced and budgeted for the profile, waiting out 429 ``Retry-After``."""
+def bw_api_runner(bw_settings: Settings, bw_target: Target) -> Iterator[ApiRunner]:
+    """Sends cases paced and budgeted for the profile, waiting out 429 ``Retry-After`` and renewing an
+    expired token once; failure reports reproduce with the run's credentials as variables."""
     from conformance.api import ApiRunner, pacer_for
+    from conformance.api.report import curl_auth_for
 
-    runner = ApiRunner(pacer_for(bw_settings))
+    runner = ApiRunner(
+        pacer_for(bw_settings),
+        authenticator=bw_target.authenticator,
+        curl_auth=curl_auth_for(bw_target.settings),
+    )
     yield runner
     runner.close()
 
