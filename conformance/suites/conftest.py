@@ -45,14 +45,11 @@ _WORKER_SEED = "bw_seed"  # xdist workerinput key a controller may hand the seed
 
 # ------------------------------------------------------------------------------- hypothesis
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep hypothesis' caches (constants, unicode tables) out of the current directory: they go to a
-    temporary directory removed at the end, unless hypothesis was already told where to keep them
-    (``HYPOTHESIS_STORAGE_DIRECTORY`` or ``set_hypothesis_home_dir``)."""
+    """Keep hypothesis' caches (constants, unicode tables) out of the current directory: while the
+    suites run they go to a temporary directory, removed at the end.  (The suites use no example
+    database either: a run is repeated by its seed alone.)"""
     from hypothesis import configuration
 
-    current = configuration.storage_directory(intent_to_write=False).home_directory
-    if current.resolve() != (Path.cwd() / ".hypothesis").resolve():
-        return
     home = Path(tempfile.mkdtemp(prefix="bw-conformance-hypothesis-"))
     configuration.set_hypothesis_home_dir(home)
     config.stash[_HYPOTHESIS_HOME_KEY] = home
@@ -63,7 +60,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if home is not None:
         from hypothesis import configuration
 
-        configuration.set_hypothesis_home_dir(None)  # back to hypothesis' own choice
+        configuration.set_hypothesis_home_dir(None)  # back to hypothesis' own choice (its variable or cwd)
         shutil.rmtree(home, ignore_errors=True)
 
 
