@@ -133,3 +133,21 @@ def test_no_hypothesis_database_is_left_in_the_working_directory(tmp_path: Path)
     result = run_command("-m", "flows", "-k", FLOW, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert not (tmp_path / ".hypothesis").exists()
+
+
+def test_the_readme_command_against_serve_in_oauth2_mode_passes_every_suite(tmp_path: Path) -> None:
+    """The README's command: only BW_CLIENT_ID, BW_CLIENT_SECRET and BW_ACCOUNT_ID, against a
+    separately started `serve --auth oauth2` (Basic refused there, as on the platform after the cutoff)."""
+    report = tmp_path / "junit.xml"
+    with serve("--auth", "oauth2", cwd=tmp_path) as base_url:
+        result = run_command(
+            "--target", base_url, "--junitxml", str(report), cwd=tmp_path, env=_oauth_env(), timeout=900
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(auth oauth2)" in result.stdout.splitlines()[1]
+    root = ET.parse(report).getroot()
+    suite = next(root.iter("testsuite"))
+    cases = list(suite.iter("testcase"))
+    assert int(suite.get("tests", "0")) == len(cases)
+    names = {case.get("name") for case in cases}
+    assert {"test_operation[createCall]", "test_operation[getCallState]"} <= names
