@@ -198,4 +198,6 @@ def command(
         click.echo(f"bw-conformance run: {exc}", err=True)
         sys.exit(2)
     _print_summary(outcomes)
+    if junitxml:
+        click.echo(f"JUnit report: {junitxml}")
     sys.exit(_exit_code(code, outcomes))
