@@ -14,9 +14,11 @@ Response rules (one response at a time, see :mod:`conformance.api.rules`):
 Probes (re-send the case's request once per operation with other credentials, see
 :mod:`conformance.api.probes`):
 
-``bw_auth_required``         401 + voiceApiError without credentials and with a wrong password
-``bw_cross_account_denied``  403/404 + voiceApiError with another account's credentials, and on
-                             another account's path with ours
+``bw_auth_required``         401 + voiceApiError without credentials and with wrong ones (Basic: a
+                             wrong password; OAuth2: a malformed and an expired token, and the client
+                             credentials as a Basic user on a target that accepts OAuth2 only)
+``bw_cross_account_denied``  403/404 + voiceApiError with another account's credentials (its token
+                             with OAuth2), and on another account's path with ours
 """
 
 from __future__ import annotations

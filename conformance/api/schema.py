@@ -1,8 +1,9 @@
 """Load the Voice API contract as a schemathesis schema configured for one target.
 
 The base URL is known only at run time (the embedded simulator picks a free port), so the schema is
-built from :class:`~conformance.settings.Settings` and the target's base URL, usually from a pytest
-fixture (``schemathesis.pytest.from_fixture``).
+built from :class:`~conformance.settings.Settings` and the target's base URL, usually by a session
+fixture.  The list of operations, which pytest needs earlier (one item per operation, at collection),
+comes from :func:`contract_operations`, which reads the contract without schemathesis.
 """
 
 from __future__ import annotations
