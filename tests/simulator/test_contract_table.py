@@ -34,7 +34,11 @@ def test_the_token_endpoint_is_where_the_contract_puts_it() -> None:
         if method in _METHODS and operation.get(_TOKEN_MARKER)
     ]
     assert token_ops in ([], [("POST", TOKEN_PATH, TOKEN_OPERATION)])
-    token_url: str = spec["components"]["securitySchemes"].get("OAuth2", {}).get("flows", {}).get(
-        "clientCredentials", {}
-    ).get("tokenUrl", TOKEN_PATH)
+    token_url: str = (
+        spec["components"]["securitySchemes"]
+        .get("OAuth2", {})
+        .get("flows", {})
+        .get("clientCredentials", {})
+        .get("tokenUrl", TOKEN_PATH)
+    )
     assert token_url.endswith(TOKEN_PATH)
