@@ -152,3 +152,35 @@ def test_the_readme_command_against_serve_in_oauth2_mode_passes_every_suite(tmp_
     assert int(suite.get("tests", "0")) == len(cases)
     names = {case.get("name") for case in cases}
     assert {"test_operation[createCall]", "test_operation[getCallState]"} <= names
+
+
+def test_tokens_revoked_during_a_run_are_replaced_transparently(tmp_path: Path) -> None:
+    """While the run goes on, its credential's tokens are revoked again and again; every suite's
+    requests get a fresh token after the 401 and the run still passes."""
+    import threading
+
+    import httpx
+
+    stop = threading.Event()
+    with serve("--auth", "oauth2", cwd=tmp_path) as base_url:
+
+        def revoke() -> None:
+            while not stop.wait(1.5):
+                httpx.post(f"{base_url}/_sim/credentials/bw-client/revoke", timeout=10)
+
+        revoker = threading.Thread(target=revoke, daemon=True)
+        revoker.start()
+        try:
+            selection = f"test_operation[getStatistics] or test_operation[listCalls] or {FLOW}"
+            result = run_command(
+                "--target", base_url, "-k", selection, "--max-examples", "10", cwd=tmp_path, env=_oauth_env()
+            )
+        finally:
+            stop.set()
+            revoker.join(timeout=15)
+        log = httpx.get(f"{base_url}/_sim/requests", params={"limit": 100000}, timeout=10).json()
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = log["requests"] if isinstance(log, dict) else log
+    rules = [record.get("rule") for record in records]
+    assert "token-revoked" in rules, "no revocation landed during the run"
+    assert sum(record.get("operation") == "createOAuth2Token" for record in records) >= 2
