@@ -6,6 +6,7 @@ Logic lives in classes usable without pytest: :mod:`conformance.settings`, :mod:
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
@@ -87,16 +88,45 @@ def _add_run_options(group: Any) -> None:
     )
 
 
+_SEED_CHOSEN = pytest.StashKey[bool]()
+_SEED_USED = pytest.StashKey[bool]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    # One seed per run, chosen here when none is given, so every worker and every suite draws from it
+    # and the run can be repeated: xdist workers receive the controller's (pytest_configure_node).
+    if getattr(config.option, "bw_seed", None) is None:
+        worker = getattr(config, "workerinput", None)
+        given = worker.get("bw_seed") if isinstance(worker, dict) else None
+        config.option.bw_seed = given if isinstance(given, int) else random.randrange(2**31)
+        config.stash[_SEED_CHOSEN] = not isinstance(given, int)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker uses the controller's seed."""
+    node.workerinput["bw_seed"] = node.config.option.bw_seed
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if config.stash.get(_SEED_CHOSEN, False) and config.stash.get(_SEED_USED, False):
+        seed = config.option.bw_seed
+        terminalreporter.write_line(f"bw-conformance: seed {seed} (repeat with --bw-seed {seed})")
+
+
+def settings_from_config(config: pytest.Config) -> Settings:
+    """The run's settings from pytest's options (CLI option > pytest option > environment > pyproject)."""
+    overrides = {field: config.getoption(f"bw_{field}", None) for field, _ in _OPTIONS.values()}
+    return load_settings(overrides, project_dir=config.rootpath)
 
 
 @pytest.fixture(scope="session")
 def bw_settings(pytestconfig: pytest.Config) -> Settings:
-    """The run's settings (CLI option > pytest option > environment > pyproject)."""
-    overrides = {field: pytestconfig.getoption(f"bw_{field}") for field, _ in _OPTIONS.values()}
-    return load_settings(overrides, project_dir=pytestconfig.rootpath)
+    """The run's settings (CLI option > pytest option > environment > pyproject), seed included."""
+    pytestconfig.stash[_SEED_USED] = True
+    return settings_from_config(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -125,11 +155,11 @@ def bw_reproduce_prefix(pytestconfig: pytest.Config, bw_settings: Settings) -> l
     given = pytestconfig.getoption("bw_reproduce")
     if given:
         return shlex.split(str(given))
-    prefix = ["bw-conformance", "run"]
+    prefix = ["pytest", "--pyargs", "conformance.suites"]
     if bw_settings.target:
-        prefix += ["--target", bw_settings.target]
+        prefix += ["--bw-target", bw_settings.target]
     if bw_settings.seed is not None:
-        prefix += ["--seed", str(bw_settings.seed)]
+        prefix += ["--bw-seed", str(bw_settings.seed)]
     return prefix
 
 

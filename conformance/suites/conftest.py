@@ -74,12 +74,9 @@ class _ContractUnavailable:
 
 def _settings_of(config: pytest.Config) -> Settings:
     """The run's settings as the plugin's ``bw_settings`` builds them (every ``--bw-*`` option)."""
-    from dataclasses import fields
+    from conformance.plugin import settings_from_config
 
-    from conformance.settings import Settings, load_settings
-
-    overrides = {f.name: config.getoption(f"bw_{f.name}", None) for f in fields(Settings)}
-    return load_settings(overrides, project_dir=config.rootpath)
+    return settings_from_config(config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -220,6 +217,7 @@ def bw_loopback(
     bw_webhooks: SinkScope,
     bw_client: httpx.Client,
     bw_api_runner: ApiRunner,
+    bw_reproduce_prefix: list[str],
     request: pytest.FixtureRequest,
 ) -> Iterator[Loopback]:
     """This test's loopback harness (:mod:`conformance.suites.loopback`); hangs up what is left.
@@ -234,6 +232,7 @@ def bw_loopback(
         bw_client,
         test_name=request.node.name,
         user_target=bw_settings.target,
+        reproduce_prefix=bw_reproduce_prefix,
         pacer=bw_api_runner.pacer,
         on_budget_spent=_skip_when_spent,
     ) as loop:

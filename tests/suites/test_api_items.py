@@ -6,6 +6,7 @@ Runs go through pytester (the plugin comes from the entry point), like ``test_ap
 
 from __future__ import annotations
 
+import copy
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -90,7 +91,7 @@ def test_k_with_the_item_name_selects_exactly_one_operation(
 def test_operations_without_an_id_are_named_by_method_and_path(
     pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    contract = load_spec()
+    contract = copy.deepcopy(load_spec())  # the cached parse is shared: never edit it
     paths = {p: item for p, item in contract["paths"].items() if p.endswith(("/statistics", "/conferences"))}
     for item in paths.values():
         for definition in item.values():

@@ -65,7 +65,9 @@ def test_bxml_suite_fails_when_invalid_put_bxml_is_accepted(
     assert outcomes.get("failed") == 1, output
     assert outcomes.get("passed") == 1, output  # valid documents are still accepted
     assert "broke rule 'invalid BXML is rejected with 400'" in output, output
-    assert "reproduce: bw-conformance run -k test_invalid_bxml_is_rejected_without_harming_the_call" in output
+    reproduce = f"reproduce: pytest --pyargs conformance.suites --bw-target {base_url} --bw-seed "
+    assert reproduce in output, output
+    assert "-k test_invalid_bxml_is_rejected_without_harming_the_call" in output, output
 
 
 def test_bxml_suite_never_dials_on_a_target_without_the_control_api(

@@ -166,7 +166,9 @@ def test_flows_suite_fails_on_a_broken_target(
     assert result.ret == 1, f"the flows suite passed a target with {name}:\n{output}"
     assert broken.rule in output, f"{name}: the failure does not name {broken.rule!r}:\n{output}"
     assert "expected" in output, output
-    assert f"reproduce: bw-conformance run -k {broken.select} --target {simulator}" in output, output
+    reproduce = f"reproduce: pytest --pyargs conformance.suites --bw-target {simulator} --bw-seed "
+    assert reproduce in output, output
+    assert f" -k {broken.select}" in output, output
 
 
 def test_the_proxy_alone_breaks_nothing(
