@@ -51,6 +51,7 @@ _OPTIONS = {
         "token_url",
         "OAuth2 token endpoint (default: BW_TOKEN_URL, the simulator's own, or Bandwidth's)",
     ),
+    "--bw-basic-refused": ("basic_refused", "the target takes OAuth2 only: check that Basic gets 401"),
     "--bw-request-timeout": ("request_timeout", "seconds for any one request to the target (default 30)"),
     "--bw-username": ("username", "legacy API user name (default: BW_USERNAME)"),
     "--bw-password": ("password", "legacy API password (default: BW_PASSWORD; prefer the variable)"),
@@ -75,6 +76,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             kwargs["type"] = int
         if field == "request_timeout":
             kwargs["type"] = float
+        if field == "basic_refused":
+            kwargs["action"] = "store_true"
+            kwargs["default"] = None
         group.addoption(option, **kwargs)
     _add_run_options(group)
 

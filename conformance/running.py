@@ -283,6 +283,8 @@ def pytest_args(
     ):
         if value:
             args += [option, value]
+    if settings.basic_refused:
+        args.append("--bw-basic-refused")
     marks = [f"({markexpr})"] if markexpr else []
     if settings.profile == "sandbox":
         marks.append("sandbox_safe")

@@ -55,6 +55,8 @@ ENVIRONMENT = {
     "other_password": "BW_PASSWORD_FORBIDDEN",
     "other_client_id": "BW_OTHER_CLIENT_ID",
     "other_client_secret": "BW_OTHER_CLIENT_SECRET",
+    # The target accepts OAuth2 only (as the real platform from 2026-12-02): Basic must get 401.
+    "basic_refused": "BW_BASIC_REFUSED",
 }
 
 # Fields that hold secrets: never in a repr, a log line, a command line or a report.
@@ -74,6 +76,7 @@ class Settings:
     client_secret: str | None = field(default=None, repr=False)
     token_url: str | None = None  # None: the target's own when it is a simulator, else Bandwidth's
     auth: AuthMode = "basic"  # oauth2 when a client id is given (see load_settings)
+    basic_refused: bool = False  # the target takes OAuth2 only: the api suite checks Basic gets 401
     application_id: str | None = None
     number: str | None = None  # the caller number
     loopback_number: str | None = None  # callee number whose app sends initiate to the sink
@@ -197,6 +200,8 @@ def load_settings(
                 raise ConfigurationError(f"{name} must be a number, got {values[name]!r}") from None
             if not 0 < values[name] < float("inf"):
                 raise ConfigurationError(f"{name} must be a positive number, got {values[name]}")
+    if "basic_refused" in values:
+        values["basic_refused"] = _flag("basic_refused", values["basic_refused"])
     auth = values.get("auth")
     if auth is not None and auth not in ("oauth2", "basic"):
         raise ConfigurationError(f"auth must be 'oauth2' or 'basic', got {auth!r}", reason="bad-auth")
@@ -226,6 +231,17 @@ def load_settings(
         _check_credentials(values)
     values["profile"] = profile
     return Settings(**values)
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {value!r}", reason="bad-flag")
 
 
 def _check_credentials(values: Mapping[str, Any]) -> None:

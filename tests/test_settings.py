@@ -76,3 +76,65 @@ def test_settings_are_frozen_and_redact_the_password(tmp_path: Path) -> None:
         settings.target = "x"  # type: ignore[misc]
     assert settings.redacted()["password"] == "*****"
     assert isinstance(settings.with_target("http://127.0.0.1:1"), Settings)
+
+
+def test_oauth2_is_chosen_with_a_client_id_and_needs_its_secret(tmp_path: Path) -> None:
+    env = {"BW_BASE_URL": "http://t.example", "BW_ACCOUNT_ID": "1", "BW_CLIENT_ID": "cid"}
+    with pytest.raises(ConfigurationError, match="BW_CLIENT_SECRET") as caught:
+        load_settings(environ=env, project_dir=tmp_path)
+    assert caught.value.reason == "missing-credentials"
+    settings = load_settings(environ={**env, "BW_CLIENT_SECRET": "s3cr3t-value"}, project_dir=tmp_path)
+    assert settings.auth == "oauth2"
+    assert settings.principal == "client id cid"
+    basic = load_settings(
+        environ={
+            "BW_BASE_URL": "http://t.example",
+            "BW_ACCOUNT_ID": "1",
+            "BW_USERNAME": "u",
+            "BW_PASSWORD": "p",
+        },
+        project_dir=tmp_path,
+    )
+    assert basic.auth == "basic"
+
+
+def test_the_embedded_simulator_defaults_to_its_oauth2_client(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, project_dir=tmp_path)
+    assert (settings.auth, settings.client_id) == ("oauth2", "bw-client")
+    legacy = load_settings({"auth": "basic"}, environ={}, project_dir=tmp_path)
+    assert (legacy.auth, legacy.client_id, legacy.username) == ("basic", None, "bw-user")
+
+
+def test_secrets_stay_out_of_repr_and_redacted(tmp_path: Path) -> None:
+    env = {
+        "BW_PASSWORD": "pw-canary-1",
+        "BW_CLIENT_SECRET": "cs-canary-2",
+        "BW_OTHER_CLIENT_SECRET": "oc-canary-3",
+    }
+    settings = load_settings(environ=env, project_dir=tmp_path)
+    shown = repr(settings) + str(settings) + repr(settings.redacted())
+    for secret in env.values():
+        assert secret not in shown
+    assert set(settings.secrets()) == set(env.values())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"auth": "digest"}, "bad-auth"),
+        ({"seed": "-1"}, "configuration"),
+        ({"max_time": "0"}, "configuration"),
+        ({"request_timeout": "soon"}, "configuration"),
+        ({"basic_refused": "perhaps"}, "bad-flag"),
+        ({"token_url": "ftp://x"}, "bad-url"),
+    ],
+)
+def test_bad_new_settings_are_named(tmp_path: Path, overrides: dict[str, str], reason: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(overrides, environ={}, project_dir=tmp_path)
+    assert caught.value.reason == reason
+
+
+def test_basic_refused_reads_a_flag(tmp_path: Path) -> None:
+    assert load_settings(environ={"BW_BASIC_REFUSED": "true"}, project_dir=tmp_path).basic_refused
+    assert not load_settings(environ={"BW_BASIC_REFUSED": "0"}, project_dir=tmp_path).basic_refused
