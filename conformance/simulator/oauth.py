@@ -92,6 +92,7 @@ __all__ = [
     "Grant",
     "OAuthError",
     "TokenAuthority",
+    "basic_pair",
     "bearer_challenge",
 ]
 
@@ -223,16 +224,19 @@ def _shown(client_id: str) -> str:
     return repr(client_id[:64] + ("..." if len(client_id) > 64 else ""))
 
 
-def _basic_pair(header: str) -> tuple[str, str] | None:
-    """``(client_id, secret)`` from ``Basic base64(id:secret)``, or ``None`` when it is not that."""
-    if header[:6].lower() != "basic ":
+def basic_pair(header: str | None) -> tuple[str, str] | None:
+    """``(user, password)`` from ``Basic base64(user:password)``, or ``None`` when it is not that.
+
+    The one reader of Basic headers: API users on Voice operations and clients at the token endpoint.
+    """
+    if not header or header[:6].lower() != "basic ":
         return None
     try:
         decoded = b64decode(header[6:].strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         return None
-    client_id, sep, secret = decoded.partition(":")
-    return (client_id, secret) if sep and client_id else None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
 
 
 class TokenAuthority:
@@ -374,7 +378,9 @@ class TokenAuthority:
                 "Token request parameters go in the form body, never in the URL", "oauth2-query"
             )
         header = request.headers.get("authorization")
-        pair = None if header is None else _basic_pair(header)
+        pair = basic_pair(header)
+        if pair is not None and not pair[0]:
+            pair = None  # an empty client id is no client
         client = request.client
         self._admit(pair[0] if pair else f"address {client.host if client else '?'}")
         form = await self._form(request)

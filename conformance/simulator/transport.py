@@ -21,10 +21,8 @@ A request without credentials gets 401 with a challenge for each scheme the mode
 
 from __future__ import annotations
 
-import binascii
 import json
 import secrets
-from base64 import b64decode
 from typing import Any
 
 from starlette.requests import Request
@@ -37,6 +35,7 @@ from conformance.simulator.oauth import (
     REALM,
     TOKEN_MISSING,
     TokenAuthority,
+    basic_pair,
     bearer_challenge,
 )
 from conformance.simulator.store import Store
@@ -47,17 +46,6 @@ _API_PREFIX = "/api/v2"
 # Set in the ASGI scope when a request authenticated with Basic while Bearer tokens work too.
 SCOPE_LEGACY_BASIC = "bw.legacy-basic"
 _BASIC_CHALLENGE = f'Basic realm="{REALM}"'
-
-
-def _credentials(header: str | None) -> tuple[str, str] | None:
-    if not header or header[:6].lower() != "basic ":
-        return None
-    try:
-        decoded = b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
 
 
 def authenticate(request: Request, store: Store, account_id: str, tokens: TokenAuthority) -> Account:
@@ -82,7 +70,7 @@ def authenticate(request: Request, store: Store, account_id: str, tokens: TokenA
         )
     account = None if header is None else store.remembered_authorization(header)
     if account is None:
-        creds = _credentials(header)
+        creds = basic_pair(header)
         if creds is None:
             raise _missing(mode) if header is None else unauthorized()
         account = store.account_by_username(creds[0])
