@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis import HealthCheck, Phase, given, reject, seed, settings
 
 from conformance.bxml import ADVISORY_RULES, MAX_DOCUMENT_BYTES, VERBS, is_valid
 from conformance.bxml.mutations import mutation_rules
@@ -138,6 +138,11 @@ def _budget(bw_settings: Settings) -> settings:
     )
 
 
+def _seeded(test: Any, bw_settings: Settings) -> Any:
+    """``test`` drawing from the run's seed, so the same seed sends the same documents."""
+    return test if bw_settings.seed is None else seed(bw_settings.seed)(test)
+
+
 def _shown(document: str) -> str:
     return document if len(document) <= 600 else document[:600] + f"... ({len(document)} chars)"
 
@@ -163,7 +168,7 @@ def test_valid_bxml_is_accepted_on_a_live_call(live: LiveCall, bw_settings: Sett
         )
         loop.put_bxml(call_id, HOLD)  # keep the call up (409 when the document already ended it)
 
-    check()
+    _seeded(check, bw_settings)()
 
 
 def _voice_api_error(response: httpx.Response) -> str | None:
@@ -221,4 +226,4 @@ def test_invalid_bxml_is_rejected_without_harming_the_call(live: LiveCall, bw_se
             received=f"{again.status_code} {again.text[:200]} after {rule}",
         )
 
-    check()
+    _seeded(check, bw_settings)()
