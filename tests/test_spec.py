@@ -54,6 +54,10 @@ EMPTY_204 = frozenset(
     }
 )  # fmt: skip
 BXML_BODY = frozenset({"updateCallBxml", "updateConferenceBxml"})
+# The OAuth 2.0 token endpoint lives on another host; this extension (and the tag) mark it.
+TOKEN_MARKER = "x-bw-token-endpoint"
+TOKEN_TAG = "OAuth"
+TOKEN_URL = "https://api.bandwidth.com/api/v1/oauth2/token"
 MEDIA_DOWNLOADS = frozenset({"downloadCallRecording", "downloadConferenceRecording"})
 
 # eventType -> (x-bxml-reply, x-empty-reply-allowed)
@@ -124,7 +128,7 @@ def _deref(spec: Json, node: Json) -> Json:
     return node
 
 
-def _operations(spec: Json) -> Iterator[tuple[str, str, Json, list[Json]]]:
+def _all_operations(spec: Json) -> Iterator[tuple[str, str, Json, list[Json]]]:
     for path, item in spec["paths"].items():
         shared = [_deref(spec, p) for p in item.get("parameters", [])]
         for method in METHODS:
@@ -132,6 +136,13 @@ def _operations(spec: Json) -> Iterator[tuple[str, str, Json, list[Json]]]:
                 operation = item[method]
                 own = [_deref(spec, p) for p in operation.get("parameters", [])]
                 yield path, method, operation, shared + own
+
+
+def _operations(spec: Json) -> Iterator[tuple[str, str, Json, list[Json]]]:
+    """The Voice API operations: every operation except the token endpoint."""
+    for path, method, operation, params in _all_operations(spec):
+        if not operation.get(TOKEN_MARKER):
+            yield path, method, operation, params
 
 
 def _by_id(spec: Json) -> dict[str, tuple[str, str, Json, list[Json]]]:
@@ -216,12 +227,88 @@ def test_no_duplicate_keys() -> None:
 
 def test_servers_and_security(spec: Json) -> None:
     assert spec["servers"][0]["url"] == "https://voice.bandwidth.com/api/v2"
-    assert spec["security"] == [{"Basic": []}]
-    assert spec["components"]["securitySchemes"]["Basic"] == {
-        **spec["components"]["securitySchemes"]["Basic"],
+    # Either scheme, as in the official document: legacy Basic or an OAuth2 bearer token.
+    assert spec["security"] == [{"Basic": []}, {"OAuth2": []}]
+    schemes = spec["components"]["securitySchemes"]
+    assert set(schemes) == {"Basic", "OAuth2"}
+    assert {k: v for k, v in schemes["Basic"].items() if k != "description"} == {
         "type": "http",
         "scheme": "basic",
     }
+    assert "legacy" in schemes["Basic"]["description"].lower()
+    assert "December 2, 2026" in schemes["Basic"]["description"]
+    assert {k: v for k, v in schemes["OAuth2"].items() if k != "description"} == {
+        "type": "oauth2",
+        "flows": {"clientCredentials": {"tokenUrl": TOKEN_URL, "scopes": {}}},
+    }
+    assert "Bearer" in schemes["OAuth2"]["description"]
+    for _, _, op, _ in _operations(spec):
+        assert "security" not in op, op["operationId"]  # the global alternatives hold everywhere
+
+
+def test_401_and_403_describe_both_schemes(spec: Json) -> None:
+    unauthorized = spec["components"]["responses"]["voiceUnauthorizedError"]
+    header = _deref(spec, unauthorized["headers"]["WWW-Authenticate"])
+    assert header.get("required", False) is False  # Basic targets have always sent their own value
+    assert header["example"].startswith("Bearer")
+    assert "token" in unauthorized["description"]
+    forbidden = spec["components"]["responses"]["voiceForbiddenError"]
+    assert forbidden["headers"]["WWW-Authenticate"] == unauthorized["headers"]["WWW-Authenticate"]
+    assert "token" in forbidden["description"]
+
+
+def test_token_endpoint_is_marked_and_lives_on_its_own_host(spec: Json) -> None:
+    marked = [(path, method, op) for path, method, op, _ in _all_operations(spec) if op.get(TOKEN_MARKER)]
+    assert len(marked) == 1
+    path, method, operation = marked[0]
+    assert (path, method, operation["operationId"]) == ("/api/v1/oauth2/token", "post", "createOAuth2Token")
+    assert operation[TOKEN_MARKER] is True
+    # the tag and the extension mark the same operations, so either can be used to leave it out
+    tagged = {op["operationId"] for _, _, op, _ in _all_operations(spec) if TOKEN_TAG in op.get("tags", [])}
+    assert tagged == {"createOAuth2Token"}
+    assert operation["tags"] == [TOKEN_TAG]
+    assert TOKEN_TAG in {tag["name"] for tag in spec["tags"]}
+    servers = spec["paths"][path]["servers"]
+    assert servers[0]["url"] + path == TOKEN_URL
+    assert operation["security"] == []  # the client authenticates with its id and secret, not an API scheme
+    assert "Authorization: Basic base64(client_id:client_secret)" in operation["description"]
+    assert "parameters" not in operation
+    assert "parameters" not in spec["paths"][path]
+
+
+def test_token_endpoint_request_and_replies(spec: Json, registry: referencing.Registry[Any]) -> None:
+    operation = spec["paths"]["/api/v1/oauth2/token"]["post"]
+    body = _deref(spec, operation["requestBody"])
+    assert body["required"] is True
+    assert list(body["content"]) == ["application/x-www-form-urlencoded"]
+    form = _validator(registry, "/components/schemas/oauth2TokenRequest")
+    assert form.is_valid({"grant_type": "client_credentials"})
+    assert not form.is_valid({"grant_type": "password"})
+    assert not form.is_valid({})
+
+    responses = {status: _deref(spec, ref) for status, ref in operation["responses"].items()}
+    assert set(responses) == {"200", "400", "401"}
+    token = responses["200"]["content"]["application/json"]["schema"]
+    assert token == {"$ref": "#/components/schemas/oauth2TokenResponse"}
+    reply = _validator(registry, "/components/schemas/oauth2TokenResponse")
+    good = {"access_token": "abc", "token_type": "Bearer", "expires_in": 3600}
+    assert reply.is_valid(good)
+    assert reply.is_valid({**good, "token_type": "bearer"})  # RFC 6749: case-insensitive
+    assert not reply.is_valid({**good, "token_type": "MAC"})
+    assert not reply.is_valid({**good, "expires_in": 0})
+    assert not reply.is_valid({"token_type": "Bearer", "expires_in": 3600})
+
+    error = _validator(registry, "/components/schemas/oauth2Error")
+    for status, code in (("400", "unsupported_grant_type"), ("401", "invalid_client")):
+        media = responses[status]["content"]["application/json"]
+        assert media["schema"] == {"$ref": "#/components/schemas/oauth2Error"}, status
+        assert media["example"]["error"] == code
+        assert error.is_valid(media["example"])
+    assert "invalid_request" in responses["400"]["description"]
+    assert "WWW-Authenticate" in responses["401"]["headers"]
+    assert not error.is_valid({"error_description": "no code"})
+    # the Voice API's error shape is not an OAuth error and vice versa
+    assert not error.is_valid({"type": "authentication-error", "description": "x", "id": None})
 
 
 def test_exactly_the_28_voice_operations(spec: Json) -> None:
@@ -251,6 +338,12 @@ def test_notes_list_every_409_beyond_the_official_document() -> None:
     for operation_id in CONFLICT_OPERATIONS - {"updateCall", "updateCallBxml"}:
         assert operation_id in notes, operation_id
     assert "OAuth2" in notes
+
+
+def test_notes_describe_the_token_endpoint_and_bearer_answers() -> None:
+    notes = (data_dir("openapi") / "NOTES.md").read_text(encoding="utf-8")
+    for needle in (TOKEN_MARKER, f"tag `{TOKEN_TAG}`", "WWW-Authenticate: Bearer", "Token lifetime", "403"):
+        assert needle in notes, needle
 
 
 # --------------------------------------------------------------------------- responses
@@ -444,6 +537,21 @@ def test_webhooks_follow_the_convention(spec: Json) -> None:
             assert list(responses["200"]["content"]) == ["application/xml"], name
 
 
+def test_bxml_body_schema_says_what_a_bxml_document_is(spec: Json) -> None:
+    from conformance.bxml.parsing import MAX_DOCUMENT_BYTES
+
+    schema = spec["components"]["schemas"]["bxmlDocument"]
+    # format: binary makes tools send the text as is (schemathesis wraps any other string in XML)
+    assert (schema["type"], schema["format"]) == ("string", "binary")
+    assert schema["contentMediaType"] == "application/xml"
+    assert schema["maxLength"] == MAX_DOCUMENT_BYTES
+    assert "UTF-8" in schema["description"]
+    assert "400" in schema["description"]
+    for operation_id in BXML_BODY:
+        body = _deref(spec, _by_id(spec)[operation_id][2]["requestBody"])
+        assert body["content"]["application/xml"]["schema"] == {"$ref": "#/components/schemas/bxmlDocument"}
+
+
 def test_bxml_examples_are_valid_in_their_context(spec: Json) -> None:
     from conformance.bxml import iter_errors
 
@@ -528,7 +636,11 @@ def test_schemathesis_loads_and_enumerates_every_operation() -> None:
     from schemathesis.specs.openapi.stateful import collect_transitions
 
     schema = schemathesis.openapi.from_path(str(spec_path()))
-    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    everything = {result.ok().definition.raw["operationId"] for result in schema.get_all_operations()}  # type: ignore[union-attr]
+    assert everything == OPERATION_IDS | {"createOAuth2Token"}
+    # the token endpoint is left out by its tag, as a Voice API run does
+    voice = schema.exclude(tag=TOKEN_TAG)
+    operations = [result.ok() for result in voice.get_all_operations()]  # type: ignore[union-attr]
     assert {operation.definition.raw["operationId"] for operation in operations} == OPERATION_IDS
     assert list(schema.iter_schema_warnings()) == []
     transitions = collect_transitions(operations)
