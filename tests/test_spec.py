@@ -287,7 +287,7 @@ def test_token_endpoint_request_and_replies(spec: Json, registry: referencing.Re
     assert not form.is_valid({})
 
     responses = {status: _deref(spec, ref) for status, ref in operation["responses"].items()}
-    assert set(responses) == {"200", "400", "401"}
+    assert set(responses) == {"200", "400", "401", "413", "429"}
     token = responses["200"]["content"]["application/json"]["schema"]
     assert token == {"$ref": "#/components/schemas/oauth2TokenResponse"}
     reply = _validator(registry, "/components/schemas/oauth2TokenResponse")
@@ -299,7 +299,8 @@ def test_token_endpoint_request_and_replies(spec: Json, registry: referencing.Re
     assert not reply.is_valid({"token_type": "Bearer", "expires_in": 3600})
 
     error = _validator(registry, "/components/schemas/oauth2Error")
-    for status, code in (("400", "unsupported_grant_type"), ("401", "invalid_client")):
+    codes = (("400", "unsupported_grant_type"), ("401", "invalid_client"), ("413", "invalid_request"))
+    for status, code in (*codes, ("429", "temporarily_unavailable")):
         media = responses[status]["content"]["application/json"]
         assert media["schema"] == {"$ref": "#/components/schemas/oauth2Error"}, status
         assert media["example"]["error"] == code
