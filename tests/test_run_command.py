@@ -1,5 +1,6 @@
 """`bw-conformance run` end to end, as a user runs it (a subprocess)."""
 
+import re
 import socket
 import subprocess
 import sys
@@ -43,7 +44,9 @@ def test_failures_exit_1_and_name_the_rule_with_a_reproduce_command(tmp_path: Pa
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAIL" in result.stdout
-    assert "reproduce: bw-conformance run -k test_outbound_answered_and_hung_up" in result.stdout
+    assert re.search(
+        r"reproduce: bw-conformance run --seed \d+ -k test_outbound_answered_and_hung_up", result.stdout
+    )
 
 
 def test_unreachable_target_exits_2(tmp_path: Path) -> None:
