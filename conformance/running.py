@@ -335,30 +335,41 @@ def _credentials_in_environment(settings: Settings) -> Iterator[None]:
                 os.environ[variable] = value
 
 
+class DeadlineExceeded(KeyboardInterrupt):
+    """Raised in the main thread when ``max_time`` is up; pytest ends the session as on Ctrl-C."""
+
+
 class _Deadline:
-    """Interrupts the run (as Ctrl-C would) once ``seconds`` have passed; pytest then ends cleanly."""
+    """Stops the run once ``seconds`` have passed, wherever the main thread is (even blocked in a
+    socket read on a stalled target): an interval timer whose signal handler raises
+    :class:`DeadlineExceeded`.  Our own handler, so a SIGINT ignored by the parent shell (a job started
+    with ``&``) cannot disarm it.  Off the main thread it falls back to ``_thread.interrupt_main``."""
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
         self.fired = False
         self._timer: threading.Timer | None = None
-        self._main = (
-            threading.main_thread().ident if threading.current_thread() is threading.main_thread() else None
-        )
+        self._previous: Any = None
+        self._on_main = threading.current_thread() is threading.main_thread()
 
-    def _fire(self) -> None:
+    def _alarm(self, signum: int, frame: Any) -> None:
         self.fired = True
-        if self._main is not None:
-            # A signal also wakes a main thread blocked in a socket read on a stalled target.
-            signal.pthread_kill(self._main, signal.SIGINT)
-        else:  # pragma: no cover - run_suites called from a thread
-            import _thread
+        raise DeadlineExceeded(f"--max-time {self.seconds:g} s")
 
-            _thread.interrupt_main()
+    def _interrupt(self) -> None:  # pragma: no cover - run_suites called from a thread
+        import _thread
+
+        self.fired = True
+        _thread.interrupt_main()
 
     def __enter__(self) -> _Deadline:
-        if self.seconds is not None:
-            self._timer = threading.Timer(self.seconds, self._fire)
+        if self.seconds is None:
+            return self
+        if self._on_main and hasattr(signal, "setitimer"):
+            self._previous = signal.signal(signal.SIGALRM, self._alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        else:  # pragma: no cover - no SIGALRM here
+            self._timer = threading.Timer(self.seconds, self._interrupt)
             self._timer.daemon = True
             self._timer.start()
         return self
@@ -366,6 +377,9 @@ class _Deadline:
     def __exit__(self, *exc: object) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._previous is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._previous)
 
 
 def _reproduce_prefix(settings: Settings, given_target: str | None) -> list[str]:

@@ -37,6 +37,7 @@ from conformance.api.report import (
     literal_curl_auth,
 )
 from conformance.api.rules import error_body_problems
+from conformance.auth import Authenticator, says_token_expired
 
 if TYPE_CHECKING:
     from schemathesis import Case, CheckContext, Response
@@ -134,6 +135,9 @@ class _Scenario:
     authorization: str | None  # the header to send; None: none
     curl: CurlAuth  # how the reproduce command authenticates
     url: str | None = None  # another URL than the case's
+    # Whose live token ``authorization`` is: a token that expired or was revoked since it was taken
+    # says nothing about the probe, so it is renewed and the probe sent once more.
+    renew: Authenticator | None = None
 
 
 class _Probe:
@@ -191,6 +195,12 @@ class _Probe:
             expected = f"{wanted} with a voiceApiError body when the request is sent {scenario.what}"
             try:
                 answer = self._send(prepared)
+                if scenario.renew is not None and says_token_expired(
+                    answer.status_code, answer.headers, answer.content
+                ):
+                    scenario.renew.reject(str(prepared.headers.get("Authorization", "")))
+                    prepared.headers["Authorization"] = scenario.renew.authorization()
+                    answer = self._send(prepared)
             except requests.RequestException as exc:
                 failures.append(
                     _probe_failure(self.name, case, prepared, None, expected, [f"no answer: {exc}"], scenario)
@@ -313,12 +323,14 @@ class bw_cross_account_denied(_Probe):  # lower case: the check's name in report
                 f"with account {theirs}'s credentials on account {ours}'s path",
                 other.authenticator.authorization(),
                 other_curl,
+                renew=other.authenticator if other.authenticator.mode == "oauth2" else None,
             ),
             _Scenario(
                 f"with account {ours}'s credentials on account {theirs}'s path",
                 own_header or None,
                 run.own_curl,
                 url=other_url,
+                renew=run.own.authenticator if run.own.authenticator.mode == "oauth2" else None,
             ),
         ]
 
