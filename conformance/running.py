@@ -521,7 +521,16 @@ def run_suites(
             from conformance.reports_junit import finish_junit
 
             finish_junit(report_path, Path(junitxml or ""), info.properties(), redactor)
+        _redact_outcomes(outcomes, redactor)  # the summary is printed after the streams are restored
     return int(code), outcomes
+
+
+def _redact_outcomes(outcomes: Outcomes, redactor: Redactor) -> None:
+    for failure in outcomes.failures:
+        failure.evidence = redactor(failure.evidence)
+        failure.reproduce = redactor(failure.reproduce)
+        failure.rule = redactor(failure.rule)
+    outcomes.setup_errors[:] = [redactor(problem) for problem in outcomes.setup_errors]
 
 
 def _selection_wording(markexpr: str | None, keyword: str | None) -> str:
