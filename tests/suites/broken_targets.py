@@ -23,6 +23,7 @@ import yaml
 
 from conformance.resources import load_spec
 from conformance.simulator import create_app
+from conformance.simulator.config import SimulatorConfig
 from conformance.simulator.server import bind_socket
 
 __all__ = ["BREAKAGES", "Breakage", "Request", "Response", "serve", "trimmed_contract"]
@@ -378,9 +379,9 @@ class _Server(uvicorn.Server):
 
 
 @contextmanager
-def serve(breakage: Breakage) -> Iterator[str]:
-    """Serve the simulator broken by ``breakage`` on 127.0.0.1; yield its base URL."""
-    app = BrokenApp(create_app(), breakage)
+def serve(breakage: Breakage, config: SimulatorConfig | None = None) -> Iterator[str]:
+    """Serve the simulator (``config``) broken by ``breakage`` on 127.0.0.1; yield its base URL."""
+    app = BrokenApp(create_app(config), breakage)
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))

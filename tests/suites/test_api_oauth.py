@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -20,14 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from conformance.api.probes import expired_token
 from conformance.settings import SIMULATOR_APPLICATION_ID, SIMULATOR_NUMBER
-from conformance.simulator import create_app
 from conformance.simulator.config import SimulatorConfig
-from conformance.simulator.server import bind_socket
-from tests.suites.broken_targets import Breakage, BrokenApp, Request, Response, trimmed_contract
+from tests.suites.broken_targets import Breakage, Request, Response, serve, trimmed_contract
 
 pytest_plugins = ["pytester"]
 
@@ -37,37 +33,15 @@ _CLIENT_SECRET = "ci-Secret-4f1c9e0b7d"  # a test value that must never be print
 _OPERATIONS = ("createCall", "getCallState", "getStatistics")
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:
-        pass
-
-
 @contextmanager
 def _serve(breakage: Breakage, *, auth_mode: str = "both") -> Iterator[str]:
     """The simulator (``auth_mode``) broken by ``breakage`` on 127.0.0.1, with the client
     ``ci-client`` for account 9900000; yields its base URL."""
-    app = BrokenApp(create_app(SimulatorConfig(auth_mode=auth_mode)), breakage)  # type: ignore[arg-type]
-    sock = bind_socket("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        waited = threading.Event()
-        for _ in range(1500):
-            if server.started or not thread.is_alive():
-                break
-            waited.wait(0.01)
-        assert server.started, f"the target {breakage.name} did not start"
-        base_url = f"http://127.0.0.1:{port}"
+    with serve(breakage, SimulatorConfig(auth_mode=auth_mode)) as base_url:  # type: ignore[arg-type]
         credential = {"clientSecret": _CLIENT_SECRET, "accounts": ["9900000"]}
         created = httpx.put(f"{base_url}/_sim/credentials/{_CLIENT_ID}", json=credential, timeout=10)
         assert created.status_code in (200, 201), created.text
         yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 def _run_suite(
