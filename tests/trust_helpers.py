@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -35,16 +36,19 @@ def run_command(
     )
 
 
+@dataclass
+class Served:
+    """A simulator running in its own process: its URL, its output lines as they come, the process."""
+
+    base_url: str
+    lines: queue.Queue[str]
+    process: subprocess.Popen[str]
+
+
 @contextmanager
-def serve(*args: str, cwd: Path) -> Iterator[str]:
-    """``bw-conformance serve --port 0 ARGS`` in its own process; yields its base URL."""
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=cwd,
-    )
+def serve_process(argv: list[str], *, cwd: Path) -> Iterator[Served]:
+    """Start ``argv`` (a ``serve`` command), wait for the URL it prints first, stop it with SIGINT."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd)
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
@@ -58,7 +62,7 @@ def serve(*args: str, cwd: Path) -> Iterator[str]:
         first = lines.get(timeout=60)
         match = re.search(r"http://127\.0\.0\.1:\d+", first)
         assert match, first
-        yield match.group(0)
+        yield Served(match.group(0), lines, proc)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -69,6 +73,13 @@ def serve(*args: str, cwd: Path) -> Iterator[str]:
         reader.join(timeout=5)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@contextmanager
+def serve(*args: str, cwd: Path) -> Iterator[str]:
+    """``bw-conformance serve --port 0 ARGS`` in its own process; yields its base URL."""
+    with serve_process([str(BIN), "serve", "--port", "0", *args], cwd=cwd) as served:
+        yield served.base_url
 
 
 class _Stalling(BaseHTTPRequestHandler):

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import queue
-import re
-import signal
 import socket
-import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
 
 from conformance.commands.serve import DEFAULT_PORT, command
+from tests.trust_helpers import serve_process
 
 
 def test_bad_accounts_file_exits_2_naming_it(tmp_path: Path) -> None:
@@ -44,27 +40,9 @@ def test_bad_options_exit_2() -> None:
 
 def test_serve_runs_logs_requests_and_stops_on_sigint(tmp_path: Path) -> None:
     code = "from conformance.cli import main; main()"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--port", "0", "--log-requests", "--time-scale", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        first = lines.get(timeout=60)
-        match = re.search(r"http://127\.0\.0\.1:(\d+)", first)
-        assert match, first
-        base = match.group(0)
+    argv = [sys.executable, "-c", code, "serve", "--port", "0", "--log-requests", "--time-scale", "1"]
+    with serve_process(argv, cwd=tmp_path) as served:
+        base, lines = served.base_url, served.lines
         assert httpx.get(f"{base}/health", timeout=10).status_code == 200
         r = httpx.post(
             f"{base}/accounts/9900000/calls", json={"to": "x"}, auth=("bw-user", "bw-pass"), timeout=10
@@ -82,10 +60,4 @@ def test_serve_runs_logs_requests_and_stops_on_sigint(tmp_path: Path) -> None:
         while "listCalls" not in seen:
             seen = lines.get(timeout=30)
         assert "GET /accounts/9900000/calls -> 200 listCalls  [legacy-basic-auth]" in seen
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-        reader.join(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-    assert proc.returncode == 0
+    assert served.process.returncode == 0
