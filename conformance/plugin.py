@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -92,45 +93,53 @@ def _add_run_options(group: Any) -> None:
     )
 
 
-_SEED_CHOSEN = pytest.StashKey[bool]()
-_SEED_USED = pytest.StashKey[bool]()
+_FALLBACK_SEED = pytest.StashKey[int]()  # the run's seed when none is configured
+_SEED_CHOSEN = pytest.StashKey[bool]()  # the suites ran on the fallback seed: print it
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
-    # One seed per run, chosen here when none is given, so every worker and every suite draws from it
-    # and the run can be repeated: xdist workers receive the controller's (pytest_configure_node).
-    if getattr(config.option, "bw_seed", None) is None:
-        worker = getattr(config, "workerinput", None)
-        given = worker.get("bw_seed") if isinstance(worker, dict) else None
-        config.option.bw_seed = given if isinstance(given, int) else random.randrange(2**31)
-        config.stash[_SEED_CHOSEN] = not isinstance(given, int)
+    # One fallback seed per run, so that a run with no seed configured can still be repeated: xdist
+    # workers receive the controller's (pytest_configure_node), so every worker draws from it.
+    worker = getattr(config, "workerinput", None)
+    given = worker.get("bw_seed") if isinstance(worker, dict) else None
+    config.stash[_FALLBACK_SEED] = given if isinstance(given, int) else random.randrange(2**31)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist: every worker uses the controller's seed."""
-    node.workerinput["bw_seed"] = node.config.option.bw_seed
+    """xdist: every worker uses the controller's fallback seed."""
+    node.workerinput["bw_seed"] = node.config.stash[_FALLBACK_SEED]
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if config.stash.get(_SEED_CHOSEN, False) and config.stash.get(_SEED_USED, False):
-        seed = config.option.bw_seed
+    if config.stash.get(_SEED_CHOSEN, False):
+        seed = config.stash[_FALLBACK_SEED]
         terminalreporter.write_line(f"bw-conformance: seed {seed} (repeat with --bw-seed {seed})")
 
 
-def settings_from_config(config: pytest.Config) -> Settings:
-    """The run's settings from pytest's options (CLI option > pytest option > environment > pyproject)."""
+def _load(config: pytest.Config) -> tuple[Settings, bool]:
+    """The run's settings, and whether their seed is the run's fallback (none was configured)."""
     overrides = {field: config.getoption(f"bw_{field}", None) for field, _ in _OPTIONS.values()}
-    return load_settings(overrides, project_dir=config.rootpath)
+    settings = load_settings(overrides, project_dir=config.rootpath)
+    if settings.seed is not None:
+        return settings, False
+    return replace(settings, seed=config.stash[_FALLBACK_SEED]), True
+
+
+def settings_from_config(config: pytest.Config) -> Settings:
+    """The run's settings from pytest's options (CLI option > pytest option > environment > pyproject),
+    with the run's fallback seed when none is configured."""
+    return _load(config)[0]
 
 
 @pytest.fixture(scope="session")
 def bw_settings(pytestconfig: pytest.Config) -> Settings:
     """The run's settings (CLI option > pytest option > environment > pyproject), seed included."""
-    pytestconfig.stash[_SEED_USED] = True
-    return settings_from_config(pytestconfig)
+    settings, chosen = _load(pytestconfig)
+    pytestconfig.stash[_SEED_CHOSEN] = chosen
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ Every fixture here is documented; suites beside ``test_api`` may append their ow
 
 from __future__ import annotations
 
-import random
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -36,11 +35,7 @@ if TYPE_CHECKING:
 
 # The parameter of tests that run once per operation of the contract (``test_operation``).
 OPERATION_PARAMETER = "bw_operation"
-# The run's seed, once chosen (see ``bw_seed``), and whether it was chosen here rather than given.
-BW_SEED_KEY = pytest.StashKey[int]()
-_SEED_CHOSEN_KEY = pytest.StashKey[bool]()
 _HYPOTHESIS_HOME_KEY = pytest.StashKey[Path]()
-_WORKER_SEED = "bw_seed"  # xdist workerinput key a controller may hand the seed down with
 
 
 # ------------------------------------------------------------------------------- hypothesis
@@ -107,41 +102,16 @@ def operation_of(value: OperationRef | _ContractUnavailable) -> OperationRef:
 
 
 # ------------------------------------------------------------------------------------- seed
-def _chosen_seed(config: pytest.Config) -> int:
-    worker = getattr(config, "workerinput", None)
-    if isinstance(worker, dict) and isinstance(worker.get(_WORKER_SEED), int):
-        return int(worker[_WORKER_SEED])
-    if worker is not None:
-        # Without a seed from the controller, xdist workers agree on schemathesis' shared one.
-        from schemathesis.config import SchemathesisConfig
-
-        shared = SchemathesisConfig.shared_seed
-        if shared is not None:
-            return shared % 2**31
-    return random.randrange(2**31)
-
-
 @pytest.fixture(scope="session")
-def bw_seed(bw_settings: Settings, pytestconfig: pytest.Config) -> int:
-    """The run's seed: ``--bw-seed`` (``bw_settings.seed``), else one chosen once per run.
+def bw_seed(bw_settings: Settings) -> int:
+    """The run's seed: ``--bw-seed`` or pyproject's, else the one the plugin chose for the run (the
+    same in every xdist worker, printed at the end).
 
     Every hypothesis-driven test of the api suite draws from it (schemathesis' phases, the stateful
-    machine and its rule order), so the same seed against the same target sends the same cases.  The
-    value is also in ``config.stash[BW_SEED_KEY]`` and printed at the end of a run that chose it.
+    machine and its rule order), so the same seed against the same target sends the same cases.
     """
-    seed = pytestconfig.stash.get(BW_SEED_KEY, None)
-    if seed is None:
-        chosen = bw_settings.seed is None
-        seed = _chosen_seed(pytestconfig) if chosen else int(bw_settings.seed or 0)
-        pytestconfig.stash[BW_SEED_KEY] = seed
-        pytestconfig.stash[_SEED_CHOSEN_KEY] = chosen
-    return seed
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if config.stash.get(_SEED_CHOSEN_KEY, False):
-        seed = config.stash[BW_SEED_KEY]
-        terminalreporter.write_line(f"bw-conformance: seed {seed} (repeat with --bw-seed {seed})")
+    assert bw_settings.seed is not None  # the plugin always fills it in
+    return bw_settings.seed
 
 
 # ------------------------------------------------------------------------------ guards and api
