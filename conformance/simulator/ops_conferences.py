@@ -8,7 +8,7 @@ from conformance.simulator.api_errors import ApiError, bad_request, conflict, no
 from conformance.simulator.models import Callback, Conference
 from conformance.simulator.ops_calls import check_bxml, page
 from conformance.simulator.ops_recordings import media_response
-from conformance.simulator.render import conference_json, member_json, recording_json
+from conformance.simulator.render import conference_json, conference_recording_json, member_json
 from conformance.simulator.runtime import Ctx, Operation, engine_call, json_response
 from conformance.simulator.validation import Fields, parse_iso_time
 
@@ -122,14 +122,20 @@ async def update_member(ctx: Ctx) -> Response:
 
 
 async def list_conference_recordings(ctx: Ctx) -> Response:
-    conference = ctx.conference()
+    # A (potentially empty) list: the official spec words this list as it words the call
+    # recordings list, which the live API answers with ``200 []`` for an unknown call; an unknown
+    # (or another account's) conference likewise lists nothing rather than answering 404.
+    conference = ctx.store.conference(ctx.param("conferenceId"))
+    if conference is None or conference.account_id != ctx.account.id:
+        return json_response([])
     base = ctx.base
-    return json_response([recording_json(base, r) for r in ctx.store.recordings_of_conference(conference.id)])
+    found = ctx.store.recordings_of_conference(conference.id)
+    return json_response([conference_recording_json(base, conference, r) for r in found])
 
 
 async def get_conference_recording(ctx: Ctx) -> Response:
-    _, recording = ctx.conference_recording()
-    return json_response(recording_json(ctx.base, recording))
+    conference, recording = ctx.conference_recording()
+    return json_response(conference_recording_json(ctx.base, conference, recording))
 
 
 async def download_conference_recording(ctx: Ctx) -> Response:

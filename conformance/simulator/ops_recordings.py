@@ -65,9 +65,13 @@ async def update_recording_state(ctx: Ctx) -> Response:
 
 
 async def list_call_recordings(ctx: Ctx) -> Response:
-    call = ctx.call()
+    # A (potentially empty) list, as the official spec says: the live API answers ``200 []`` for a
+    # call id it does not know (the official Python SDK's smoke test asserts it), not 404.  Only
+    # this account's recordings are listed, so another account's call id also lists nothing.
+    call_id, account_id = ctx.param("callId"), ctx.account.id
     base = ctx.base
-    return json_response([recording_json(base, r) for r in ctx.store.recordings_of_call(call.call_id)])
+    found = (r for r in ctx.store.recordings_of_call(call_id) if r.account_id == account_id)
+    return json_response([recording_json(base, r) for r in found])
 
 
 async def get_call_recording(ctx: Ctx) -> Response:
@@ -115,7 +119,9 @@ async def transcribe_recording(ctx: Ctx) -> Response:
         raise ApiError(400, f"Recording [{recording.recording_id}] has no media to transcribe",
                        rule="recording-without-media")  # fmt: skip
     previous = recording.transcription
-    recording.transcription = Transcription(id=ctx.store.new_transcription_id(), status="processing")
+    recording.transcription = Transcription(
+        id=ctx.store.new_recording_transcription_id(), status="processing"
+    )
     try:
         engine_call(lambda: ctx.engine.transcription_requested(recording, callback, tag))
     except ApiError:

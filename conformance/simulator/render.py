@@ -15,13 +15,17 @@ from conformance.simulator.models import (
 )
 
 __all__ = [
+    "API_PREFIX",
     "MASK",
+    "api_root",
     "call_state",
     "call_url",
     "conference_json",
+    "conference_recording_json",
     "create_call_response",
     "iso_duration",
     "iso_time",
+    "media_url",
     "member_json",
     "realtime_transcription_json",
     "realtime_transcription_summary",
@@ -30,6 +34,8 @@ __all__ = [
 ]
 
 MASK = "*****"
+# The path every URL of the live API starts with (``https://voice.bandwidth.com/api/v2/accounts/...``).
+API_PREFIX = "/api/v2"
 
 
 def iso_time(value: datetime | None) -> str | None:
@@ -55,8 +61,22 @@ def _mask(value: str | None) -> str | None:
     return None if value is None else MASK
 
 
+def api_root(origin: str) -> str:
+    """``origin`` (``http://127.0.0.1:8080``) with the API prefix the live API's URLs carry.
+
+    The call engine knows only the server's origin; the webhooks it sends carry ``callUrl`` and
+    ``mediaUrl`` as the live platform writes them, under ``/api/v2``.  An origin that already ends
+    with the prefix is returned unchanged.
+    """
+    root = origin.rstrip("/")
+    return root if root.endswith(API_PREFIX) else root + API_PREFIX
+
+
+# Every URL of a call, recording or media the simulator hands out (REST bodies, Location headers,
+# webhooks) is built by the functions below, so the REST and webhook forms cannot drift apart.
+# ``base`` is the API base: the prefix a REST client used, or :func:`api_root` for webhooks.
 def call_url(base: str, call: Call) -> str:
-    return f"{base}/accounts/{call.account_id}/calls/{call.call_id}"
+    return f"{base.rstrip('/')}/accounts/{call.account_id}/calls/{call.call_id}"
 
 
 def create_call_response(base: str, call: Call) -> dict[str, Any]:
@@ -111,12 +131,17 @@ def call_state(call: Call) -> dict[str, Any]:
 
 
 def _conference_url(base: str, conference: Conference) -> str:
-    return f"{base}/accounts/{conference.account_id}/conferences/{conference.id}"
+    return f"{base.rstrip('/')}/accounts/{conference.account_id}/conferences/{conference.id}"
 
 
 def _recording_url(base: str, rec: Recording) -> str:
     owner = f"conferences/{rec.conference_id}" if rec.conference_id is not None else f"calls/{rec.call_id}"
-    return f"{base}/accounts/{rec.account_id}/{owner}/recordings/{rec.recording_id}"
+    return f"{base.rstrip('/')}/accounts/{rec.account_id}/{owner}/recordings/{rec.recording_id}"
+
+
+def media_url(base: str, rec: Recording) -> str:
+    """Where a recording's media is downloaded (under its call, or its conference)."""
+    return f"{_recording_url(base, rec)}/media"
 
 
 def member_json(base: str, conference: Conference, member: ConferenceMember) -> dict[str, Any]:
@@ -148,12 +173,11 @@ def conference_json(base: str, conference: Conference, *, with_members: bool) ->
 def _media_url(base: str, rec: Recording) -> str | None:
     if rec.media is None or rec.status not in ("complete", "partial"):
         return None
-    return f"{_recording_url(base, rec)}/media"
+    return media_url(base, rec)
 
 
-def recording_json(base: str, rec: Recording) -> dict[str, Any]:
-    """callRecordingMetadata, or conferenceRecordingMetadata for a conference recording."""
-    common: dict[str, Any] = {
+def _recording_common(base: str, rec: Recording) -> dict[str, Any]:
+    return {
         "accountId": rec.account_id,
         "recordingId": rec.recording_id,
         "duration": iso_duration(rec.duration_seconds),
@@ -165,9 +189,20 @@ def recording_json(base: str, rec: Recording) -> dict[str, Any]:
         "mediaUrl": _media_url(base, rec),
         "recordingName": rec.name,
     }
-    if rec.conference_id is not None:
-        conf = {"conferenceId": rec.conference_id, "name": rec.name, **common}
-        return {k: v for k, v in conf.items() if v is not None or k == "mediaUrl"}
+
+
+def conference_recording_json(base: str, conference: Conference, rec: Recording) -> dict[str, Any]:
+    """conferenceRecordingMetadata: ``name`` is the conference's name (official spec and SDK model)."""
+    body = {
+        "conferenceId": conference.id,
+        "name": conference.name,
+        **_recording_common(base, rec),
+    }
+    return {k: v for k, v in body.items() if v is not None or k == "mediaUrl"}
+
+
+def recording_json(base: str, rec: Recording) -> dict[str, Any]:
+    """callRecordingMetadata (a conference recording is :func:`conference_recording_json`)."""
     body: dict[str, Any] = {
         "applicationId": rec.application_id,
         "callId": rec.call_id,
@@ -177,7 +212,7 @@ def recording_json(base: str, rec: Recording) -> dict[str, Any]:
         "transferCallerId": rec.transfer_caller_id,
         "transferTo": rec.transfer_to,
         "direction": rec.direction,
-        **common,
+        **_recording_common(base, rec),
     }
     if rec.transcription is not None:
         t = rec.transcription

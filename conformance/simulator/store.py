@@ -10,7 +10,8 @@ each method is atomic with respect to the others and no lock is needed.  Code on
 as read-mostly, or schedule changes onto the loop.
 
 Ids follow the formats the real API uses: a prefix (``c-``, ``conf-``, ``r-``, ``t-``, ``s-``)
-then eight hex digits, a dash and a UUID4, e.g. ``c-`` + 45 characters = 47 for a call id.
+then eight hex digits, a dash and a UUID4, e.g. ``c-`` + 45 characters = 47 for a call id.  A
+recording transcription's id is the exception: ``t-`` and a bare UUID4 (38 characters).
 """
 
 from __future__ import annotations
@@ -152,7 +153,13 @@ class Store:
 
     @staticmethod
     def new_transcription_id() -> str:
+        """A real-time transcription id (``<StartTranscription>``): ``t-`` + 45 characters (47)."""
         return new_id(TRANSCRIPTION_ID_PREFIX)
+
+    @staticmethod
+    def new_recording_transcription_id() -> str:
+        """A recording transcription id: ``t-`` + a UUID (38 characters), the documented format."""
+        return f"{TRANSCRIPTION_ID_PREFIX}{uuid.uuid4()}"
 
     @staticmethod
     def new_stream_id() -> str:

@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from conformance.simulator import render
 from conformance.simulator.models import Call, Recording
 from conformance.webhooks.events import event
 
@@ -69,18 +70,18 @@ def call_fields(call: Call, base_url: str, event_time: datetime) -> dict[str, An
 
 
 def call_url(base_url: str, call: Call) -> str:
-    return f"{base_url.rstrip('/')}/accounts/{call.account_id}/calls/{call.call_id}"
+    """The call's URL as the live platform writes it in webhooks (under ``/api/v2``).
+
+    ``base_url`` is the server's origin (``engine.base_url``); the URL itself is built by the REST
+    layer's own function, so a webhook's ``callUrl`` is the REST ``callUrl`` of a client using the
+    ``/api/v2`` prefix, character for character.
+    """
+    return render.call_url(render.api_root(base_url), call)
 
 
 def media_url(base_url: str, recording: Recording) -> str:
-    base = base_url.rstrip("/")
-    if recording.conference_id is not None and recording.call_id is None:
-        return (
-            f"{base}/accounts/{recording.account_id}/conferences/{recording.conference_id}"
-            f"/recordings/{recording.recording_id}/media"
-        )
-    call_part = f"{base}/accounts/{recording.account_id}/calls/{recording.call_id}"
-    return f"{call_part}/recordings/{recording.recording_id}/media"
+    """The recording's media URL in webhooks (``/api/v2``), built as the REST metadata's."""
+    return render.media_url(render.api_root(base_url), recording)
 
 
 def recording_fields(recording: Recording, base_url: str) -> dict[str, Any]:

@@ -194,7 +194,7 @@ def _recording_extra(leg: Leg, recording: Recording) -> dict[str, Any]:
 def transcribe(store: Store, clock: VirtualClock, recording: Recording, text: str) -> Transcription:
     """Attach a finished transcription to ``recording`` (status ``error`` when too short)."""
     ok = recording.duration_seconds > MIN_TRANSCRIBE_SECONDS
-    transcription = recording.transcription or Transcription(id=store.new_transcription_id())
+    transcription = recording.transcription or Transcription(id=store.new_recording_transcription_id())
     transcription.status = "available" if ok else "error"
     transcription.completed_time = clock.now()
     transcription.text = text if ok else ""
