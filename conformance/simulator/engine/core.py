@@ -26,7 +26,7 @@ from conformance.simulator.engine.delivery import Deliverer, DeliveryError, Repl
 from conformance.simulator.engine.dialing import dial
 from conformance.simulator.engine.documents import InvalidBxml, load
 from conformance.simulator.engine.leg import Leg
-from conformance.simulator.engine.media import AudioInfo
+from conformance.simulator.engine.media import AudioCache
 from conformance.simulator.engine.recording import transcribe, transcription_json
 from conformance.simulator.models import (
     Account,
@@ -69,7 +69,7 @@ class Engine:
         self.deliverer = Deliverer(clock)
         self.legs: dict[str, Leg] = {}
         self.rooms: dict[str, ConferenceRoom] = {}
-        self.audio_cache: dict[str, tuple[float, AudioInfo]] = {}
+        self.audio_cache = AudioCache()  # PlayAudio files and the limits on fetching them
         self.recording_texts: dict[str, str] = {}
         self.sent: deque[SentWebhook] = deque(maxlen=SENT_LOG_SIZE)  # the most recent deliveries
         self.counts: Counter[str] = Counter()

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+from conformance.simulator.engine.caches import ByteBoundedCache
+
 RATE = 8000
 SoundKind = Literal["dtmf", "speech", "audio", "tone"]
 
@@ -148,14 +150,26 @@ class AudioInfo:
     kind: Literal["wav", "mp3", "unknown"]
 
 
+# Bounds on the work a fetched file may cause (the platform recommends files under 1 hour and
+# 250 MB).  At most an hour of audio is decoded into samples; a longer file still plays for its full
+# length, the part beyond the hour as silence.
+MAX_DECODED_SECONDS = 3600.0
+_MAX_WAV_CHUNKS = 1024  # RIFF chunks walked before giving up on a header
+_MAX_RESYNC_BYTES = 1 << 18  # bytes of non-frame data skipped in a row before an MP3 walk gives up
+_RATES = range(1000, 384_001)  # sample rates worth decoding; others play as silence of their length
+_UNSIGNED_TO_SIGNED = bytes(b ^ 0x80 for b in range(256))
+
+
 def _wav_header_duration(data: bytes) -> float | None:
     """Duration from a RIFF/WAVE header (any codec): data size over byte rate."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         return None
     pos, byte_rate = 12, 0
-    while pos + 8 <= len(data):
+    for _ in range(_MAX_WAV_CHUNKS):
+        if pos + 8 > len(data):
+            break
         chunk, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-        if chunk == b"fmt " and size >= 16:
+        if chunk == b"fmt " and size >= 16 and pos + 20 <= len(data):
             byte_rate = struct.unpack("<I", data[pos + 16 : pos + 20])[0]
         if chunk == b"data":
             size = min(size, len(data) - pos - 8)
@@ -164,29 +178,52 @@ def _wav_header_duration(data: bytes) -> float | None:
     return None
 
 
+def _resample(samples: array.array[int], rate: int) -> array.array[int]:
+    """Nearest-earlier-sample resampling to 8 kHz, done with strided slices (no per-sample Python).
+
+    Output sample ``i`` is input sample ``floor(i * rate / 8000)``: with ``g = gcd(rate, 8000)``,
+    every block of ``rate / g`` input samples gives ``8000 / g`` output samples at fixed offsets.
+    """
+    if rate == RATE:
+        return samples
+    g = math.gcd(rate, RATE)
+    step_in, step_out = rate // g, RATE // g
+    count = len(samples) * RATE // rate
+    out = array.array("h", bytes(2 * count))
+    for j in range(step_out):
+        offset = j * step_in // step_out
+        picked = samples[offset::step_in]
+        n = len(range(j, count, step_out))
+        out[j::step_out] = picked[:n]
+    return out
+
+
 def _wav_pcm(data: bytes) -> tuple[float, bytes] | None:
+    """Duration and 8 kHz mono 16-bit samples of a PCM WAV (at most an hour of them)."""
     try:
         with wave.open(io.BytesIO(data), "rb") as wav:
             channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
-            frames = wav.readframes(wav.getnframes())
+            if rate not in _RATES or width not in (1, 2) or channels < 1:
+                return None
+            limit = int(rate * MAX_DECODED_SECONDS)
+            frames = wav.readframes(min(wav.getnframes(), limit))
     except (wave.Error, EOFError, struct.error):
-        return None
-    if rate <= 0 or width not in (1, 2) or channels < 1:
         return None
     count = len(frames) // (width * channels)
     duration = count / rate
+    if count >= limit:  # the first hour is decoded; the header says how long the whole file plays
+        duration = max(duration, _wav_header_duration(data) or 0.0)
     if width == 2:
         samples = array.array("h")
         samples.frombytes(frames[: count * 2 * channels])
     else:
-        samples = array.array("h", ((b - 128) << 8 for b in frames[: count * channels]))
+        widened = bytearray(2 * count * channels)
+        widened[1::2] = frames[: count * channels].translate(_UNSIGNED_TO_SIGNED)
+        samples = array.array("h")
+        samples.frombytes(bytes(widened))
     if channels > 1:
         samples = samples[::channels]
-    if rate != RATE:
-        ratio = rate / RATE
-        out_count = int(count / ratio)
-        samples = array.array("h", (samples[min(count - 1, int(i * ratio))] for i in range(out_count)))
-    return duration, samples.tobytes()
+    return duration, _resample(samples, rate).tobytes()
 
 
 _MP3_BITRATES = {
@@ -194,26 +231,43 @@ _MP3_BITRATES = {
     (2, 3): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
 }
 _MP3_RATES = {1: (44100, 48000, 32000), 2: (22050, 24000, 16000), 25: (11025, 12000, 8000)}
+# Second header bytes that can start a layer III frame: sync bits set, a known version, layer III.
+_MP3_SECOND_BYTES = frozenset(
+    b for b in range(256) if b >> 5 == 7 and (b >> 3) & 3 != 1 and (b >> 1) & 3 == 1
+)
 
 
 def mp3_duration(data: bytes) -> float | None:
-    """Play time of an MPEG audio layer III stream, by walking its frame headers."""
+    """Play time of an MPEG audio layer III stream, by walking its frame headers.
+
+    The walk is bounded: after an hour of frames the rest is estimated from the last bit rate, and
+    256 KB without a frame header (or 512 K false starts in all) end it.
+    """
     pos = 0
     if data[:3] == b"ID3" and len(data) >= 10:
         size = data[6:10]
         pos = 10 + ((size[0] << 21) | (size[1] << 14) | (size[2] << 7) | size[3])
-    total, frames = 0.0, 0
-    while pos + 4 <= len(data):
-        header = struct.unpack(">I", data[pos : pos + 4])[0]
-        if header >> 21 != 0x7FF:
-            pos += 1
+    total, frames, last_frame_end = 0.0, 0, pos
+    misses = 0  # candidate headers refused, over the whole walk
+    while pos + 4 <= len(data) and misses < 2 * _MAX_RESYNC_BYTES:
+        if pos - last_frame_end > _MAX_RESYNC_BYTES:
+            break
+        if data[pos] != 0xFF:
+            found = data.find(b"\xff", pos + 1, last_frame_end + _MAX_RESYNC_BYTES + 1)
+            if found < 0:
+                break
+            pos = found
             continue
+        if data[pos + 1] not in _MP3_SECOND_BYTES:
+            pos, misses = pos + 1, misses + 1
+            continue
+        header = struct.unpack(">I", data[pos : pos + 4])[0]
         version_bits, layer_bits = (header >> 19) & 3, (header >> 17) & 3
         bitrate_index, rate_index = (header >> 12) & 15, (header >> 10) & 3
         padding = (header >> 9) & 1
         version = {3: 1, 2: 2, 0: 25}.get(version_bits)
         if version is None or layer_bits != 1 or bitrate_index in (0, 15) or rate_index == 3:
-            pos += 1
+            pos, misses = pos + 1, misses + 1
             continue
         bitrate = _MP3_BITRATES[(1 if version == 1 else 2, 3)][bitrate_index] * 1000
         rate = _MP3_RATES[version][rate_index]
@@ -224,6 +278,10 @@ def mp3_duration(data: bytes) -> float | None:
         total += samples / rate
         frames += 1
         pos += length
+        last_frame_end = pos
+        if total >= MAX_DECODED_SECONDS:  # the rest at the same bit rate
+            total += max(0, len(data) - pos) * 8 / bitrate
+            break
     return total if frames else None
 
 
@@ -231,7 +289,8 @@ def decode_audio(data: bytes, content_type: str = "", url: str = "") -> AudioInf
     """Work out what a PlayAudio file is and how long it plays.
 
     The format is chosen as the platform does: from ``Content-Type``, then the URL's extension,
-    otherwise WAV.  Undecodable files play for zero seconds.
+    otherwise WAV.  Undecodable files play for zero seconds.  The work is bounded whatever the
+    bytes: see :data:`MAX_DECODED_SECONDS`.  It is CPU work; the engine runs it off the event loop.
     """
     ctype = content_type.split(";")[0].strip().lower()
     path = url.split("?")[0].lower()
@@ -253,9 +312,45 @@ def decode_audio(data: bytes, content_type: str = "", url: str = "") -> AudioInf
     return AudioInfo(0.0, None, "unknown")
 
 
+# ------------------------------------------------------------------------------- fetching
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """How much a PlayAudio fetch may cost (real seconds and bytes, whatever the server does).
+
+    ``max_bytes``: a file bigger than this (by its ``Content-Length`` or as it streams) is
+    abandoned.  ``deadline``: the whole fetch and decode, in real seconds; a slow or endless
+    stream is abandoned then.  An abandoned or undecodable file plays as zero seconds of silence,
+    as one that cannot be fetched.  ``hold``: how long (real seconds) a fetch keeps the virtual
+    clock still, so that a quick server's audio starts at the very instant its verb began; past
+    that the fetch goes on without holding anybody's time.
+    """
+
+    max_bytes: int = 250 * 1024 * 1024
+    deadline: float = 30.0
+    hold: float = 1.0
+
+
+class AudioCache(ByteBoundedCache[str, AudioInfo]):
+    """PlayAudio files fetched with a ``Cache-Control: max-age`` (by URL, expiring on the
+    simulator's clock), at most ``max_bytes`` of decoded samples in all, and the fetch limits."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024, limits: MediaLimits | None = None) -> None:
+        super().__init__(max_bytes)
+        self.limits = limits or MediaLimits()
+
+    @staticmethod
+    def cost(info: AudioInfo) -> int:
+        return 128 + len(info.pcm or b"")
+
+
 __all__ = [
+    "MAX_DECODED_SECONDS",
     "RATE",
+    "AudioCache",
     "AudioInfo",
+    "MediaLimits",
     "Sound",
     "SoundKind",
     "decode_audio",

@@ -7,23 +7,32 @@ the first verb that needs an answered call.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
 from conformance.simulator.engine import bridging, conference, extras, recording
 from conformance.simulator.engine.delivery import Target, method_of, resolve
 from conformance.simulator.engine.documents import Document, Verb
-from conformance.simulator.engine.media import AudioInfo, Sound, decode_audio, speech_seconds
+from conformance.simulator.engine.media import (
+    AudioCache,
+    AudioInfo,
+    MediaLimits,
+    Sound,
+    decode_audio,
+    speech_seconds,
+)
 
 if TYPE_CHECKING:
-    from conformance.simulator.clock import Mailbox
+    from conformance.simulator.clock import Mailbox, VirtualClock
     from conformance.simulator.engine.core import Engine
     from conformance.simulator.engine.leg import Leg
 
 Handler = Callable[["Leg", Verb, Document], Awaitable[Document | None]]
+T = TypeVar("T")
 
 # Verbs that do not answer an inbound call by themselves.
 _NOT_ANSWERING = frozenset({"Tag", "Hangup", "Forward", "Redirect", "Ring"})
@@ -77,26 +86,83 @@ def speech_of(verb: Verb) -> tuple[str, float]:
     return text, speech_seconds(text)
 
 
+_SILENT = AudioInfo(0.0, None, "unknown")
+
+
 async def fetch_audio(engine: Engine, url: str, username: str | None, password: str | None) -> AudioInfo:
-    """Fetch a PlayAudio file (cached when the server allows it); silence if it cannot be had."""
-    cached = engine.audio_cache.get(url)
-    if cached is not None and cached[0] > engine.clock.time():
-        return cached[1]
+    """Fetch a PlayAudio file (cached when the server allows it); silence if it cannot be had.
+
+    Bounded by the engine's :class:`MediaLimits`: size, a total real-time deadline, decoding in a
+    worker thread, and a short hold of the virtual clock (see :func:`_held_briefly`).
+    """
+    cache = engine.audio_cache
+    cached = cache.get(url, engine.clock.time())
+    if cached is not None:
+        return cached
     if not engine.deliverer.egress.allows(url):
-        return AudioInfo(0.0, None, "unknown")
+        return _SILENT
     auth = httpx.BasicAuth(username, password or "") if username else None
-    try:
-        with engine.clock.busy():
-            response = await engine.http().get(url, auth=auth, timeout=15.0)
-    except httpx.HTTPError:
-        return AudioInfo(0.0, None, "unknown")
-    if response.status_code != 200:
-        return AudioInfo(0.0, None, "unknown")
-    info = decode_audio(response.content, response.headers.get("content-type", ""), url)
-    age = _CACHE_AGE.search(response.headers.get("cache-control", ""))
-    if age is not None and int(age.group(1)) > 0:
-        engine.audio_cache[url] = (engine.clock.time() + int(age.group(1)), info)
+    fetch = asyncio.ensure_future(_fetch_and_decode(engine.http(), url, auth, cache.limits))
+    fetched = await _held_briefly(engine.clock, fetch, cache.limits.hold)
+    if fetched is None:
+        return _SILENT
+    info, max_age = fetched
+    if max_age > 0:
+        cache.put(url, info, AudioCache.cost(info), expires=engine.clock.time() + max_age)
     return info
+
+
+async def _held_briefly(clock: VirtualClock, task: asyncio.Future[T], seconds: float) -> T:
+    """``task``'s result; the virtual clock stands still for its first ``seconds`` (real) only.
+
+    A media server that answers at once thus keeps timestamps exact (nothing happens elsewhere
+    while the file arrives), and one that dawdles lets every other call's time go on.
+    """
+    clock.hold()
+    try:
+        await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        clock.release()
+    return await task  # cancelling the caller cancels the fetch too
+
+
+async def _fetch_and_decode(
+    http: httpx.AsyncClient, url: str, auth: httpx.Auth | None, limits: MediaLimits
+) -> tuple[AudioInfo, int] | None:
+    """The decoded file and its cache lifetime (seconds, 0: not cacheable); ``None`` when the
+    server fails, the file is too big, or the deadline passes first."""
+    try:
+        async with asyncio.timeout(limits.deadline):
+            body, headers = await _fetch(http, url, auth, limits)
+            if body is None:
+                return None
+            info = await asyncio.to_thread(decode_audio, body, headers.get("content-type", ""), url)
+    except (TimeoutError, httpx.HTTPError):
+        return None
+    age = _CACHE_AGE.search(headers.get("cache-control", ""))
+    return info, int(age.group(1)) if age is not None and len(age.group(1)) < 10 else 0
+
+
+async def _fetch(
+    http: httpx.AsyncClient, url: str, auth: httpx.Auth | None, limits: MediaLimits
+) -> tuple[bytes | None, httpx.Headers]:
+    """The body of a 200 answer of at most ``limits.max_bytes`` (``None`` otherwise), streamed."""
+    headers = {"Accept-Encoding": "identity"}
+    async with http.stream("GET", url, auth=auth, timeout=limits.deadline, headers=headers) as response:
+        declared = response.headers.get("content-length", "")
+        if response.status_code != 200 or (declared.isdigit() and int(declared) > limits.max_bytes):
+            return None, response.headers
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limits.max_bytes:
+                return None, response.headers
+            chunks.append(chunk)
+    return b"".join(chunks), response.headers
 
 
 async def _prompt(leg: Leg, verb: Verb, base: str | None) -> Sound | None:

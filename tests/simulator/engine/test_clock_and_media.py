@@ -22,7 +22,7 @@ from conformance.simulator.engine.recording import silent_mp3
 
 def test_public_names() -> None:
     assert engine_package.__all__ == ["Engine", "SentWebhook", "engine_factory"]
-    assert clock_module.__all__ == ["Mailbox", "VirtualClock"]
+    assert {"Mailbox", "VirtualClock"} <= set(clock_module.__all__)
 
 
 def test_virtual_sleep_jumps_and_keeps_order() -> None:
