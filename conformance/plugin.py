@@ -91,8 +91,16 @@ def _add_run_options(group: Any) -> None:
         default=None,
         help="command prefix that reproduces one test with -k (set by bw-conformance run)",
     )
+    group.addoption(
+        "--bw-record",
+        dest="bw_record",
+        default=None,
+        metavar="DIR",
+        help="record every exchange of the run in DIR, for reports (set by bw-conformance run --report)",
+    )
 
 
+_RECORDER = pytest.StashKey[Any]()  # conformance.reports.recording.Recorder when recording
 _FALLBACK_SEED = pytest.StashKey[int]()  # the run's seed when none is configured
 _SEED_CHOSEN = pytest.StashKey[bool]()  # the suites ran on the fallback seed: print it
 
@@ -105,6 +113,38 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = getattr(config, "workerinput", None)
     given = worker.get("bw_seed") if isinstance(worker, dict) else None
     config.stash[_FALLBACK_SEED] = given if isinstance(given, int) else random.randrange(2**31)
+    spool = config.getoption("bw_record", None)
+    if spool:
+        from conformance.reports.recording import Recorder
+
+        tag = worker.get("workerid", "main") if isinstance(worker, dict) else "main"
+        recorder = Recorder(spool, str(tag))
+        recorder.start()
+        config.stash[_RECORDER] = recorder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    recorder = config.stash.get(_RECORDER, None)
+    if recorder is not None:
+        recorder.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """Where tests run (this process or an xdist worker), the recorder learns which test is running
+    and records its start and end."""
+    recorder = item.config.stash.get(_RECORDER, None)
+    if recorder is None:
+        return (yield None)
+    import time
+
+    recorder.test = item.nodeid
+    recorder.write({"kind": "test", "event": "start", "test": item.nodeid, "time": time.time()})
+    try:
+        return (yield None)
+    finally:
+        recorder.write({"kind": "test", "event": "end", "test": item.nodeid, "time": time.time()})
+        recorder.test = None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -186,9 +226,17 @@ def bw_client(bw_target: Target) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def bw_sink(bw_settings: Settings) -> Iterator[WebhookSink]:
     """A webhook sink on 127.0.0.1, shared by the session; each test takes its own scope."""
+    from conformance.reports.recording import active, webhook_record
     from conformance.webhooks.sink import WebhookSink
 
-    with WebhookSink(public_base_url=bw_settings.callback_base_url) as sink:
+    def record(hook: Any) -> None:
+        recorder = active()
+        if recorder is not None:
+            # A webhook belongs to the test whose scope it reached (even when it arrives late).
+            name = sink.scope_name(hook.scope) if hook.scope else None
+            recorder.write(webhook_record(hook, name or recorder.test, recorder))
+
+    with WebhookSink(public_base_url=bw_settings.callback_base_url, on_webhook=record) as sink:
         yield sink
         sink.check()
 

@@ -25,7 +25,8 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -102,6 +103,8 @@ class Outcomes:
     setup_errors: list[str] = field(default_factory=list)  # configuration problems seen inside tests
     stopped: str | None = None  # why the run was cut short (deadline), if it was
     info: RunInfo | None = None
+    results: dict[str, str] = field(default_factory=dict)  # nodeid -> passed | failed | skipped | error
+    reports: list[Path] = field(default_factory=list)  # report files written (``run --report``)
 
     @property
     def failed(self) -> int:
@@ -194,7 +197,9 @@ class _Collector:
         if report.failed and self._is_setup_error(report):
             _, evidence = _rule_and_evidence(report)
             self.outcomes.setup_errors.append(f"{report.nodeid}: {evidence}")
+            self.outcomes.results[report.nodeid] = "error"
         elif report.failed:
+            self.outcomes.results[report.nodeid] = "failed"
             if not subtest:
                 counts["failed"] += 1
             rule, evidence = _rule_and_evidence(report)
@@ -205,6 +210,7 @@ class _Collector:
                 self.outcomes.failures.append(Failure(report.nodeid, area, rule, evidence, command))
         elif not subtest:
             counts["skipped" if report.skipped else "passed"] += 1
+            self.outcomes.results.setdefault(report.nodeid, "skipped" if report.skipped else "passed")
 
     def _is_setup_error(self, report: pytest.TestReport) -> bool:
         if report.nodeid in self._setup_errors:
@@ -455,8 +461,14 @@ def run_suites(
     workers: int | None = None,
     extra: tuple[str, ...] = (),
     on_start: Any = None,
+    reports: Sequence[str] = (),
+    report_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[int, Outcomes]:
     """Run the shipped suites; return pytest's exit code and the outcomes.
+
+    ``reports`` (``html``, ``junit``, ``ndjson``, ``har``) are written into ``report_dir`` once
+    pytest has ended, however it ended (failures, Ctrl-C, ``max_time``); their paths are in
+    ``outcomes.reports``.
 
     With no target in ``settings`` the embedded simulator is started once here and shared by every
     worker.  ``on_start(info)`` is called once the preflight passed and before any test runs.
@@ -494,33 +506,53 @@ def run_suites(
             on_start(info)
         prefix = _reproduce_prefix(settings, given_target)
         collector = _Collector(outcomes, prefix)
+        directory = Path(report_dir or ".")
+        junit_targets = [Path(junitxml)] if junitxml else []
+        if "junit" in reports:
+            junit_targets.append(directory / "junit.xml")
         report_path = None
-        if junitxml:  # written next to its final place, completed, then renamed: never half a file
-            final = Path(junitxml)
+        if junit_targets:  # written next to its final place, completed, then renamed: never half a file
+            final = junit_targets[0]
             report_path = final.with_name(f".{final.name}.{os.getpid()}.partial")
+        spool = workdir / "spool" if set(reports) - {"junit"} else None
+        recording = ("--bw-record", str(spool)) if spool is not None else ()
         args = pytest_args(
             target.settings,
             markexpr=markexpr,
             keyword=keyword,
             junitxml=str(report_path) if report_path else None,
             workers=workers,
-            extra=(*extra, "--bw-reproduce", shlex.join(prefix)),
+            extra=(*extra, "--bw-reproduce", shlex.join(prefix), *recording),
         )
         stack.enter_context(contextlib.redirect_stdout(RedactingStream(sys.stdout, redactor)))
         stack.enter_context(contextlib.redirect_stderr(RedactingStream(sys.stderr, redactor)))
+        started = time.time()
+        code: int = pytest.ExitCode.INTERRUPTED
+        deadline = _Deadline(settings.max_time)
         try:
-            with _Deadline(settings.max_time) as deadline:
+            with deadline:
                 code = pytest.main(args, plugins=[collector])
-        except KeyboardInterrupt:  # the deadline fired outside pytest's own handling
+        except KeyboardInterrupt:  # the deadline (or Ctrl-C) arrived outside pytest's own handling
             code = pytest.ExitCode.INTERRUPTED
-        if deadline.fired:
-            outcomes.stopped = (
-                f"the run exceeded --max-time {settings.max_time:g} s (the target may have stalled)"
-            )
-        if report_path is not None and report_path.exists():
-            from conformance.reports_junit import finish_junit
+        finally:
+            if deadline.fired:
+                outcomes.stopped = (
+                    f"the run exceeded --max-time {settings.max_time:g} s (the target may have stalled)"
+                )
+            if report_path is not None and report_path.exists():
+                from conformance.reports.junit import finish_junit
 
-            finish_junit(report_path, Path(junitxml or ""), info.properties(), redactor)
+                finish_junit(report_path, junit_targets, info.properties(), redactor)
+                outcomes.reports.extend(p for p in junit_targets if junitxml is None or p != Path(junitxml))
+            if set(reports) - {"junit"}:
+                from conformance.reports import write_reports
+                from conformance.reports.run import gather
+
+                finished = time.time()
+                data = gather(
+                    spool, outcomes, selected, exit_code=int(code), started=started, finished=finished
+                )
+                outcomes.reports.extend(write_reports(reports, directory, data, redactor))
         _redact_outcomes(outcomes, redactor)  # the summary is printed after the streams are restored
     return int(code), outcomes
 

@@ -103,6 +103,20 @@ def _exit_code(pytest_code: int, outcomes: Outcomes) -> int:
 @click.option("-k", "keyword", metavar="EXPR", help="Only run tests whose names match this expression.")
 @click.option("--junitxml", metavar="PATH", help="Write a JUnit XML report for CI systems.")
 @click.option(
+    "--report",
+    "report",
+    metavar="FORMATS",
+    help="Reports to write, comma-separated: html (sequence diagrams), junit, ndjson (events), har "
+    "(every HTTP exchange). Written even when the run fails or is stopped.",
+)
+@click.option(
+    "--report-dir",
+    metavar="DIR",
+    default="bw-conformance-report",
+    show_default=True,
+    help="Where --report writes its files.",
+)
+@click.option(
     "--workers", type=click.IntRange(min=1), metavar="N", help="Run tests in N processes (pytest-xdist)."
 )
 @click.option(
@@ -148,6 +162,8 @@ def command(
     markexpr: str | None,
     keyword: str | None,
     junitxml: str | None,
+    report: str | None,
+    report_dir: str,
     workers: int | None,
     profile: str | None,
     auth: str | None,
@@ -170,6 +186,14 @@ def command(
     Exit codes: 0 all passed, 1 the target broke the contract, 2 setup error (bad or missing
     setting, refused credentials, unreachable target, empty selection, --max-time reached).
     """
+    formats: list[str] = []
+    if report:
+        from conformance.reports import parse_formats
+
+        try:
+            formats = parse_formats(report)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--report") from None
     try:
         settings = load_settings(
             {
@@ -193,6 +217,8 @@ def command(
             junitxml=junitxml,
             workers=workers,
             on_start=_print_header,
+            reports=formats,
+            report_dir=report_dir,
         )
     except ConformanceError as exc:
         click.echo(f"bw-conformance run: {exc}", err=True)
@@ -200,4 +226,6 @@ def command(
     _print_summary(outcomes)
     if junitxml:
         click.echo(f"JUnit report: {junitxml}")
+    for path in outcomes.reports:
+        click.echo(f"report: {path}")
     sys.exit(_exit_code(code, outcomes))

@@ -9,7 +9,7 @@ never sees half a file or a secret.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
@@ -29,8 +29,12 @@ def _redact_tree(element: ET.Element, redactor: Redactor) -> None:
             node.attrib[key] = redactor(value)
 
 
-def finish_junit(partial: Path, final: Path, properties: Mapping[str, str], redactor: Redactor) -> None:
-    """Complete ``partial`` (pytest's report) into ``final``; ``partial`` is removed either way."""
+def finish_junit(
+    partial: Path, final: Path | Sequence[Path], properties: Mapping[str, str], redactor: Redactor
+) -> None:
+    """Complete ``partial`` (pytest's report) into ``final`` (one path or several); ``partial`` is
+    removed either way."""
+    finals = [final] if isinstance(final, Path) else list(final)
     try:
         text = partial.read_text(encoding="utf-8")
         # Secrets as they appear escaped in XML text, before parsing turns them back.
@@ -46,9 +50,10 @@ def finish_junit(partial: Path, final: Path, properties: Mapping[str, str], reda
             for name, value in properties.items():
                 ET.SubElement(existing, "property", {"name": name, "value": value})
         _redact_tree(root, redactor)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        tree.write(staging, encoding="utf-8", xml_declaration=True)
-        os.replace(staging, final)
+        for path in finals:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tree.write(staging, encoding="utf-8", xml_declaration=True)
+            os.replace(staging, path)
     finally:
         partial.unlink(missing_ok=True)

@@ -49,8 +49,10 @@ from typing import Any, Protocol
 import httpx
 
 from conformance.errors import ConfigurationError, ConformanceError
+from conformance.reports.recording import flow_order, note_flow
 from conformance.target import Target
 from conformance.webhooks import Flow, FlowMismatch, SinkScope, Webhook, WebhookSink
+from conformance.webhooks.expectations import Mismatch
 from conformance.webhooks.records import PayloadProblem
 from conformance.webhooks.script import Reply, ReplySpec, render
 
@@ -431,6 +433,7 @@ class Loopback:
         with sink.condition:
             found = sink.condition.wait_for(find, timeout=limit)
         if found is None:
+            _note(where or event, event, [event], call_id, [], [Mismatch("missing", event, 0, 1)])
             wanted = event + (f" for call {call_id}" if call_id else "") + (f" ({where})" if where else "")
             raise self._failure(
                 where or event,
@@ -465,6 +468,12 @@ class Loopback:
                 sink.condition.wait(min(0.1, left))
         received = selected()
         name = flow.name or flow.describe()
+        judged = [
+            w
+            for w in received
+            if w.event_type not in flow.ignore and (flow.call_id is None or w.call_id == flow.call_id)
+        ]
+        _note(name, flow.describe(), flow_order(flow.steps), flow.call_id, judged, flow.difference(received))
         self.check_payloads(name)  # every webhook of the test, both legs
         try:
             flow.check(received)
@@ -548,6 +557,20 @@ class Loopback:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _note(
+    name: str,
+    expected: str,
+    order: list[str],
+    call_id: str | None,
+    judged: Sequence[Webhook],
+    mismatches: Sequence[Mismatch],
+) -> None:
+    """Tell the run's recorder (when it records, for the reports) what this flow expected."""
+    note_flow(
+        name=name, expected=expected, order=order, call_id=call_id, selected=judged, mismatches=mismatches
+    )
 
 
 def _exchange(response: httpx.Response) -> str:

@@ -173,6 +173,12 @@ class WebhookSink:
             self._scopes[key] = scope
         return scope
 
+    def scope_name(self, key: str) -> str | None:
+        """The name a scope was given (the test id, for the suites' scopes), by its key."""
+        with self.lock:
+            scope = self._scopes.get(key)
+        return scope.name if scope is not None else None
+
     def catch_all(self) -> SinkScope:
         """The scope that receives every request outside the ``/s/<key>/`` scopes (standalone use)."""
         with self.lock:
