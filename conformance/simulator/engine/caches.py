@@ -9,6 +9,7 @@ Entries may also carry an expiry (seconds on any clock the caller passes to :met
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Generic, TypeVar
 
@@ -17,7 +18,7 @@ V = TypeVar("V")
 
 
 class ByteBoundedCache(Generic[K, V]):
-    """``key -> value`` with a byte budget; not thread-safe (the engine's loop owns it)."""
+    """``key -> value`` with a byte budget; safe to share between simulators on other threads."""
 
     def __init__(self, max_bytes: int, *, max_entry: int | None = None) -> None:
         if max_bytes < 0:
@@ -25,6 +26,7 @@ class ByteBoundedCache(Generic[K, V]):
         self.max_bytes = max_bytes
         self.max_entry = max_bytes if max_entry is None else min(max_entry, max_bytes)
         self._entries: OrderedDict[K, tuple[V, int, float | None]] = OrderedDict()
+        self._lock = threading.Lock()
         self.total = 0
 
     def __len__(self) -> int:
@@ -35,29 +37,35 @@ class ByteBoundedCache(Generic[K, V]):
 
     def get(self, key: K, now: float | None = None) -> V | None:
         """The value, unless absent or expired at ``now`` (an expired entry is dropped)."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        value, _, expires = entry
-        if expires is not None and (now is None or expires <= now):
-            self.pop(key)
-            return None
-        self._entries.move_to_end(key)
-        return value
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            value, _, expires = entry
+            if expires is not None and (now is None or expires <= now):
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return value
 
     def put(self, key: K, value: V, cost: int, *, expires: float | None = None) -> bool:
         """Store ``value``; ``False`` (and nothing stored) when it alone would break the budget."""
-        self.pop(key)
-        if cost > self.max_entry:
-            return False
-        self._entries[key] = (value, cost, expires)
-        self.total += cost
-        while self.total > self.max_bytes:
-            _, (_, old_cost, _) = self._entries.popitem(last=False)
-            self.total -= old_cost
-        return True
+        with self._lock:
+            self._drop(key)
+            if cost > self.max_entry:
+                return False
+            self._entries[key] = (value, cost, expires)
+            self.total += cost
+            while self.total > self.max_bytes:
+                _, (_, old_cost, _) = self._entries.popitem(last=False)
+                self.total -= old_cost
+            return True
 
     def pop(self, key: K) -> V | None:
+        with self._lock:
+            return self._drop(key)
+
+    def _drop(self, key: K) -> V | None:
         entry = self._entries.pop(key, None)
         if entry is None:
             return None
@@ -65,8 +73,9 @@ class ByteBoundedCache(Generic[K, V]):
         return entry[0]
 
     def clear(self) -> None:
-        self._entries.clear()
-        self.total = 0
+        with self._lock:
+            self._entries.clear()
+            self.total = 0
 
 
 __all__ = ["ByteBoundedCache"]

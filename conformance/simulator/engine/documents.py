@@ -8,13 +8,14 @@ that served the document so relative URLs in it can be resolved.
 
 from __future__ import annotations
 
-import functools
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from conformance import bxml
 from conformance.errors import ConformanceError
+from conformance.simulator.engine.caches import ByteBoundedCache
 
 _SPACE = re.compile(r"\s+")
 
@@ -72,26 +73,40 @@ def _convert(element: Any) -> Verb:
     return Verb(_local(element.tag), attrs, text, children)
 
 
-@functools.lru_cache(maxsize=2048)
-def _verbs(raw: str, context: str) -> tuple[Verb, ...] | str:
-    """The verbs of a document, or the first validation problem (apps repeat their documents)."""
+# Parsed documents by (exact text, context): apps repeat their documents.  Only documents within the
+# BXML size limit are kept (bigger ones are refused anyway), at most 4 MB of them in all.
+CACHEABLE_BYTES = 64 * 1024
+_CACHE: ByteBoundedCache[tuple[str | bytes, str], tuple[Verb, ...] | str] = ByteBoundedCache(4 * 1024 * 1024)
+
+
+def _verbs(raw: str | bytes, context: str) -> tuple[Verb, ...] | str:
+    """The verbs of a document, or the first validation problem."""
+    key = (raw, context)
+    found = _CACHE.get(key)
+    if found is not None:
+        return found
     first = bxml.first_blocking_error(raw, context)
     if first is not None:
-        return first.message
-    root = bxml.parse(raw)
-    root = root.getroot() if hasattr(root, "getroot") else root
-    return tuple(_convert(child) for child in root if isinstance(child.tag, str))
+        result: tuple[Verb, ...] | str = first.message
+    else:
+        root = bxml.parse(raw)
+        root = root.getroot() if hasattr(root, "getroot") else root
+        result = tuple(_convert(child) for child in root if isinstance(child.tag, str))
+    if len(raw) <= CACHEABLE_BYTES:  # the verb tree costs about what its text does: count both
+        _CACHE.put(key, result, 2 * sys.getsizeof(raw) + 256)
+    return result
 
 
 def load(text: str | bytes, context: str, base_url: str | None = None) -> Document:
     """Validate ``text`` in ``context`` and return its verbs; :class:`InvalidBxml` otherwise.
 
-    An empty body (or only whitespace) is an empty document, which ends in an implicit hangup.
+    Bytes go to the validator as received, so it alone decides their encoding (invalid UTF-8 is
+    ``invalid-bxml``, not text with replacement characters).  An empty body (or only whitespace)
+    is an empty document, which ends in an implicit hangup.
     """
-    raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    if raw.strip() == "":
+    if text.strip() == (b"" if isinstance(text, bytes) else ""):
         return Document((), base_url, context)
-    verbs = _verbs(raw, context)
+    verbs = _verbs(text, context)
     if isinstance(verbs, str):
         raise InvalidBxml(f"invalid BXML ({context} context): {verbs}")
     return Document(verbs, base_url, context)
