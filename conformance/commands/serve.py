@@ -9,6 +9,11 @@ The API is served at ``http://HOST:PORT/`` and ``http://HOST:PORT/api/v2/`` (def
 only, as the real platform from 2026-12-02) or ``basic``.  ``--log-requests`` prints one line per
 Voice API request, with the contract rule it broke.  Ctrl-C stops it.  Exit code 2: bad accounts
 file, bad option or port in use.
+
+``/_sim/`` has no credentials of its own: without ``--control-token`` (or ``BW_SIM_CONTROL_TOKEN``)
+it answers only clients on this machine naming a loopback ``Host``; with a token, only requests
+carrying ``Authorization: Bearer TOKEN``.  Listening on a non-loopback address prints a warning
+either way.  ``--keep-alive`` (default 75 s) is how long an idle connection stays open.
 """
 
 from __future__ import annotations
@@ -21,15 +26,20 @@ import uvicorn
 
 from conformance.errors import ConfigurationError
 from conformance.simulator.app import create_app, format_record
+from conformance.simulator.clock import MAX_TIME_SCALE, MIN_TIME_SCALE
 from conformance.simulator.config import (
     AUTH_MODES,
+    DEFAULT_KEEP_ALIVE,
     DEFAULT_TOKEN_LIFETIME,
+    MAX_CALLS_PER_SECOND,
+    MIN_CALLS_PER_SECOND,
     AuthMode,
     SimulatorConfig,
     read_accounts_file,
 )
+from conformance.simulator.control import is_loopback_host
 from conformance.simulator.oauth import TOKEN_PATH
-from conformance.simulator.server import bind_socket
+from conformance.simulator.server import bind_socket, uvicorn_config
 from conformance.simulator.store import RequestRecord
 
 __all__ = ["DEFAULT_PORT", "command"]
@@ -41,10 +51,25 @@ class _ServeError(click.ClickException):
     exit_code = 2
 
 
-def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not value > 0:
-        raise click.BadParameter("must be a positive number", ctx=ctx, param=param)
-    return value
+def _control_notice(host: str, has_token: bool) -> None:
+    """Warn when the simulator is reachable from other machines, and say who may use ``/_sim/``."""
+    if is_loopback_host(host):
+        if has_token:
+            click.echo("Control API: requests need 'Authorization: Bearer <control token>'")
+        return
+    if has_token:
+        click.echo(
+            f"Warning: listening on {host}: the Voice API is reachable from other machines; /_sim/ "
+            "needs 'Authorization: Bearer <control token>'",
+            err=True,
+        )
+    else:
+        click.echo(
+            f"Warning: listening on {host}: the Voice API is reachable from other machines; /_sim/ "
+            "answers only this machine (set --control-token or BW_SIM_CONTROL_TOKEN to use it "
+            "from elsewhere)",
+            err=True,
+        )
 
 
 @click.command(name="serve")
@@ -63,13 +88,16 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option("--log-requests", is_flag=True, help="Print each request and the contract rule it broke.")
 @click.option(
     "--time-scale",
-    type=float,
+    type=click.FloatRange(MIN_TIME_SCALE, MAX_TIME_SCALE),
     default=None,
-    callback=_positive,
-    help="1 = real time; omit for virtual time (waits finish at once).",
+    help=f"1 = real time ({MIN_TIME_SCALE:g} to {MAX_TIME_SCALE:g}); omit for virtual time (waits finish "
+    "at once).",
 )
 @click.option(
-    "--cps", type=float, default=None, callback=_positive, help="Default calls per second per account."
+    "--cps",
+    type=click.FloatRange(MIN_CALLS_PER_SECOND, MAX_CALLS_PER_SECOND),
+    default=None,
+    help="Default calls per second per account.",
 )
 @click.option(
     "--max-concurrent-calls",
@@ -102,6 +130,22 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     metavar="SECONDS",
     help="Lifetime of issued access tokens (expires_in), on the wall clock.",
 )
+@click.option(
+    "--control-token",
+    envvar="BW_SIM_CONTROL_TOKEN",
+    default=None,
+    metavar="TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' on /_sim/ (16+ visible characters); needed to use the "
+    "control API from another machine. Also read from BW_SIM_CONTROL_TOKEN.",
+)
+@click.option(
+    "--keep-alive",
+    type=click.IntRange(1, 3600),
+    default=DEFAULT_KEEP_ALIVE,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long an idle connection stays open for the client to reuse.",
+)
 def command(
     host: str,
     port: int,
@@ -113,6 +157,8 @@ def command(
     callback_hosts: str,
     auth_mode: str,
     token_lifetime: int,
+    control_token: str | None,
+    keep_alive: int,
 ) -> None:
     """Run the embedded reference simulator."""
     try:
@@ -130,6 +176,8 @@ def command(
             callback_hosts="any" if callback_hosts == "any" else "loopback",
             auth_mode=cast(AuthMode, auth_mode),
             token_lifetime=token_lifetime,
+            control_token=control_token or None,
+            keep_alive=keep_alive,
         )
         sock = bind_socket(host, port)
     except ConfigurationError as exc:
@@ -163,8 +211,9 @@ def command(
         click.echo(
             "Warning: --auth oauth2 without credentials: add some with PUT /_sim/credentials", err=True
         )
+    _control_notice(host, config.control_token is not None)
     click.echo("Control API: /_sim/   Health: /health   Ctrl-C to stop")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    server = uvicorn.Server(uvicorn_config(app, config))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown

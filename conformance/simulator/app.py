@@ -10,9 +10,12 @@ validators are plain functions, and the log middleware is pure ASGI.
 
 Every answer that is not a success is a ``voiceApiError`` JSON body, including unknown paths (404),
 methods (405 with ``Allow``) and anything that escapes a handler (500 ``internal-error``, logged
-with rule ``internal-error``): no bare 500 ever leaves the app.  The token endpoint answers RFC 6749
-errors instead (see :mod:`conformance.simulator.oauth`); it is logged like any Voice API request,
-without its query string, and the log never holds a secret, a token or an ``Authorization`` header.
+with rule ``internal-error``): no bare 500 ever leaves the app.  A request body must arrive within
+``body_timeout`` seconds (408 otherwise), and ``/_sim/`` is guarded by
+:class:`~conformance.simulator.control.ControlGuard` (loopback only, or the control token).
+The token endpoint answers RFC 6749 errors instead (see :mod:`conformance.simulator.oauth`); it is
+logged like any Voice API request, without its query string, and the log never holds a secret, a
+token or an ``Authorization`` header.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from conformance import __version__
 from conformance.simulator.api_errors import ApiError, error_response
 from conformance.simulator.clock import VirtualClock
 from conformance.simulator.config import SimulatorConfig
-from conformance.simulator.control import control_routes
+from conformance.simulator.control import ControlGuard, control_routes
 from conformance.simulator.egress import EgressPolicy
 from conformance.simulator.fastpath import (
     API_PREFIX,
@@ -60,7 +63,7 @@ from conformance.simulator.ops_recordings import OPERATIONS as RECORDING_OPERATI
 from conformance.simulator.ratelimit import RateLimiter
 from conformance.simulator.runtime import Operation, Runtime, json_response
 from conformance.simulator.store import RequestRecord, Store
-from conformance.simulator.transport import SCOPE_LEGACY_BASIC
+from conformance.simulator.transport import SCOPE_LEGACY_BASIC, BodyDeadline
 
 __all__ = ["API_PREFIX", "OPERATIONS", "EngineFactory", "RequestListener", "create_app", "format_record"]
 
@@ -247,6 +250,8 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(RequestLog, runtime=runtime, listener=listener),
+            Middleware(BodyDeadline, seconds=config.body_timeout),
+            Middleware(ControlGuard, token=config.control_token),
             Middleware(FastDispatch, runtime=runtime, operations=OPERATIONS),
         ],
         exception_handlers={HTTPException: _http_error},

@@ -33,6 +33,12 @@ T = TypeVar("T")
 
 _DEFAULT_QUIET = 0.02
 _EPSILON = 1e-6
+# The time scales a clock accepts: from a thousandth of real time to a thousand times real time.
+# Beyond these the simulated date runs past what datetime can hold within hours of real time.
+MIN_TIME_SCALE = 0.001
+MAX_TIME_SCALE = 1000.0
+# The latest simulated instant: any later timer fires at it (datetime cannot go past year 9999).
+MAX_TIMESTAMP = datetime(9999, 1, 1, tzinfo=UTC).timestamp()
 
 
 class VirtualClock:
@@ -71,9 +77,15 @@ class VirtualClock:
     def _check_scale(value: float | None) -> float | None:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not MIN_TIME_SCALE <= value <= MAX_TIME_SCALE
+        ):
             raise ConfigurationError(
-                f"time_scale must be a positive number or None, not {value!r}", reason="clock-time-scale"
+                f"time_scale must be a number from {MIN_TIME_SCALE:g} to {MAX_TIME_SCALE:g} or None, "
+                f"not {value!r:.40}",
+                reason="clock-time-scale",
             )
         return float(value)
 
@@ -96,7 +108,7 @@ class VirtualClock:
     def time(self) -> float:
         """Simulated seconds since the Unix epoch; never decreases."""
         rate = 0.0 if self._scale is None else self._scale
-        value = self._anchor_virtual + (time.monotonic() - self._anchor_real) * rate
+        value = min(self._anchor_virtual + (time.monotonic() - self._anchor_real) * rate, MAX_TIMESTAMP)
         if value < self._last:
             value = self._last
         self._last = value
@@ -186,11 +198,12 @@ class VirtualClock:
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of simulated time."""
         self._bind()
-        if seconds <= _EPSILON:  # float dust from deadline arithmetic is not worth a jump
+        if not seconds > _EPSILON:  # float dust (or NaN) from deadline arithmetic is not worth a jump
             await asyncio.sleep(0)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._timers, (self.time() + seconds, next(self._seq), fut))
+        deadline = min(self.time() + seconds, MAX_TIMESTAMP)  # a huge wait is capped, never an overflow
+        heapq.heappush(self._timers, (deadline, next(self._seq), fut))
         self._poke()
         try:
             await fut
@@ -338,4 +351,4 @@ class Mailbox(Generic[T]):
         return self._items.popleft()
 
 
-__all__ = ["Mailbox", "VirtualClock"]
+__all__ = ["MAX_TIMESTAMP", "MAX_TIME_SCALE", "MIN_TIME_SCALE", "Mailbox", "VirtualClock"]

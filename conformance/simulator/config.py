@@ -51,6 +51,7 @@ from typing import Any, Literal, get_args
 import yaml
 
 from conformance.errors import ConfigurationError
+from conformance.simulator.clock import MAX_TIME_SCALE, MIN_TIME_SCALE
 from conformance.simulator.egress import CallbackHosts
 from conformance.simulator.models import Account, ApiCredential, Application, Method, PhoneNumber
 
@@ -119,6 +120,23 @@ _BUILTIN_CREDENTIALS = (
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _METHODS = ("GET", "POST")
 
+# Bounds of what an accounts file or the control API may set, so no value can overflow a
+# computation later (a rate of 1e-320 calls per second makes an infinite wait) or exhaust memory.
+MAX_CALLS_PER_SECOND = 100_000.0
+MIN_CALLS_PER_SECOND = 0.001
+MAX_CONCURRENT_CALLS = 1_000_000
+MAX_NUMBERS = 200_000  # phone numbers in one document (a range expands to one record per number)
+MAX_ID = 256  # characters of an account, application or client id, a name or a username
+MAX_SECRET = 1024
+
+# How long an idle keep-alive connection stays open.  uvicorn's default is 5 s, which resets pooled
+# clients that pause longer; nginx's default is 75 s (and cloud load balancers keep 60 s or more),
+# so a client tuned for a real service never reuses a connection the simulator has dropped.
+DEFAULT_KEEP_ALIVE = 75
+DEFAULT_HEADER_TIMEOUT = 30.0  # to receive a request's line and headers
+DEFAULT_BODY_TIMEOUT = 60.0  # to receive a whole request body
+DEFAULT_MAX_CONNECTIONS = 1000  # open client connections; more are answered 503 and closed
+
 
 @dataclass(frozen=True)
 class SimulatorConfig:
@@ -149,24 +167,40 @@ class SimulatorConfig:
     credentials: tuple[ApiCredential, ...] = field(default=_BUILTIN_CREDENTIALS)
     auth_mode: AuthMode = "both"
     token_lifetime: int = DEFAULT_TOKEN_LIFETIME
+    control_token: str | None = None
+    keep_alive: int = DEFAULT_KEEP_ALIVE
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"port {self.port} is outside 0-65535", reason="bad-port")
-        if self.time_scale is not None and not self.time_scale > 0:
+        if self.time_scale is not None and not MIN_TIME_SCALE <= self.time_scale <= MAX_TIME_SCALE:
             raise ConfigurationError(
-                f"time_scale must be positive or None, got {self.time_scale}", reason="bad-time-scale"
+                f"time_scale must be from {MIN_TIME_SCALE:g} to {MAX_TIME_SCALE:g} or None, "
+                f"got {self.time_scale}",
+                reason="bad-time-scale",
             )
+        self._check_connection_settings()
         if self.callback_hosts not in ("loopback", "any"):
             raise ConfigurationError(
                 f"callback_hosts must be 'loopback' or 'any', got {self.callback_hosts!r}",
                 reason="bad-callback-hosts",
             )
-        if self.calls_per_second is not None and not self.calls_per_second > 0:
-            raise ConfigurationError("calls_per_second must be positive or None", reason="bad-rate-limit")
-        if self.max_concurrent_calls is not None and self.max_concurrent_calls < 1:
+        cps = self.calls_per_second
+        if cps is not None and not MIN_CALLS_PER_SECOND <= cps <= MAX_CALLS_PER_SECOND:
             raise ConfigurationError(
-                "max_concurrent_calls must be at least 1 or None", reason="bad-rate-limit"
+                f"calls_per_second must be from {MIN_CALLS_PER_SECOND:g} to {MAX_CALLS_PER_SECOND:g} or None",
+                reason="bad-rate-limit",
+            )
+        if (
+            self.max_concurrent_calls is not None
+            and not 1 <= self.max_concurrent_calls <= MAX_CONCURRENT_CALLS
+        ):
+            raise ConfigurationError(
+                f"max_concurrent_calls must be from 1 to {MAX_CONCURRENT_CALLS} or None",
+                reason="bad-rate-limit",
             )
         if self.auth_mode not in AUTH_MODES:
             raise ConfigurationError(
@@ -187,6 +221,41 @@ class SimulatorConfig:
         else:
             object.__setattr__(self, "credentials", tuple(self.credentials))
             check_credentials(self.credentials, account_ids, "credentials", reason="bad-credentials")
+
+    def _check_connection_settings(self) -> None:
+        token = self.control_token
+        if token is not None and (
+            not isinstance(token, str) or not 16 <= len(token) <= MAX_SECRET or not _TOKEN.fullmatch(token)
+        ):
+            raise ConfigurationError(
+                f"the control token must be 16 to {MAX_SECRET} visible ASCII characters (no spaces)",
+                reason="bad-control-token",
+            )
+        alive = self.keep_alive
+        if isinstance(alive, bool) or not isinstance(alive, int) or not 1 <= alive <= 3600:
+            raise ConfigurationError(
+                f"keep_alive must be a whole number of seconds from 1 to 3600, got {alive!r:.40}",
+                reason="bad-timeout",
+            )
+        for name, low, high in (
+            ("header_timeout", 0.05, 3600.0),
+            ("body_timeout", 0.05, 3600.0),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+                raise ConfigurationError(
+                    f"{name} must be a number of seconds from {low:g} to {high:g}, got {value!r:.40}",
+                    reason="bad-timeout",
+                )
+        conns = self.max_connections
+        if isinstance(conns, bool) or not isinstance(conns, int) or not 1 <= conns <= 1_000_000:
+            raise ConfigurationError(
+                f"max_connections must be a whole number from 1 to 1000000, got {conns!r:.40}",
+                reason="bad-max-connections",
+            )
+
+
+_TOKEN = re.compile(r"[!-~]+")
 
 
 def default_accounts() -> list[Account]:
@@ -222,16 +291,24 @@ def _fail(where: str, problem: str) -> ConfigurationError:
     return ConfigurationError(f"{where}: {problem}", reason="bad-accounts")
 
 
-def _str(obj: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
+_SECRET_KEYS = frozenset({"password", "callbackPassword", "clientSecret"})
+
+
+def _str(
+    obj: Mapping[str, Any], key: str, where: str, *, required: bool = False, max_len: int | None = None
+) -> str | None:
     value = obj.get(key)
     if value is None:
         if required:
             raise _fail(where, f"'{key}' is required")
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and key == "id":
+    if isinstance(value, int) and not isinstance(value, bool) and key == "id" and 0 <= value < 10**MAX_ID:
         value = str(value)
     if not isinstance(value, str) or (required and not value):
         raise _fail(where, f"'{key}' must be a non-empty string")
+    limit = max_len if max_len is not None else (MAX_SECRET if key in _SECRET_KEYS else MAX_ID)
+    if len(value) > limit:
+        raise _fail(where, f"'{key}' must be at most {limit} characters")
     return value
 
 
@@ -252,8 +329,8 @@ def _method(obj: Mapping[str, Any], key: str, where: str) -> Method:
 
 
 def _url(obj: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = _str(obj, key, where)
-    if value is not None and (not value.startswith(("http://", "https://")) or len(value) > 2048):
+    value = _str(obj, key, where, max_len=2048)
+    if value is not None and not value.startswith(("http://", "https://")):
         raise _fail(where, f"'{key}' must be an http(s) URL of at most 2048 characters")
     return value
 
@@ -309,7 +386,10 @@ def application_to_json(app: Application) -> dict[str, Any]:
     }
 
 
-def _numbers(raw: Any, where: str, applications: Mapping[str, Application]) -> dict[str, PhoneNumber]:
+def _numbers(
+    raw: Any, where: str, applications: Mapping[str, Application], budget: list[int]
+) -> dict[str, PhoneNumber]:
+    """The numbers of one account; ``budget`` holds how many more the whole document may have."""
     numbers: dict[str, PhoneNumber] = {}
     for i, item in enumerate(_list(raw, where)):
         here = f"{where}[{i}]"
@@ -330,14 +410,22 @@ def _numbers(raw: Any, where: str, applications: Mapping[str, Application]) -> d
             first, last = int(bounds[0][1:]), int(bounds[1][1:])
             if last < first or last - first > 100_000:
                 raise _fail(here, "'range' must run upwards and hold at most 100001 numbers")
+            _spend(budget, last - first + 1, here)
             for n in range(first, last + 1):
                 numbers[f"+{n}"] = PhoneNumber(f"+{n}", app_id)
             continue
         number = _required(obj, "number", here)
         if not _E164.match(number):
-            raise _fail(here, f"number {number!r} is not E.164 (+ and up to 15 digits)")
+            raise _fail(here, f"number {number!r:.40} is not E.164 (+ and up to 15 digits)")
+        _spend(budget, 1, here)
         numbers[number] = PhoneNumber(number, app_id)
     return numbers
+
+
+def _spend(budget: list[int], count: int, where: str) -> None:
+    budget[0] -= count
+    if budget[0] < 0:
+        raise _fail(where, f"a document may hold at most {MAX_NUMBERS} phone numbers")
 
 
 def _positive(obj: Mapping[str, Any], key: str, where: str, kind: type) -> Any:
@@ -345,12 +433,14 @@ def _positive(obj: Mapping[str, Any], key: str, where: str, kind: type) -> Any:
     if value is None:
         return None
     ok_types = (int,) if kind is int else (int, float)
-    if isinstance(value, bool) or not isinstance(value, ok_types) or value <= 0:
-        raise _fail(where, f"'{key}' must be a positive {'integer' if kind is int else 'number'} or null")
+    low, high = (1, MAX_CONCURRENT_CALLS) if kind is int else (MIN_CALLS_PER_SECOND, MAX_CALLS_PER_SECOND)
+    if isinstance(value, bool) or not isinstance(value, ok_types) or not low <= value <= high:
+        what = "integer" if kind is int else "number"
+        raise _fail(where, f"'{key}' must be a positive {what} (from {low:g} to {high:g}) or null")
     return kind(value)
 
 
-def account_from_json(raw: Any, where: str = "account") -> Account:
+def account_from_json(raw: Any, where: str = "account", budget: list[int] | None = None) -> Account:
     obj = _mapping(raw, where)
     account_id = _required(obj, "id", where)
     username = _required(obj, "username", where)
@@ -361,7 +451,7 @@ def account_from_json(raw: Any, where: str = "account") -> Account:
         if app.id in applications:
             raise _fail(f"{where}.applications[{i}]", f"duplicate application id {app.id!r}")
         applications[app.id] = app
-    numbers = _numbers(obj.get("numbers"), f"{where}.numbers", applications)
+    numbers = _numbers(obj.get("numbers"), f"{where}.numbers", applications, budget or [MAX_NUMBERS])
     return Account(
         id=account_id,
         username=username,
@@ -394,7 +484,8 @@ def parse_accounts(document: Any, where: str = "accounts file") -> list[Account]
     raw_accounts = obj.get("accounts")
     if not isinstance(raw_accounts, list) or not raw_accounts:
         raise _fail(where, "'accounts' must be a non-empty list")
-    accounts = [account_from_json(a, f"{where}: accounts[{i}]") for i, a in enumerate(raw_accounts)]
+    budget = [MAX_NUMBERS]
+    accounts = [account_from_json(a, f"{where}: accounts[{i}]", budget) for i, a in enumerate(raw_accounts)]
     seen_ids: set[str] = set()
     seen_users: set[str] = set()
     owner: dict[str, str] = {}
@@ -413,19 +504,17 @@ def parse_accounts(document: Any, where: str = "accounts file") -> list[Account]
 
 
 # --------------------------------------------------------------------------------------- credentials
-_MAX_CLIENT_ID = 256
-_MAX_SECRET = 1024
 
 
 def credential_from_json(raw: Any, where: str = "credential") -> ApiCredential:
     """One ``{clientId, clientSecret, accounts}`` entry (the accounts are not checked to exist here)."""
     obj = _mapping(raw, where)
     client_id = _required(obj, "clientId", where)
-    if len(client_id) > _MAX_CLIENT_ID or ":" in client_id or not client_id.isprintable():
-        raise _fail(where, f"'clientId' must be at most {_MAX_CLIENT_ID} printable characters without ':'")
+    if len(client_id) > MAX_ID or ":" in client_id or not client_id.isprintable():
+        raise _fail(where, f"'clientId' must be at most {MAX_ID} printable characters without ':'")
     secret = _required(obj, "clientSecret", where)
-    if len(secret) > _MAX_SECRET or not secret.isprintable():
-        raise _fail(where, f"'clientSecret' must be at most {_MAX_SECRET} printable characters")
+    if len(secret) > MAX_SECRET or not secret.isprintable():
+        raise _fail(where, f"'clientSecret' must be at most {MAX_SECRET} printable characters")
     if "accounts" not in obj:
         raise _fail(where, "'accounts' is required (a list of account ids)")
     accounts: list[str] = []

@@ -1,11 +1,19 @@
 """The control API under ``/_sim/``: change accounts, credentials, routing, limits and time; read
 the request log.
 
-It needs no credentials (the simulator binds to loopback by default) and answers JSON; errors use
-the same ``voiceApiError`` body as the Voice API.  Bodies use the accounts-file shape (see
-:mod:`conformance.simulator.config`).  Passwords and client secrets are never echoed (``"*****"``);
-a ``"*****"`` sent back in a PUT keeps the stored one.  Deleting an account (or leaving it out of a
-``PUT /_sim/accounts``) drops it from every credential's ``accounts``.
+It answers JSON; errors use the same ``voiceApiError`` body as the Voice API.  Who may use it
+(:class:`ControlGuard`): without a control token (``SimulatorConfig.control_token``, ``serve
+--control-token`` or ``BW_SIM_CONTROL_TOKEN``), only a client on this machine that names a
+loopback ``Host`` (``localhost``, ``127.0.0.1``, ``[::1]``, any port); anything else gets 403, so a
+web page cannot reach it through DNS rebinding and other machines cannot reach it even when the
+simulator listens on every interface.  With a token, every control request must carry
+``Authorization: Bearer <token>`` (401 otherwise), from anywhere.  Every input is checked (types,
+number ranges, string sizes) before anything changes: a refused request changes nothing.
+
+Bodies use the accounts-file shape (see :mod:`conformance.simulator.config`).  Passwords and
+client secrets are never echoed (``"*****"``); a ``"*****"`` sent back in a PUT keeps the stored
+one.  Deleting an account (or leaving it out of a ``PUT /_sim/accounts``) drops it from every
+credential's ``accounts``.
 
 =======  =================================================  ===========================================
 Method   Path                                               What it does
@@ -53,13 +61,17 @@ GET      ``/_sim/requests``                                 the request log (``?
                                                             the contract rule the request broke
 DELETE   ``/_sim/requests``                                 clear the log (204)
 GET      ``/_sim/clock``                                    ``{"now": ISO time, "timeScale": n | null}``
-PUT      ``/_sim/clock``                                    ``{"timeScale": 1 | null}``: real time or
+PUT      ``/_sim/clock``                                    ``{"timeScale": 1 | null}``: real time
+                                                            times a factor from 0.001 to 1000, or
                                                             virtual time (409 if the clock is fixed)
 =======  =================================================  ===========================================
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -67,10 +79,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conformance.errors import ConfigurationError
 from conformance.simulator.api_errors import ApiError, bad_request
+from conformance.simulator.clock import MAX_TIME_SCALE, MIN_TIME_SCALE
 from conformance.simulator.config import (
+    MAX_CALLS_PER_SECOND,
+    MAX_CONCURRENT_CALLS,
+    MIN_CALLS_PER_SECOND,
     account_from_json,
     account_to_json,
     application_from_json,
@@ -87,7 +104,12 @@ from conformance.simulator.runtime import Runtime, json_response
 from conformance.simulator.transport import read_json
 from conformance.simulator.validation import E164
 
-__all__ = ["control_routes"]
+__all__ = ["CONTROL_PREFIX", "ControlGuard", "control_routes", "is_loopback_host"]
+
+CONTROL_PREFIX = "/_sim/"
+MAX_CALL_QUEUE_SIZE = 10_000_000
+_PORT = re.compile(r":[0-9]{1,5}")
+_QUERY_INT = re.compile(r"[0-9]{1,18}")
 
 _Handler = Callable[[Request, Runtime], Awaitable[Response]]
 
@@ -100,7 +122,7 @@ def _account(request: Request, runtime: Runtime) -> Account:
     account_id: str = request.path_params["accountId"]
     account = runtime.store.account(account_id)
     if account is None:
-        raise ApiError(404, f"Account [{account_id}] not found", rule="unknown-account")
+        raise ApiError(404, f"Account [{account_id[:200]}] not found", rule="unknown-account")
     return account
 
 
@@ -283,7 +305,9 @@ async def get_application(request: Request, runtime: Runtime) -> Response:
     account = _account(request, runtime)
     app = account.applications.get(_application_id(request))
     if app is None:
-        raise ApiError(404, f"Application [{_application_id(request)}] not found", rule="unknown-application")
+        raise ApiError(
+            404, f"Application [{_application_id(request)[:200]}] not found", rule="unknown-application"
+        )
     return json_response(application_to_json(app))
 
 
@@ -309,7 +333,7 @@ async def delete_application(request: Request, runtime: Runtime) -> Response:
     account = _account(request, runtime)
     app_id = _application_id(request)
     if account.applications.pop(app_id, None) is None:
-        raise ApiError(404, f"Application [{app_id}] not found", rule="unknown-application")
+        raise ApiError(404, f"Application [{app_id[:200]}] not found", rule="unknown-application")
     for number in account.numbers.values():
         if number.application_id == app_id:
             number.application_id = None
@@ -368,16 +392,26 @@ async def delete_number(request: Request, runtime: Runtime) -> Response:
 
 
 # ------------------------------------------------------------------------------------------ limits
+_RANGES: dict[str, tuple[float, float]] = {
+    "callsPerSecond": (MIN_CALLS_PER_SECOND, MAX_CALLS_PER_SECOND),
+    "maxConcurrentCalls": (1, MAX_CONCURRENT_CALLS),
+    "maxCallQueueSize": (1, MAX_CALL_QUEUE_SIZE),
+}
+
+
 def _limit(body: dict[str, Any], key: str, *, integer: bool) -> tuple[bool, Any]:
+    """Whether ``key`` was given, and its value (``None``: no limit) within the key's range."""
     if key not in body:
         return False, None
     value = body[key]
     if value is None:
         return True, None
+    low, high = _RANGES[key]
     numeric = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not numeric or value <= 0:
-        kind = "a positive integer" if integer else "a positive number"
-        raise bad_request(key, f"must be {kind} or null")
+    # Compared as given: an int of thousands of digits never goes through float().
+    if isinstance(value, bool) or not numeric or not low <= value <= high:
+        kind = "an integer" if integer else "a number"
+        raise bad_request(key, f"must be {kind} from {low:g} to {high:g}, or null")
     return True, value
 
 
@@ -439,8 +473,8 @@ def _int_query(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        raise bad_request(name, "must be a non-negative integer")
+    if _QUERY_INT.fullmatch(raw) is None:  # ASCII digits only ("²".isdigit() is true), 18 at most
+        raise bad_request(name, "must be a non-negative integer of at most 18 digits")
     return int(raw)
 
 
@@ -474,8 +508,14 @@ async def put_clock(request: Request, runtime: Runtime) -> Response:
     if "timeScale" not in body:
         raise bad_request("timeScale", "is required (a positive number, or null for virtual time)")
     scale = body["timeScale"]
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0):
-        raise bad_request("timeScale", "must be a positive number or null")
+    if scale is not None and (
+        isinstance(scale, bool)
+        or not isinstance(scale, int | float)
+        or not MIN_TIME_SCALE <= scale <= MAX_TIME_SCALE
+    ):
+        raise bad_request(
+            "timeScale", f"must be a number from {MIN_TIME_SCALE:g} to {MAX_TIME_SCALE:g}, or null"
+        )
     clock = runtime.clock
     if not _settable_scale(clock):
         raise ApiError(409, "The simulator's clock does not support changing its time scale",
@@ -532,3 +572,77 @@ def control_routes(runtime: Runtime) -> list[BaseRoute]:
 
         routes.append(Route(path, endpoint, methods=list(handlers)))
     return routes
+
+
+# ------------------------------------------------------------------------------------------ access
+def is_loopback_host(value: str) -> bool:
+    """Whether a ``Host`` header (or a bind address) names this machine: ``localhost``, 127.x, ::1."""
+    host = value.strip().lower()
+    if host.startswith("["):
+        name, bracket, rest = host[1:].partition("]")
+        if not bracket:
+            return False
+    elif host.count(":") > 1:  # a bare IPv6 address (a bind address, never a Host header)
+        name, rest = host, ""
+    else:
+        name, colon, port = host.partition(":")
+        rest = colon + port
+    if rest and _PORT.fullmatch(rest) is None:
+        return False
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _loopback_address(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+class ControlGuard:
+    """Pure ASGI middleware in front of ``/_sim/``: the token when one is set, else this machine only."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (scope["path"] + "/").startswith(CONTROL_PREFIX):
+            error = self.refusal(scope)
+            if error is not None:
+                await error.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def refusal(self, scope: Scope) -> ApiError | None:
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        if self.token is not None:
+            given = headers.get(b"authorization", b"")
+            scheme, _, value = given.partition(b" ")
+            if scheme.lower() == b"bearer" and secrets.compare_digest(value.strip(), self.token.encode()):
+                return None
+            return ApiError(
+                401, "The control API needs Authorization: Bearer <control token>",
+                rule="control-token", error_type="authentication-error",
+                headers={"WWW-Authenticate": 'Bearer realm="simulator control"'},
+            )  # fmt: skip
+        host = headers.get(b"host", b"").decode("latin-1")
+        if not is_loopback_host(host):
+            return ApiError(
+                403, "The control API answers only requests naming a loopback Host (localhost, "
+                "127.0.0.1, [::1]); set a control token to reach it otherwise",
+                rule="control-host", error_type="authorization-error",
+            )  # fmt: skip
+        client = scope.get("client")
+        if client is None or not _loopback_address(str(client[0])):
+            return ApiError(
+                403, "The control API answers only clients on this machine; set a control token "
+                "to reach it from elsewhere",
+                rule="control-remote", error_type="authorization-error",
+            )  # fmt: skip
+        return None

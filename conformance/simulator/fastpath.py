@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from conformance.errors import ConformanceError
 from conformance.simulator.api_errors import (
     SCOPE_ACCOUNT,
     SCOPE_DESCRIPTION,
@@ -63,6 +64,11 @@ async def handle(request: Request, runtime: Runtime, op: Operation) -> Response:
         scope[SCOPE_RULE] = error.rule
         scope[SCOPE_DESCRIPTION] = error.description
         return error.response()
+    except ConformanceError as exc:  # a named error from validation (BXML, config): the input's fault
+        refused = ApiError(400, f"Invalid request: {str(exc)[:500]}", rule=exc.reason)
+        scope[SCOPE_RULE] = refused.rule
+        scope[SCOPE_DESCRIPTION] = refused.description
+        return refused.response()
 
 
 class FastDispatch:

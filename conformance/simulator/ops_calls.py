@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from conformance.bxml import first_blocking_error
+from conformance.errors import ConformanceError
 from conformance.simulator.api_errors import ApiError, bad_request, conflict
 from conformance.simulator.models import Call
 from conformance.simulator.render import call_state, call_url, create_call_response
@@ -68,7 +69,12 @@ def check_bxml(document: str, context: str) -> None:
     Advisory rules (documented in prose, enforcement by the platform unconfirmed) do not make the
     simulator refuse a document; ``bw-conformance bxml validate`` still reports them.
     """
-    error = first_blocking_error(document, context)
+    try:
+        error = first_blocking_error(document, context)
+    except ConformanceError as exc:  # the validator refused to go on: still the document's fault
+        raise ApiError(400, f"Invalid BXML: {str(exc)[:500]}", rule=f"bxml-{exc.reason}") from None
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"Invalid BXML: {str(exc)[:500]}", rule="bxml-unreadable") from None
     if error is not None:
         raise ApiError(400, f"Invalid BXML: {error.message}", rule=f"bxml-{error.rule}")
 

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from conformance.errors import ConformanceError
 from conformance.simulator.api_errors import ApiError, not_found
 from conformance.simulator.config import SimulatorConfig
 from conformance.simulator.models import (
@@ -132,6 +133,10 @@ def engine_call(action: Callable[[], None]) -> None:
     """Run an engine method, turning :class:`EngineRejected` into the matching :class:`ApiError`."""
     try:
         action()
+    except ApiError:
+        raise
+    except ConformanceError as exc:  # e.g. the engine's own parse of a document refused it
+        raise ApiError(400, str(exc)[:500], rule=f"engine-{exc.reason}") from None
     except EngineRejected as exc:
         raise ApiError(
             exc.status,

@@ -3,10 +3,21 @@
 uvicorn serves the app on a background thread with its own event loop (127.0.0.1, port 0 = a
 free port unless the config says otherwise).  Leaving the ``with`` block shuts it down: the
 engine's ``aclose()`` runs in the lifespan, the thread is joined, and nothing is left running.
+
+:func:`uvicorn_config` is how both this and ``bw-conformance serve`` configure uvicorn, with the
+connection rules of :class:`GuardedH11Protocol`: an idle keep-alive connection stays open
+``keep_alive`` seconds (75 by default, not uvicorn's 5); a request line and headers must arrive
+within ``header_timeout`` seconds of the first byte (or of the connection); at most
+``max_connections`` connections are open at once (more are answered 503 and closed at once, so
+the process never runs out of descriptors); and a request h11 cannot parse (bad
+``Content-Length``, bad chunking, oversized headers) gets a ``voiceApiError`` JSON body, not
+text/plain.  The request body's deadline is :class:`~conformance.simulator.transport.BodyDeadline`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import threading
 from types import TracebackType
@@ -14,6 +25,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from conformance.errors import ConfigurationError, ConformanceError
 from conformance.simulator.app import EngineFactory, RequestListener, create_app
@@ -22,9 +34,10 @@ from conformance.simulator.oauth import TOKEN_PATH
 from conformance.simulator.runtime import Runtime
 from conformance.simulator.store import Store
 
-__all__ = ["Simulator", "SimulatorStartError", "bind_socket"]
+__all__ = ["GuardedH11Protocol", "Simulator", "SimulatorStartError", "bind_socket", "uvicorn_config"]
 
 _START_TIMEOUT = 15.0
+_PHRASES = {400: "Bad Request", 408: "Request Timeout", 503: "Service Unavailable"}
 
 
 class SimulatorStartError(ConformanceError, RuntimeError):
@@ -50,6 +63,111 @@ def bind_socket(host: str, port: int) -> socket.socket:
         ) from None
     sock.set_inheritable(True)
     return sock
+
+
+def _raw_error(status: int, error_type: str, description: str) -> bytes:
+    """A whole HTTP/1.1 error answer with a ``voiceApiError`` body that closes the connection."""
+    body = json.dumps({"type": error_type, "description": description, "id": None}).encode()
+    head = (
+        f"HTTP/1.1 {status} {_PHRASES[status]}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+def _descriptor_budget() -> int | None:
+    """Half the process's soft descriptor limit (the rest is for webhooks, media and files)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else max(16, soft // 2)
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a header deadline, a connection cap and JSON framing errors.
+
+    The class attributes are set per server by :func:`uvicorn_config`.
+    """
+
+    header_timeout: float = 30.0
+    max_connections: int = 1000
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            transport.write(_raw_error(503, "error", "Too many open connections; retry shortly"))
+            transport.close()
+            return
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self._waiting_for_headers()
+        if waiting and self._header_timer is None:
+            self._arm_header_timer()
+        before = self.cycle
+        super().data_received(data)
+        if self.cycle is not before:  # a request's headers are in: the body has its own deadline
+            self._cancel_header_timer()
+
+    def _waiting_for_headers(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm_header_timer(self) -> None:
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._header_timeout, self.cycle)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout(self, cycle: object) -> None:
+        self._header_timer = None
+        if self.transport.is_closing() or not self._waiting_for_headers():
+            return
+        if self.cycle is not cycle:  # another request came and went; wait afresh for the next one
+            self._arm_header_timer()
+            return
+        pending, _ = self.conn.trailing_data
+        if pending:  # a request begun and not finished; a connection that sent nothing just closes
+            description = "The request line and headers did not arrive in time"
+            self.transport.write(_raw_error(408, "validation", description))
+        self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        """A request h11 refuses (framing): the voiceApiError body instead of uvicorn's text/plain."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.response_started:
+            description = "Invalid HTTP request: malformed request line, headers or body framing"
+            self.transport.write(_raw_error(400, "validation", description))
+        self.transport.close()
+
+
+def uvicorn_config(app: Any, config: SimulatorConfig, **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for the simulator: keep-alive, header deadline, connection cap."""
+    budget = _descriptor_budget()
+    cap = config.max_connections if budget is None else min(config.max_connections, budget)
+    protocol = type(
+        "SimulatorH11Protocol",
+        (GuardedH11Protocol,),
+        {"header_timeout": config.header_timeout, "max_connections": cap},
+    )
+    return uvicorn.Config(
+        app,
+        http=protocol,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_keep_alive=config.keep_alive,
+        **options,
+    )
 
 
 class _Server(uvicorn.Server):
@@ -109,13 +227,7 @@ class Simulator:
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown}:{port}"
-        uv_config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=5,
-        )
+        uv_config = uvicorn_config(self.app, self.config, timeout_graceful_shutdown=5)
         server = _Server(uv_config)
         self._server, self._socket = server, sock
 

@@ -21,13 +21,16 @@ A request without credentials gets 401 with a challenge for each scheme the mode
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import secrets
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from conformance.simulator.api_errors import ApiError, forbidden, unauthorized
+from conformance.simulator.api_errors import SCOPE_DESCRIPTION, SCOPE_RULE, ApiError, forbidden, unauthorized
 from conformance.simulator.models import Account
 from conformance.simulator.oauth import (
     BASIC_RETIRED,
@@ -40,12 +43,22 @@ from conformance.simulator.oauth import (
 )
 from conformance.simulator.store import Store
 
-__all__ = ["SCOPE_LEGACY_BASIC", "authenticate", "base_url", "read_json", "read_text", "require_content_type"]
+__all__ = [
+    "SCOPE_LEGACY_BASIC",
+    "BodyDeadline",
+    "BodyTimeout",
+    "authenticate",
+    "base_url",
+    "read_json",
+    "read_text",
+    "require_content_type",
+]
 
 _API_PREFIX = "/api/v2"
 # Set in the ASGI scope when a request authenticated with Basic while Bearer tokens work too.
 SCOPE_LEGACY_BASIC = "bw.legacy-basic"
 _BASIC_CHALLENGE = f'Basic realm="{REALM}"'
+_DIGITS = re.compile(r"[0-9]{1,64}")
 
 
 def authenticate(request: Request, store: Store, account_id: str, tokens: TokenAuthority) -> Account:
@@ -124,18 +137,84 @@ def require_content_type(request: Request, *expected: str) -> None:
 async def _read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length is not None:
-        if not length.isdigit():
+        # ASCII digits only ("²".isdigit() is true), and few enough for int() to be cheap.
+        if _DIGITS.fullmatch(length) is None:
             raise ApiError(400, "Invalid Content-Length header", rule="content-length")
-        if int(length) > limit:
+        if len(length.lstrip("0")) > 18 or int(length) > limit:
             raise ApiError(413, f"Request body exceeds {limit} bytes", rule="body-too-large")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"Request body exceeds {limit} bytes", rule="body-too-large")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"Request body exceeds {limit} bytes", rule="body-too-large")
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody to answer: recorded as a refused request, not a crash
+        raise ApiError(400, "The client closed the connection before sending the whole body",
+                       rule="body-incomplete") from None  # fmt: skip
     return b"".join(chunks)
+
+
+class BodyDeadline:
+    """Pure ASGI middleware: a request body must arrive whole within ``seconds`` of its headers.
+
+    A client that sends its body slowly (or never finishes it) gets 408 with a ``voiceApiError``
+    body and ``Connection: close`` when the handler is reading the body; nothing holds the
+    connection longer than the deadline.  Reading after the body is complete (listening for a
+    disconnect) is not limited.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.seconds
+        complete = False
+        started = False
+
+        async def receive_by_deadline() -> Message:
+            nonlocal complete
+            if complete:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise BodyTimeout() from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                complete = True
+            return message
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive_by_deadline, send_and_watch)
+        except BodyTimeout as exc:  # escaped a handler that does not answer ApiError itself
+            if started:
+                raise
+            scope[SCOPE_RULE], scope[SCOPE_DESCRIPTION] = exc.rule, exc.description
+            await exc.response()(scope, receive, send_and_watch)
+
+
+class BodyTimeout(ApiError):
+    """The request body did not arrive in time: 408, and the connection is closed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            408,
+            "The request body did not arrive in time",
+            rule="body-timeout",
+            headers={"Connection": "close"},
+        )
 
 
 async def read_text(request: Request, limit: int) -> str:

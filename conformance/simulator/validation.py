@@ -41,6 +41,7 @@ _PRIVATE_NAMES = ("Restricted", "Anonymous", "Private", "Unavailable")
 MAX_URL = 2048
 MAX_CREDENTIAL = 1024
 MAX_TAG = 4096
+MAX_DETECTION_SECONDS = 3600.0
 
 
 class Fields:
@@ -106,15 +107,19 @@ class Fields:
         value = self.data.get(key)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        # An int of thousands of digits is a valid JSON number that float() cannot hold: compare
+        # it as an int (Python compares int and float exactly) and convert only once in range.
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad_request(self._name(key), "must be a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise bad_request(self._name(key), "must be a finite number")
         if value < low or (high is not None and value > high):
             bound = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
             raise bad_request(self._name(key), f"must be {bound}")
         return float(value)
 
-    def optional_number(self, key: str, low: float) -> float | None:
-        return self.number(key, low, None, math.nan) if self.has(key) else None
+    def optional_number(self, key: str, low: float, high: float) -> float | None:
+        return self.number(key, low, high, math.nan) if self.has(key) else None
 
     def integer(self, key: str, low: int, high: int, default: int) -> int:
         value = self.data.get(key)
@@ -201,9 +206,15 @@ def _machine_detection(body: Mapping[str, Any]) -> dict[str, Any] | None:
         raise bad_request("machineDetection", "must be an object")
     f = Fields(raw, "machineDetection.")
     f.enum("mode", ("sync", "async"), nullable=False)
-    for key in ("detectionTimeout", "silenceTimeout", "speechThreshold", "speechEndThreshold"):
-        f.optional_number(key, 0)
-    f.optional_number("machineSpeechEndThreshold", 0)
+    # The docs give defaults (15, 10, 10, 5 s) but no maximum; an hour bounds every wait they drive.
+    for key in (
+        "detectionTimeout",
+        "silenceTimeout",
+        "speechThreshold",
+        "speechEndThreshold",
+        "machineSpeechEndThreshold",
+    ):
+        f.optional_number(key, 0, MAX_DETECTION_SECONDS)
     f.boolean("delayResult")
     f.url("callbackUrl")
     f.method("callbackMethod")

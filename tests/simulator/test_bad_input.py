@@ -161,7 +161,6 @@ ODD_IDS = [
     "template",
     [
         "/accounts/{account}/calls/{odd}",
-        "/accounts/{account}/calls/{odd}/recordings",
         "/accounts/{account}/calls/{call}/recordings/{odd}/media",
         "/accounts/{account}/conferences/{odd}",
         "/accounts/{account}/conferences/{conf}/members/{odd}",
@@ -175,6 +174,16 @@ def test_odd_path_ids_are_4xx(http: httpx.Client, bad_sim: Simulator, template: 
     r = http.get(bad_sim.base_url + path)
     assert 400 <= r.status_code < 500
     _check_error(r, r.status_code)
+    assert bad_sim.store.fingerprint() == before
+
+
+@pytest.mark.parametrize("odd", ODD_IDS, ids=range(len(ODD_IDS)))
+def test_odd_call_ids_list_no_recordings(http: httpx.Client, bad_sim: Simulator, odd: str) -> None:
+    """listCallRecordings of an unknown call is a (potentially empty) list, as on the live API."""
+    before = bad_sim.store.fingerprint()
+    path = f"/accounts/{ACCOUNT}/calls/{odd}/recordings"
+    r = http.get(bad_sim.base_url + path)
+    assert (r.status_code, r.json()) == (200, []) or 400 <= r.status_code < 500
     assert bad_sim.store.fingerprint() == before
 
 
