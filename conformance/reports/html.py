@@ -23,7 +23,7 @@ from xml.etree import ElementTree as ET
 from conformance.reports.diagram import Arrow, sequence_svg
 from conformance.reports.run import RunData, TestResult
 
-__all__ = ["diagram_arrows", "html_text"]
+__all__ = ["diagram_arrows", "drawn", "html_text"]
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;
@@ -32,7 +32,7 @@ h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:22px 0 8px;border-bottom
 table{border-collapse:collapse;margin:6px 0}td,th{padding:3px 10px;border:1px solid #ddd;text-align:left;
 vertical-align:top}th{background:#f4f4f4}td.n{text-align:right}
 .verdict{display:inline-block;min-width:64px;text-align:center;border-radius:3px;padding:0 6px;
-font-weight:600;font-size:12px;color:#fff}
+font-weight:600;font-size:12px;color:#fff;margin-right:8px}
 .passed{background:#2e7d32}.failed{background:#c62828}.skipped{background:#8a8a8a}
 .error{background:#b26a00}.not-run{background:#5c6bc0}
 details{border:1px solid #e2e2e2;border-radius:4px;margin:4px 0;padding:4px 8px}
@@ -136,6 +136,15 @@ def _flags(flows: Sequence[dict[str, Any]]) -> dict[str, str]:
     return flags
 
 
+def drawn(record: dict[str, Any]) -> bool:
+    """Whether a record is drawn in a diagram: webhooks and Voice API requests are; the control API
+    (``/_sim/``), ``/health`` and token requests are only listed in the HAR and ndjson files."""
+    if record.get("type") == "webhook":
+        return True
+    path = urlsplit(str(record["request"]["url"])).path
+    return not (path.startswith("/_sim/") or path == "/health" or path.endswith("/oauth2/token"))
+
+
 def diagram_arrows(exchanges: Sequence[dict[str, Any]], flows: Sequence[dict[str, Any]] = ()) -> list[Arrow]:
     """The arrows of one test's diagram, in recorded order: REST exchanges, webhooks and replies
     (consecutive dtmf webhooks of a leg collapsed into one arrow), then each expected-but-missing
@@ -144,7 +153,7 @@ def diagram_arrows(exchanges: Sequence[dict[str, Any]], flows: Sequence[dict[str
     arrows: list[Arrow] = []
     where: dict[str, int] = {}  # record id -> index of the arrow after which the next one goes
     index = 0
-    items = list(exchanges)
+    items = [record for record in exchanges if drawn(record)]
     while index < len(items):
         record = items[index]
         if record.get("type") != "webhook":
@@ -166,7 +175,7 @@ def diagram_arrows(exchanges: Sequence[dict[str, Any]], flows: Sequence[dict[str
                     "target",
                     "suite",
                     f"{status if status is not None else response.get('error', 'no response')} "
-                    + _body_excerpt(str(response.get("body", ""))),
+                    + _body_excerpt(str(response.get("body", "")), 40),
                     "response",
                     detail=_detail(record, "response"),
                 )
@@ -297,6 +306,10 @@ def _test(parent: ET.Element, data: RunData, test: TestResult, number: int) -> N
     if webhooks or data.flows_of(test.nodeid):
         for flow in data.flows_of(test.nodeid):
             _sub(details, "p", f"flow {flow.get('name')!r} expected: {flow.get('expected')}", class_="muted")
+        hidden = sum(1 for r in exchanges if not drawn(r))
+        if hidden:
+            text = f"{hidden} control, health or token requests are not drawn (they are in the HAR file)"
+            _sub(details, "p", text, class_="muted")
         box = _sub(details, "div", class_="diagram")
         box.append(sequence_svg(diagram_arrows(exchanges, data.flows_of(test.nodeid)), key=f"t{number}"))
 

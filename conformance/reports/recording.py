@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,6 +33,7 @@ __all__ = [
     "active",
     "bxml_verbs",
     "flow_order",
+    "mask_secrets",
     "note_flow",
     "read_spool",
     "webhook_record",
@@ -59,12 +61,26 @@ def _headers(items: Sequence[tuple[str, str]] | Any) -> list[list[str]]:
     return [[str(k), MASK if str(k).lower() in _SECRET_HEADERS else str(v)] for k, v in pairs]
 
 
+# Secret values in bodies (token answers, control-API account lists, form posts) and bearer tokens.
+_SECRET_FIELD = re.compile(
+    r"""(?i)(["']?(?:password|client_?secret|access_token|refresh_token|id_token|secret)["']?\s*[:=]\s*)"""
+    r"""("[^"]*"|'[^']*'|[^&\s,}]+)"""
+)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with the values of secret-named fields and any JWT replaced by ``*****``."""
+    text = _SECRET_FIELD.sub(lambda m: m.group(1) + (f'"{MASK}"' if m.group(2)[:1] == '"' else MASK), text)
+    return _JWT.sub(MASK, text)
+
+
 def _text(body: bytes | str | None) -> dict[str, Any]:
     if body is None:
         return {"body": ""}
     raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
     cut = len(raw) > BODY_LIMIT
-    text = raw[:BODY_LIMIT].decode("utf-8", "replace")
+    text = mask_secrets(raw[:BODY_LIMIT].decode("utf-8", "replace"))
     return {"body": text, "size": len(raw), **({"truncated": True} if cut else {})}
 
 
