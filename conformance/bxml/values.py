@@ -27,7 +27,11 @@ _WORDS = (
 )  # fmt: skip
 _HOSTS = ("example.com", "myapp.example.com", "voice.example.org", "bxml.test", "127.0.0.1:8080")
 _PATHS = ("bxml", "callbacks", "answer", "gather", "next", "v1", "hooks", "recording", "status")
-_LOCALES = ("en_US", "en_UK", "es_MX", "es_US", "fr_FR", "fr_CA", "de_DE", "it_IT", "ja_JP", "ru_RU", "arb")
+#: SpeakSentence locales from the documentation and the SDKs (the Java SDK's list is the longest).
+_LOCALES = (
+    "en_US", "en_UK", "en_GB", "en_GB_WLS", "en_AU", "en_IN", "de", "es", "es_MX", "es_US", "fr",
+    "fr_CA", "it", "ja", "ru", "arb", "cmn-CN", "da_DK", "ro_RO", "nl_NL",
+)  # fmt: skip
 _LANGS = ("en-US", "en-GB", "es-MX", "es-US", "fr-FR", "fr-CA", "de-DE", "it-IT", "ja-JP", "pt-BR")
 
 
@@ -60,7 +64,9 @@ _NAMES = ("agent", "queue", "room", "main", "feed", "notes", "sales", "ops", "iv
 _identifier = st.builds(
     lambda name, n: f"{name}_{n}" if n else name, st.sampled_from(_NAMES), st.integers(0, 999)
 )
-_call_id = st.integers(0, 16**40 - 1).map(_call_id_from)
+# Mostly the real shape; sometimes a short id, which the grammar also takes (ids are checked loosely).
+_call_id = rarely(_identifier.map("c-{}".format), st.integers(0, 16**40 - 1).map(_call_id_from))
+_call_id_list = st.builds(str.join, st.sampled_from((",", ", ")), st.lists(_call_id, min_size=1, max_size=3))
 _e164 = rarely(
     st.integers(1, 10**15 - 1).map(lambda n: f"+{n}"),
     st.integers(2_000_000_000, 9_999_999_999).map(lambda n: f"+1{n}"),
@@ -95,7 +101,7 @@ _REALISTIC: dict[str, st.SearchStrategy[str]] = {
     "SipAddress": _sip,
     "ForwardDestination": st.one_of(_e164, _sip),
     "CallId": _call_id,
-    "CallIdList": st.lists(_call_id, min_size=1, max_size=3).map(",".join),
+    "CallIdList": _call_id_list,
     "ConferenceName": rarely(st.just("c" * 100), st.builds("{}-{}".format, _identifier, st.integers(0, 99))),
     "Username": rarely(st.just(""), _identifier),
     "Password": rarely(st.text(xml_text, min_size=1, max_size=16), _identifier.map(str.upper)),

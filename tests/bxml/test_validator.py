@@ -14,6 +14,8 @@ from conformance.bxml import (
     iter_errors,
     validate,
 )
+from conformance.bxml.rules import RULE_TABLE, WARNING_RULES
+from conformance.bxml.validator import MAX_REPORTED, iter_problems, iter_warnings
 from conformance.errors import ConformanceError
 
 CASES: list[tuple[str, str, str, str]] = [
@@ -29,7 +31,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ("too-many-children", "<Response><StartStream destination='wss://s.example/x'>"
      + "<StreamParam name='n' value='v'/>" * 13 + "</StartStream></Response>", "/Response/StartStream[1]/StreamParam[13]", "call"),
     ("too-few-children", "<Response><Transfer/></Response>", "/Response/Transfer[1]", "call"),
-    ("too-few-children", "<Response><Connect/></Response>", "/Response/Connect[1]", "call"),
+    ("too-few-children", "<Response><Refer referCompleteUrl='/r'/></Response>", "/Response/Refer[1]", "call"),
     ("unexpected-text", "<Response>hello</Response>", "/Response", "call"),
     ("unexpected-text", "<Response><Hangup>now</Hangup></Response>", "/Response/Hangup[1]", "call"),
     ("unknown-attribute", "<Response><Pause seconds='3'/></Response>", "/Response/Pause[1]", "call"),
@@ -55,7 +57,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ("missing-text", "<Response><PlayAudio/></Response>", "/Response/PlayAudio[1]", "call"),
     ("missing-text", "<Response><SpeakSentence>   </SpeakSentence></Response>", "/Response/SpeakSentence[1]", "call"),
     ("missing-text", "<Response><Bridge/></Response>", "/Response/Bridge[1]", "call"),
-    ("text-value", "<Response><Bridge>+15551230000</Bridge></Response>", "/Response/Bridge[1]", "call"),
+    ("text-value", "<Response><Bridge>c-95ac8d6e c-1a31c52e</Bridge></Response>", "/Response/Bridge[1]", "call"),
     ("text-value", "<Response><Conference>my room!</Conference></Response>", "/Response/Conference[1]", "call"),
     ("text-value", "<Response><Conference>" + "r" * 101 + "</Conference></Response>", "/Response/Conference[1]", "call"),
     ("text-value", "<Response><SendDtmf>12x</SendDtmf></Response>", "/Response/SendDtmf[1]", "call"),
@@ -79,15 +81,22 @@ CASES: list[tuple[str, str, str, str]] = [
      "/Response/Record[1]", "call"),
     ("start-gather-with-forward", "<Response><StartGather dtmfUrl='/d'/><Forward to='+15551230000'/></Response>",
      "/Response/Forward[1]", "call"),
+    ("too-many-problems", "<Response><Pause" + "".join(f" a{n}='1'" for n in range(MAX_REPORTED + 7)) + "/></Response>",
+     "", "call"),
 ]  # fmt: skip
+SEVERITY = {fact.name: fact.severity for fact in RULE_TABLE}
 
 
 @pytest.mark.parametrize(("rule", "document", "path", "context"), CASES)
 def test_rule_is_reported_with_its_path(rule: str, document: str, path: str, context: str) -> None:
-    errors = list(iter_errors(document, context))
-    assert (rule, path) in [(e.rule, e.path) for e in errors], [str(e) for e in errors]
-    assert all(e.rule in RULES for e in errors)
-    assert all(e.line == 1 and e.message for e in errors)
+    problems = list(iter_problems(document, context))
+    assert (rule, path) in [(e.rule, e.path) for e in problems], [str(e) for e in problems]
+    assert all(e.rule in RULES and e.severity == SEVERITY[e.rule] for e in problems)
+    assert all(e.line in (1, None) and e.message for e in problems)
+    # Errors and warnings split the problems between them.
+    errors, warnings = list(iter_errors(document, context)), list(iter_warnings(document, context))
+    assert sorted(map(str, errors + warnings)) == sorted(map(str, problems))
+    assert (rule in [e.rule for e in errors]) is (rule not in WARNING_RULES)
 
 
 def test_every_rule_has_a_case_here_or_in_the_hostile_tests() -> None:
@@ -215,7 +224,7 @@ FALLBACK_CASES = [
     ("attribute-value", "<Response><Record fileFormat='ogg'/></Response>"),
     ("attribute-range", "<Response><Gather maxDigits='0'/></Response>"),
     ("missing-text", "<Response><PlayAudio/></Response>"),
-    ("text-value", "<Response><Bridge>+15551230000</Bridge></Response>"),
+    ("text-value", "<Response><Bridge>c-95ac8d6e,c-1a31c52e</Bridge></Response>"),
 ]
 
 
