@@ -40,7 +40,7 @@ from conformance.simulator.config import (
 from conformance.simulator.control import is_loopback_host
 from conformance.simulator.oauth import TOKEN_PATH
 from conformance.simulator.server import bind_socket, uvicorn_config
-from conformance.simulator.store import RequestRecord
+from conformance.simulator.store import DEFAULT_MAX_ENDED_CALLS, RequestRecord
 
 __all__ = ["DEFAULT_PORT", "command"]
 
@@ -146,6 +146,16 @@ def _control_notice(host: str, has_token: bool) -> None:
     metavar="SECONDS",
     help="How long an idle connection stays open for the client to reuse.",
 )
+@click.option(
+    "--max-calls",
+    "max_ended_calls",
+    type=click.IntRange(0, 10_000_000),
+    default=DEFAULT_MAX_ENDED_CALLS,
+    show_default=True,
+    metavar="N",
+    help="Ended calls (and, apart, finished recordings) kept; the oldest are forgotten first, live calls "
+    "never. Calls are also forgotten 7 days after they end and recordings 30 days after, in simulator time.",
+)
 def command(
     host: str,
     port: int,
@@ -159,6 +169,7 @@ def command(
     token_lifetime: int,
     control_token: str | None,
     keep_alive: int,
+    max_ended_calls: int,
 ) -> None:
     """Run the embedded reference simulator."""
     try:
@@ -178,6 +189,7 @@ def command(
             token_lifetime=token_lifetime,
             control_token=control_token or None,
             keep_alive=keep_alive,
+            max_ended_calls=max_ended_calls,
         )
         sock = bind_socket(host, port)
     except ConfigurationError as exc:
@@ -190,6 +202,7 @@ def command(
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     base_url = f"http://{shown}:{bound_port}"
+    app.state.runtime.store.max_ended_calls = config.max_ended_calls
     engine = app.state.runtime.engine
     if hasattr(engine, "base_url"):  # callUrl and mediaUrl in webhooks point here
         engine.base_url = base_url

@@ -54,6 +54,7 @@ from conformance.errors import ConfigurationError
 from conformance.simulator.clock import MAX_TIME_SCALE, MIN_TIME_SCALE
 from conformance.simulator.egress import CallbackHosts
 from conformance.simulator.models import Account, ApiCredential, Application, Method, PhoneNumber
+from conformance.simulator.store import DEFAULT_MAX_ENDED_CALLS
 
 __all__ = [
     "AUTH_MODES",
@@ -167,6 +168,7 @@ class SimulatorConfig:
     credentials: tuple[ApiCredential, ...] = field(default=_BUILTIN_CREDENTIALS)
     auth_mode: AuthMode = "both"
     token_lifetime: int = DEFAULT_TOKEN_LIFETIME
+    max_ended_calls: int = DEFAULT_MAX_ENDED_CALLS  # ended calls (and recordings) kept; oldest go first
     control_token: str | None = None
     keep_alive: int = DEFAULT_KEEP_ALIVE
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
@@ -212,6 +214,12 @@ class SimulatorConfig:
             raise ConfigurationError(
                 f"token_lifetime must be a whole number of seconds from 1 to 31536000, got {lifetime!r}",
                 reason="bad-token-lifetime",
+            )
+        cap = self.max_ended_calls
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= 10_000_000:
+            raise ConfigurationError(
+                f"max_ended_calls must be a whole number from 0 to 10000000, got {cap!r:.40}",
+                reason="bad-max-calls",
             )
         account_ids = {a.id for a in self.accounts}
         if self.credentials is _BUILTIN_CREDENTIALS:

@@ -9,6 +9,14 @@ each method is atomic with respect to the others and no lock is needed.  Code on
 (a test holding a :class:`~conformance.simulator.server.Simulator` handle) should treat the store
 as read-mostly, or schedule changes onto the loop.
 
+Retention: as on the real platform, an ended call is kept :data:`CALL_RETENTION_SECONDS` (7 days)
+after it ended, a recording :data:`RECORDING_RETENTION_SECONDS` (30 days) after it finished, and a
+completed conference 7 days, all measured on the simulator's clock; then they are gone (404, and
+absent from lists).  ``max_ended_calls`` also caps how many ended calls (and, separately, finished
+recordings and completed conferences) are kept, and ``max_recording_bytes`` the recordings' media:
+the oldest go first; a live call is never dropped.  Per-account indexes keep listCalls and the
+statistics proportional to what one account has, not to everything ever seen.
+
 Ids follow the formats the real API uses: a prefix (``c-``, ``conf-``, ``r-``, ``t-``, ``s-``)
 then eight hex digits, a dash and a UUID4, e.g. ``c-`` + 45 characters = 47 for a call id.  A
 recording transcription's id is the exception: ``t-`` and a bare UUID4 (38 characters).
@@ -54,6 +62,12 @@ TRANSCRIPTION_ID_PREFIX = "t-"
 STREAM_ID_PREFIX = "s-"
 
 _DEFAULT_LOG_SIZE = 10_000
+_LOGGED_TEXT = 4096  # longest path or description kept in the request log
+
+CALL_RETENTION_SECONDS = 7 * 86400.0
+RECORDING_RETENTION_SECONDS = 30 * 86400.0
+DEFAULT_MAX_ENDED_CALLS = 10_000
+DEFAULT_MAX_RECORDING_BYTES = 512 * 1024 * 1024
 
 
 def new_id(prefix: str) -> str:
@@ -115,6 +129,8 @@ class Store:
         *,
         credentials: Iterable[ApiCredential] = (),
         log_size: int = _DEFAULT_LOG_SIZE,
+        max_ended_calls: int = DEFAULT_MAX_ENDED_CALLS,
+        max_recording_bytes: int = DEFAULT_MAX_RECORDING_BYTES,
     ):
         self.clock = clock
         self.accounts: dict[str, Account] = {}
@@ -131,6 +147,16 @@ class Store:
         self.requests: deque[RequestRecord] = deque(maxlen=log_size)
         self._request_seq = 0
         self._index = _Index()
+        self.max_ended_calls = max_ended_calls
+        self.max_recording_bytes = max_recording_bytes
+        self._account_calls: dict[str, dict[str, Call]] = {}  # every kept call, by account
+        self._live_calls: dict[str, dict[str, Call]] = {}  # calls not yet ended, by account
+        self._call_transcriptions: dict[str, set[str]] = {}  # call id -> real-time transcription ids
+        # (when it ended, id), oldest first: the order in which records expire.
+        self._ended_calls: deque[tuple[float, str]] = deque()
+        self._finished_recordings: deque[tuple[float, str, int]] = deque()  # ... and media bytes
+        self._completed_conferences: deque[tuple[float, str]] = deque()
+        self._recording_bytes = 0
         for account in accounts:
             self.accounts[account.id] = account
         self.reindex()
@@ -257,6 +283,7 @@ class Store:
 
     # ----------------------------------------------------------------------------- calls
     def call(self, call_id: str) -> Call | None:
+        self.expire()
         return self.calls.get(call_id)
 
     def add_call(self, call: Call) -> Call:
@@ -268,30 +295,86 @@ class Store:
         if call.last_update is None:
             call.last_update = now
         self.calls[call.call_id] = call
+        self._account_calls.setdefault(call.account_id, {})[call.call_id] = call
+        if call.ended:
+            self._ended_calls.append((now.timestamp(), call.call_id))
+        else:
+            self._live_calls.setdefault(call.account_id, {})[call.call_id] = call
+        self.expire()
         return call
 
     def update_call(self, call_id: str, **changes: Any) -> Call:
         """Set fields of a call (``KeyError`` when unknown) and stamp ``last_update``."""
         call = self.calls[call_id]
+        was_ended = call.ended
         for name, value in changes.items():
             if not hasattr(call, name):
                 raise AttributeError(f"Call has no field {name!r}")
             setattr(call, name, value)
         call.last_update = self.now()
+        if call.ended and not was_ended:
+            self._live_calls.get(call.account_id, {}).pop(call_id, None)
+            self._ended_calls.append((call.last_update.timestamp(), call_id))
         return call
+
+    def remove_call(self, call_id: str) -> Call | None:
+        """Forget a call at once (one that createCall could not place), with its real-time
+        transcriptions; its recordings stay until they expire."""
+        call = self.calls.pop(call_id, None)
+        if call is None:
+            return None
+        self._account_calls.get(call.account_id, {}).pop(call_id, None)
+        self._live_calls.get(call.account_id, {}).pop(call_id, None)
+        for transcription_id in self._call_transcriptions.pop(call_id, ()):
+            self.realtime_transcriptions.pop(transcription_id, None)
+        return call
+
+    def _kept(self, calls: dict[str, Call]) -> list[Call]:
+        # A call taken out of ``self.calls`` directly (not through remove_call) is not kept.
+        return [c for c in calls.values() if self.calls.get(c.call_id) is c]
 
     def calls_of(self, account_id: str) -> Iterator[Call]:
         """The account's calls, oldest first."""
-        return (c for c in self.calls.values() if c.account_id == account_id)
+        self.expire()
+        return iter(self._kept(self._account_calls.get(account_id, {})))
+
+    def _live_of(self, account_id: str) -> list[Call]:
+        return [c for c in self._kept(self._live_calls.get(account_id, {})) if not c.ended]
 
     def active_call_count(self, account_id: str) -> int:
-        return sum(1 for c in self.calls.values() if c.account_id == account_id and not c.ended)
+        return len(self._live_of(account_id))
 
     def queued_call_count(self, account_id: str) -> int:
-        return sum(1 for c in self.calls.values() if c.account_id == account_id and c.state == "queued")
+        return sum(1 for c in self._live_of(account_id) if c.state == "queued")
+
+    # ----------------------------------------------------------------------------- retention
+    def expire(self) -> None:
+        """Forget what is past its retention on the simulator's clock, or beyond the caps.
+
+        Run when records are added or looked up (never while the engine updates one), so a call
+        that has just ended stays until the next request or call comes.
+        """
+        now = self.now().timestamp()
+        cap = max(0, self.max_ended_calls)
+        calls = self._ended_calls
+        while calls and (calls[0][0] + CALL_RETENTION_SECONDS <= now or len(calls) > cap):
+            self.remove_call(calls.popleft()[1])
+        recordings = self._finished_recordings
+        while recordings and (
+            recordings[0][0] + RECORDING_RETENTION_SECONDS <= now
+            or len(recordings) > cap
+            or self._recording_bytes > self.max_recording_bytes
+        ):
+            _, recording_id, size = recordings.popleft()
+            self._recording_bytes -= size
+            self.recordings.pop(recording_id, None)
+        conferences = self._completed_conferences
+        while conferences and (conferences[0][0] + CALL_RETENTION_SECONDS <= now or len(conferences) > cap):
+            self.conferences.pop(conferences.popleft()[1], None)
 
     # ----------------------------------------------------------------------------- conferences
     def conference(self, conference_id: str) -> Conference | None:
+        self.expire()
         return self.conferences.get(conference_id)
 
     def conference_by_name(self, account_id: str, name: str) -> Conference | None:
@@ -302,6 +385,7 @@ class Store:
         return None
 
     def conferences_of(self, account_id: str) -> Iterator[Conference]:
+        self.expire()
         return (c for c in self.conferences.values() if c.account_id == account_id)
 
     def add_conference(self, account_id: str, name: str, *, conference_id: str | None = None) -> Conference:
@@ -326,22 +410,30 @@ class Store:
     def complete_conference(self, conference: Conference) -> None:
         if conference.completed_time is None:
             conference.completed_time = self.now()
+            self._completed_conferences.append((conference.completed_time.timestamp(), conference.id))
         conference.members.clear()
 
     # ----------------------------------------------------------------------------- recordings
     def recording(self, recording_id: str) -> Recording | None:
+        self.expire()
         return self.recordings.get(recording_id)
 
     def add_recording(self, recording: Recording) -> Recording:
         if recording.recording_id in self.recordings:
             raise ValueError(f"duplicate recording id {recording.recording_id}")
         self.recordings[recording.recording_id] = recording
+        finished = (recording.end_time or self.now()).timestamp()
+        size = len(recording.media or b"")
+        self._finished_recordings.append((finished, recording.recording_id, size))
+        self._recording_bytes += size
+        self.expire()
         return recording
 
     def delete_recording(self, recording_id: str) -> Recording | None:
         return self.recordings.pop(recording_id, None)
 
     def recordings_of_account(self, account_id: str) -> Iterator[Recording]:
+        self.expire()
         return (r for r in self.recordings.values() if r.account_id == account_id and r.call_id is not None)
 
     def recordings_of_call(self, call_id: str) -> Iterator[Recording]:
@@ -356,10 +448,14 @@ class Store:
 
     def add_realtime_transcription(self, transcription: RealTimeTranscription) -> RealTimeTranscription:
         self.realtime_transcriptions[transcription.transcription_id] = transcription
+        self._call_transcriptions.setdefault(transcription.call_id, set()).add(transcription.transcription_id)
         return transcription
 
     def delete_realtime_transcription(self, transcription_id: str) -> RealTimeTranscription | None:
-        return self.realtime_transcriptions.pop(transcription_id, None)
+        found = self.realtime_transcriptions.pop(transcription_id, None)
+        if found is not None:
+            self._call_transcriptions.get(found.call_id, set()).discard(transcription_id)
+        return found
 
     def realtime_transcriptions_of(self, call_id: str) -> Iterator[RealTimeTranscription]:
         return (t for t in self.realtime_transcriptions.values() if t.call_id == call_id)
@@ -374,6 +470,9 @@ class Store:
         """Append to the log; a record with ``seq`` 0 gets the next sequence number."""
         if record.seq <= 0:
             record = replace(record, seq=self.next_request_seq())
+        if len(record.path) > _LOGGED_TEXT or len(record.description or "") > _LOGGED_TEXT:
+            description = record.description[:_LOGGED_TEXT] if record.description is not None else None
+            record = replace(record, path=record.path[:_LOGGED_TEXT], description=description)
         self.requests.append(record)
         return record
 

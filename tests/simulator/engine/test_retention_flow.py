@@ -1,0 +1,32 @@
+"""Retention seen through the REST API: a call ended seven simulated days ago is gone (404, not
+listed), while a call that ended just now is still there."""
+
+from __future__ import annotations
+
+from .conftest import ACCOUNT, Harness
+
+DAY = 86400
+
+
+def test_a_call_is_forgotten_seven_simulated_days_after_it_ended(harness: Harness) -> None:
+    harness.app.reply("/short", "<Response><Hangup/></Response>")
+    short = harness.create_call(answer="/short")
+    harness.wait_ended(short)
+    harness.app.reply("/long", "<Response>" + f'<Pause duration="{DAY}"/>' * 8 + "<Hangup/></Response>")
+    long = harness.create_call(answer="/long")
+    harness.wait_ended(long)
+    assert harness.http.get(f"/accounts/{ACCOUNT}/calls/{short}").status_code == 404
+    listed = harness.http.get(f"/accounts/{ACCOUNT}/calls").json()
+    assert [c["callId"] for c in listed] == [long]
+
+
+def test_the_cap_keeps_the_newest_ended_calls(harness: Harness) -> None:
+    harness.sim.store.max_ended_calls = 2
+    harness.app.reply("/short", "<Response><Hangup/></Response>")
+    calls = []
+    for _ in range(4):
+        calls.append(harness.create_call(answer="/short"))
+        harness.wait_ended(calls[-1])
+    listed = harness.http.get(f"/accounts/{ACCOUNT}/calls").json()
+    assert [c["callId"] for c in listed] == calls[-2:]
+    assert harness.http.get(f"/accounts/{ACCOUNT}/calls/{calls[0]}").status_code == 404
