@@ -4,6 +4,11 @@
 >>> [e.rule for e in iter_errors('<Response><Pause duration="0"/></Response>')]
 ['attribute-range']
 
+Problems are errors (the platform refuses the document: ``iter_errors``) or warnings (it is
+accepted, probably not as meant: ``conformance.bxml.validator.iter_warnings``);
+``conformance.bxml.validator.iter_problems`` yields both, each with its ``severity``, and
+``conformance.bxml.rules.RULE_TABLE`` gives every rule's severity and the fact behind it.
+
 ``conformance.bxml.strategies`` (imported separately, it needs hypothesis) generates valid and
 deliberately broken documents from the same grammar.
 """
@@ -20,7 +25,7 @@ from conformance.bxml.errors import (
 )
 from conformance.bxml.grammar import grammar
 from conformance.bxml.parsing import MAX_DEPTH, MAX_DOCUMENT_BYTES, element_path, parse
-from conformance.bxml.rules import CODE_RULES, CONTEXTS, allowed_verbs
+from conformance.bxml.rules import CODE_RULES, CONTEXTS, RULE_TABLE, WARNING_RULES, allowed_verbs
 from conformance.bxml.validator import is_valid, iter_errors, validate
 
 #: Every BXML verb (the elements a <Response> may hold), read from the grammar.
@@ -28,49 +33,22 @@ VERBS: tuple[str, ...] = grammar().verbs
 #: The two root elements: <Response> (documented) and <Bxml> (SDKs).
 ROOTS: tuple[str, ...] = grammar().roots
 
-#: Every rule name iter_errors can report.
-RULES: tuple[str, ...] = (
-    "document-too-large",
-    "invalid-encoding",
-    "forbidden-dtd",
-    "malformed-xml",
-    "too-deep",
-    "wrong-root",
-    "unknown-element",
-    "forbidden-child",
-    "too-many-children",
-    "too-few-children",
-    "unexpected-text",
-    "unknown-attribute",
-    "missing-attribute",
-    "attribute-value",
-    "attribute-range",
-    "missing-text",
-    "text-value",
-    *(rule.name for rule in CODE_RULES if rule.name != "missing-text"),
-)
+#: Every rule name the validator can report (errors and warnings), from the rule table.
+RULES: tuple[str, ...] = tuple(fact.name for fact in RULE_TABLE)
 
-#: Rules that come from documentation prose or from this project's own safety limits, whose
-#: enforcement by the live API is not confirmed: a platform may accept such a document (it may
-#: ignore the attribute instead).  Conformance suites that expect a rejection should skip these.
-ADVISORY_RULES: frozenset[str] = frozenset(
-    {
-        "too-deep",
-        "diversion-reason-without-stack",
-        "stabilized-without-destination",
-        "credentials-need-https",
-        "start-gather-with-forward",
-    }
-)
+#: The rules whose problems are warnings: the platform accepts such a document (it ignores the
+#: attribute, or the documented requirement is not known to be enforced).  ``iter_errors`` never
+#: yields them; conformance suites never demand a rejection for them.  (Formerly "advisory".)
+ADVISORY_RULES: frozenset[str] = WARNING_RULES
 
 
 def first_blocking_error(document: str | bytes, context: str = "call") -> BxmlError | None:
-    """The first error of ``document`` that is not advisory, or ``None``.
+    """The first error of ``document`` (what the platform refuses it for), or ``None``.
 
-    What a platform that enforces only confirmed rules would refuse the document for; the
-    simulator uses it.  (``ADVISORY_RULES`` problems are still errors to :func:`iter_errors`.)
+    The simulator uses it.  Warnings never block; errors include this project's safety limits
+    (``too-deep``, ``forbidden-dtd``), so the simulator refuses what it could not run safely.
     """
-    return next((e for e in iter_errors(document, context) if e.rule not in ADVISORY_RULES), None)
+    return next(iter_errors(document, context), None)
 
 
 __all__ = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from conformance.errors import ConformanceError
 
@@ -13,8 +14,15 @@ __all__ = [
     "BxmlValidationError",
     "DocumentTypeError",
     "GrammarError",
+    "Severity",
     "UnknownContextError",
 ]
+
+
+#: ``error``: the platform refuses the document.  ``warning``: it is accepted, but probably does not
+#: do what its author meant (an attribute that is ignored, a documented "must" whose enforcement is
+#: not confirmed).  Each rule's severity and the fact behind it: ``conformance.bxml.rules.RULE_TABLE``.
+Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +31,15 @@ class BxmlError:
 
     ``rule`` is a stable kebab-case name (``attribute-range``, ``context-forbidden`` ...), ``path``
     the element path with 1-based indexes among same-named siblings (``/Response/Gather[1]``;
-    empty when the document could not be parsed), ``line`` the 1-based source line when known.
+    empty when the document could not be parsed), ``line`` the 1-based source line when known,
+    ``severity`` ``"error"`` (the platform refuses the document) or ``"warning"`` (accepted).
     """
 
     rule: str
     path: str
     line: int | None
     message: str
+    severity: Severity = "error"
 
     @property
     def reason(self) -> str:
@@ -44,7 +54,8 @@ class BxmlError:
     def __str__(self) -> str:
         where = f"line {self.line}" if self.line is not None else "document"
         at = f" (at {self.path})" if self.path else ""
-        return f"{where}: {self.rule}: {self.message}{at}"
+        kind = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {kind}{self.rule}: {self.message}{at}"
 
 
 class BxmlValidationError(ConformanceError, ValueError):

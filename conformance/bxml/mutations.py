@@ -14,13 +14,14 @@ from decimal import Decimal
 from hypothesis import strategies as st
 from lxml import etree  # type: ignore[import-untyped]
 
-from conformance.bxml.errors import BxmlArgumentError
+from conformance.bxml.errors import BxmlArgumentError, Severity
 from conformance.bxml.grammar import ElementDecl, SimpleType, grammar
 from conformance.bxml.parsing import MAX_DEPTH, MAX_DOCUMENT_BYTES
-from conformance.bxml.rules import MAX_GATHER_PROMPTS, allowed_verbs, check_context
+from conformance.bxml.rules import MAX_GATHER_PROMPTS, WARNING_RULES, allowed_verbs, check_context
 from conformance.bxml.strategies import element_trees, pad_to, root_elements, serialise
+from conformance.bxml.validator import MAX_REPORTED
 
-__all__ = ["MUTATIONS", "invalid_documents", "mutation_rules"]
+__all__ = ["MUTATIONS", "invalid_documents", "mutation_rules", "warning_documents"]
 
 Mutation = Callable[[str], st.SearchStrategy[tuple[str, str]] | None]
 _BAD_VALUES = ("not valid!", "??", "-1x", "x" * 3000, " ")
@@ -360,6 +361,16 @@ def _start_gather_forward(context: str) -> st.SearchStrategy[tuple[str, str]] | 
     return both()
 
 
+def _too_many_problems(context: str) -> st.SearchStrategy[tuple[str, str]] | None:
+    def flood(draw: st.DrawFn, target: etree._Element, decl: ElementDecl) -> None:
+        names = [f"x{number}" for number in range(MAX_REPORTED + draw(st.integers(1, 40)))]
+        for name in names:
+            if name not in decl.attribute_names:
+                target.set(name, "1")
+
+    return _over_targets(context, "too-many-problems", _reachable(context), flood)
+
+
 MUTATIONS: dict[str, Mutation] = {
     "malformed-xml": _malformed,
     "document-too-large": _too_large,
@@ -383,25 +394,55 @@ MUTATIONS: dict[str, Mutation] = {
     "stabilized-without-destination": _stabilized,
     "credentials-need-https": _https,
     "start-gather-with-forward": _start_gather_forward,
+    "too-many-problems": _too_many_problems,
 }
 
 
-def mutation_rules(context: str = "call") -> tuple[str, ...]:
-    """Rules :func:`invalid_documents` can break in ``context``."""
+def mutation_rules(context: str = "call", severity: Severity = "error") -> tuple[str, ...]:
+    """Rules of ``severity`` that :func:`invalid_documents` (errors) or :func:`warning_documents`
+    (warnings) can break in ``context``."""
     check_context(context)
-    return tuple(rule for rule, make in MUTATIONS.items() if make(context) is not None)
+    return tuple(
+        rule
+        for rule, make in MUTATIONS.items()
+        if (rule in WARNING_RULES) == (severity == "warning") and make(context) is not None
+    )
 
 
 def invalid_documents(
     context: str = "call", rules: Iterable[str] | None = None
 ) -> st.SearchStrategy[tuple[str, str]]:
-    """``(document, rule)`` pairs for ``context``; ``rules`` narrows which mutations run."""
+    """``(document, rule)`` pairs for ``context``, each breaking an error rule: documents the
+    platform must refuse.  ``rules`` narrows which mutations run; naming a warning rule is a
+    :class:`BxmlArgumentError` (``warning-rule``): see :func:`warning_documents`."""
+    return _broken(context, rules, "error")
+
+
+def warning_documents(
+    context: str = "call", rules: Iterable[str] | None = None
+) -> st.SearchStrategy[tuple[str, str]]:
+    """``(document, rule)`` pairs for ``context``, each breaking only a warning rule: documents
+    the platform accepts, which the validator reports as warnings."""
+    return _broken(context, rules, "warning")
+
+
+def _broken(
+    context: str, rules: Iterable[str] | None, severity: Severity
+) -> st.SearchStrategy[tuple[str, str]]:
     check_context(context)
-    names = tuple(MUTATIONS) if rules is None else tuple(rules)
+    wanted = [r for r in MUTATIONS if (r in WARNING_RULES) == (severity == "warning")]
+    names = tuple(wanted) if rules is None else tuple(rules)
     unknown = [r for r in names if r not in MUTATIONS]
     if unknown:
         message = f"no mutation for rule(s): {', '.join(unknown)} (known: {', '.join(MUTATIONS)})"
         raise BxmlArgumentError(message, reason="unknown-rule")
+    other = [r for r in names if r not in wanted]
+    if other:
+        kind = "warning" if severity == "error" else "error"
+        message = f"{', '.join(other)}: {kind} rule(s); the platform " + (
+            "accepts such documents, so they are not invalid" if kind == "warning" else "refuses those"
+        )
+        raise BxmlArgumentError(message, reason=f"{kind}-rule")
     strategies = [s for s in (MUTATIONS[r](context) for r in names) if s is not None]
     if not strategies:
         message = f"none of {', '.join(names)} can be broken in {context} BXML"

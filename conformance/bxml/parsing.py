@@ -1,15 +1,31 @@
 """Safe parsing of untrusted BXML.
 
 Checks run cheapest first and stop at the first failure, so hostile input costs microseconds
-and reads nothing: the size (64 KB), the encoding (UTF-8 only), any DOCTYPE (which is where
-entity bombs and external entities live), then libxml2 with entity expansion, DTD loading and
-network access off, and finally the element depth.  XInclude is never processed.
+and reads nothing:
+
+1. the size (64 KB);
+2. the encoding, judged the way an XML parser detects it (byte-order marks, and the first bytes
+   ``00 00 00 3C``, ``3C 00 00 00``, ``00 3C``, ``3C 00``, EBCDIC ``4C 6F A7 94``), then the
+   declared encoding, then the bytes themselves: BXML is UTF-8 and nothing else, and a NUL byte
+   (which every UTF-16/32 text of ASCII markup holds, and XML forbids) is refused too;
+3. a DOCTYPE (where entity bombs and external entities live), decided by what a parser reports,
+   not by a substring: expat, which opens nothing unless asked, stops at the first DOCTYPE or at
+   the root element, so ``<!DOCTYPE`` inside a comment or CDATA section is accepted;
+4. libxml2, told the input is UTF-8 whatever it declares, with entity expansion, DTD loading and
+   network access off and a resolver that answers every request with nothing (and records it);
+   a document whose tree still carries a DOCTYPE, or that asked the resolver for anything, is
+   refused with ``forbidden-dtd`` (defence in depth: step 3 should have stopped it);
+5. the element depth (``too-deep``, a safety limit of this project).
+
+XInclude is never processed.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from typing import Any
+from xml.parsers import expat
 
 from lxml import etree  # type: ignore[import-untyped]
 
@@ -24,26 +40,59 @@ MAX_DEPTH = 32
 
 _DECLARED_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\bencoding\s*=\s*[\"']([^\"']*)[\"']")
 _UTF8_NAMES = {"utf-8", "utf8", "us-ascii", "ascii"}
+# How XML 1.0 (appendix F) tells encodings apart from the first bytes, before any declaration.
+_SNIFFED: tuple[tuple[bytes, str], ...] = (
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian byte-order mark)"),
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian byte-order mark)"),
+    (b"\xfe\xff", "UTF-16 (big-endian byte-order mark)"),
+    (b"\xff\xfe", "UTF-16 (little-endian byte-order mark)"),
+    (b"\x00\x00\x00\x3c", "UTF-32 big-endian"),
+    (b"\x3c\x00\x00\x00", "UTF-32 little-endian"),
+    (b"\x00\x00\x3c\x00", "UCS-4 (unusual byte order)"),
+    (b"\x00\x3c\x00\x00", "UCS-4 (unusual byte order)"),
+    (b"\x00\x3c", "UTF-16 big-endian"),
+    (b"\x3c\x00", "UTF-16 little-endian"),
+    (b"\x4c\x6f\xa7\x94", "EBCDIC"),
+)
 _TOO_DEEP_XPATH = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
 _FIRST_TOO_DEEP = etree.XPath("/*" * (MAX_DEPTH + 1))
+_SAME_NAME_BEFORE = etree.XPath("count(preceding-sibling::*[local-name()=$local and namespace-uri()=$uri])")
 _local = threading.local()
 
 
-def _parser() -> etree.XMLParser:
-    parser: etree.XMLParser | None = getattr(_local, "parser", None)
-    if parser is None:
+class _Refuser(etree.Resolver):  # type: ignore[misc]
+    """Answers every request of libxml2 for an outside resource (DTD, entity, XInclude) with an
+    empty document, and remembers that it was asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def resolve(self, system_url: str | None, public_id: str | None, context: Any) -> Any:
+        self.asked.append(str(system_url or public_id or ""))
+        return self.resolve_empty(context)
+
+
+def _parser() -> tuple[etree.XMLParser, _Refuser]:
+    found: tuple[etree.XMLParser, _Refuser] | None = getattr(_local, "parser", None)
+    if found is None:
         parser = etree.XMLParser(
+            encoding="utf-8",
             resolve_entities=False,
             no_network=True,
             dtd_validation=False,
             load_dtd=False,
+            attribute_defaults=False,
             huge_tree=False,
             remove_comments=True,
             remove_pis=True,
             collect_ids=False,
         )
-        _local.parser = parser
-    return parser
+        refuser = _Refuser()
+        parser.resolvers.add(refuser)
+        found = (parser, refuser)
+        _local.parser = found
+    return found
 
 
 def _fail(rule: str, message: str, line: int | None = None) -> BxmlValidationError:
@@ -69,23 +118,22 @@ def to_bytes(document: str | bytes) -> bytes:
     raise DocumentTypeError(f"a BXML document is str or bytes, not {type(document).__name__}")
 
 
-def parse(document: str | bytes) -> etree._Element:
-    """Parse ``document`` safely and return its root element.
-
-    Raises :class:`BxmlValidationError` with rule ``document-too-large``, ``invalid-encoding``,
-    ``forbidden-dtd``, ``malformed-xml`` or ``too-deep``.  Grammar checks are not done here
-    (see :func:`conformance.bxml.iter_errors`).  Comments and processing instructions are dropped.
-    """
-    data = to_bytes(document)
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise _fail(
-            "document-too-large",
-            f"document is {len(data)} bytes; BXML is limited to {MAX_DOCUMENT_BYTES} bytes (64 KB)",
-        )
+def _check_encoding(data: bytes) -> None:
+    """Raise ``invalid-encoding`` unless ``data`` is UTF-8 (what libxml2 will be told it is)."""
+    for prefix, name in _SNIFFED:
+        if data.startswith(prefix):
+            raise _fail("invalid-encoding", f"document is {name}; BXML must be UTF-8", 1)
     declared = _DECLARED_ENCODING.match(data)
     if declared is not None and declared.group(1).decode("ascii", "replace").lower() not in _UTF8_NAMES:
         name = declared.group(1).decode("ascii", "replace")
         raise _fail("invalid-encoding", f"document declares encoding {name!r}; BXML must be UTF-8", 1)
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise _fail(
+            "invalid-encoding",
+            f"byte {nul} is NUL, which XML does not allow (a UTF-16 or UTF-32 document?); BXML is UTF-8",
+            _line_at(data, nul),
+        )
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -94,22 +142,62 @@ def parse(document: str | bytes) -> etree._Element:
             f"byte {exc.start} is not valid UTF-8 ({exc.reason})",
             _line_at(data, exc.start),
         ) from None
-    doctype = data.find(b"<!DOCTYPE")
-    if doctype >= 0:
-        raise _fail(
-            "forbidden-dtd",
-            "a DOCTYPE (DTD, entity declarations) is not allowed in BXML",
-            _line_at(data, doctype),
-        )
+
+
+class _Stop(Exception):
+    def __init__(self, doctype_line: int | None) -> None:
+        super().__init__(doctype_line)
+        self.doctype_line = doctype_line
+
+
+def _doctype_line(data: bytes) -> int | None:
+    """The line of the document's DOCTYPE as expat reads it, or ``None`` when it has none.
+
+    Expat stops at the DOCTYPE (before any entity in it is declared) or at the root element,
+    after which XML allows no DOCTYPE.  It opens nothing: no external entity handler is set and
+    parameter entities are never parsed.  Input expat finds malformed before either is left to
+    libxml2, which names the fault (and is checked for a DOCTYPE afterwards).
+    """
+    reader = expat.ParserCreate(encoding="utf-8")
+    reader.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+
+    def doctype(*_: object) -> None:
+        raise _Stop(reader.CurrentLineNumber)
+
+    def root(*_: object) -> None:
+        raise _Stop(None)
+
+    reader.StartDoctypeDeclHandler = doctype
+    reader.StartElementHandler = root
     try:
-        root = etree.fromstring(data, parser=_parser())
-    except etree.XMLSyntaxError as exc:
-        text = str(exc.msg or exc)
-        line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
-        if "depth" in text.lower():
-            raise _fail("too-deep", f"elements nest deeper than {MAX_DEPTH} levels", line) from None
-        raise _fail("malformed-xml", f"not well-formed XML: {text}", line) from None
-    # No DOCTYPE can reach libxml2: XML spells it exactly "<!DOCTYPE", refused above.
+        reader.Parse(data, True)
+    except _Stop as stop:
+        return stop.doctype_line
+    except expat.ExpatError:
+        return None
+    return None
+
+
+def parse(document: str | bytes) -> etree._Element:
+    """Parse ``document`` safely and return its root element.
+
+    Raises :class:`BxmlValidationError` with rule ``document-too-large``, ``invalid-encoding``,
+    ``forbidden-dtd``, ``malformed-xml`` or ``too-deep``, and nothing else for any ``str`` or
+    ``bytes`` (other types: :class:`DocumentTypeError`).  Grammar checks are not done here (see
+    :func:`conformance.bxml.iter_errors`).  Comments and processing instructions are dropped.
+    """
+    data = to_bytes(document)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise _fail(
+            "document-too-large",
+            f"document is {len(data)} bytes; BXML is limited to {MAX_DOCUMENT_BYTES} bytes (64 KB)",
+        )
+    _check_encoding(data)
+    if b"<!DOCTYPE" in data:
+        line = _doctype_line(data)
+        if line is not None:
+            raise _fail("forbidden-dtd", "a DOCTYPE (DTD, entity declarations) is not allowed in BXML", line)
+    root = _libxml2(data)
     if _TOO_DEEP_XPATH(root):
         deepest = _FIRST_TOO_DEEP(root)
         line = deepest[0].sourceline if isinstance(deepest, list) and deepest else None
@@ -123,6 +211,28 @@ def parse(document: str | bytes) -> etree._Element:
     return root
 
 
+def _libxml2(data: bytes) -> etree._Element:
+    parser, refuser = _parser()
+    refuser.asked.clear()
+    try:
+        root = etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        text = str(exc.msg or exc)
+        line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
+        if "depth" in text.lower():
+            raise _fail("too-deep", f"elements nest deeper than {MAX_DEPTH} levels", line) from None
+        raise _fail("malformed-xml", f"not well-formed XML: {text}", line) from None
+    except etree.LxmlError as exc:  # anything else libxml2 or lxml refuse: still not a BXML document
+        raise _fail("malformed-xml", f"not well-formed XML: {exc}") from None
+    finally:
+        asked = list(refuser.asked)
+        refuser.asked.clear()
+    info = root.getroottree().docinfo
+    if asked or info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise _fail("forbidden-dtd", "a DOCTYPE (DTD, entity declarations) is not allowed in BXML", 1)
+    return root
+
+
 def element_path(element: etree._Element) -> str:
     """``/Response/Gather[1]/SpeakSentence[2]``: 1-based index among same-named siblings."""
     steps: list[str] = []
@@ -133,8 +243,7 @@ def element_path(element: etree._Element) -> str:
         if parent is None:
             steps.append(f"/{name}")
         else:
-            index = 1 + sum(1 for _ in node.itersiblings(node.tag, preceding=True))
-            steps.append(f"/{name}[{index}]")
+            steps.append(f"/{name}[{_index(node)}]")
         node = parent
     return "".join(reversed(steps))
 
@@ -146,3 +255,13 @@ def _display_name(tag: object) -> str:
         namespace, _, local = tag[1:].partition("}")
         return f"{{{namespace}}}{local}"
     return tag
+
+
+def _index(node: etree._Element) -> int:
+    """1-based position of ``node`` among its same-named siblings (counted by libxml2, not Python,
+    so that paths stay cheap among thousands of siblings)."""
+    tag = node.tag
+    if not isinstance(tag, str):
+        return 1 + sum(1 for _ in node.itersiblings(tag, preceding=True))
+    uri, local = tag[1:].split("}", 1) if tag.startswith("{") else ("", tag)
+    return 1 + int(_SAME_NAME_BEFORE(node, local=local, uri=uri))

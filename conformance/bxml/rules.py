@@ -1,27 +1,37 @@
-"""The BXML rules XSD 1.0 cannot say, each with its own name, beside the grammar.
+"""The BXML rules XSD 1.0 cannot say, each with its own name, beside the grammar; and the table
+of every rule's severity with the fact behind it (:data:`RULE_TABLE`).
 
 Each :class:`Rule` can ``check`` a parsed document and ``repair`` a generated one; the
 hypothesis strategies call ``repair`` so that what they generate obeys exactly the rules the
-validator enforces (one definition, two uses).  Parse-level rules (size, encoding, DTD, depth)
-live in :mod:`conformance.bxml.parsing`.
+validator checks (one definition, two uses).  Parse-level rules (size, encoding, DTD, depth)
+live in :mod:`conformance.bxml.parsing`, grammar rules in ``xsd/bxml.xsd``.
+
+Severity: ``error`` when a fact says the platform refuses such a document (or when it is a
+safety limit of this project, which the simulator enforces), ``warning`` otherwise: a rule
+without a fact that the platform rejects is a warning.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from lxml import etree  # type: ignore[import-untyped]
 
-from conformance.bxml.errors import BxmlError, UnknownContextError
+from conformance.bxml.errors import BxmlError, Severity, UnknownContextError
 from conformance.bxml.grammar import grammar
-from conformance.bxml.parsing import element_path
+from conformance.bxml.parsing import MAX_DEPTH, element_path
 
 __all__ = [
     "CODE_RULES",
     "CONTEXTS",
     "MAX_GATHER_PROMPTS",
+    "PROJECT_LIMITS",
+    "RULE_TABLE",
+    "WARNING_RULES",
     "Rule",
+    "RuleFact",
     "allowed_verbs",
     "check_context",
     "check_rules",
@@ -64,8 +74,62 @@ def allowed_verbs(context: str) -> tuple[str, ...]:
     return verbs
 
 
+# Where the facts come from (see /work/shared/reference/bandwidth-voice-facts.md, section 4).
+_DOCS = "https://dev.bandwidth.com/docs/voice/bxml/"
+_SAFETY = "project safety limit (the simulator refuses it; the platform's own limit is not documented)"
+
+
+@dataclass(frozen=True)
+class RuleFact:
+    """A rule's severity and the fact it rests on (a documentation quote and page, or a project
+    safety limit)."""
+
+    name: str
+    severity: Severity
+    fact: str
+
+
+#: Parse-level and grammar rules (checked in parsing.py and by the XSD), in report order.
+_PARSE_AND_GRAMMAR: tuple[RuleFact, ...] = (
+    RuleFact("document-too-large", "error", f'"Maximum document size is 64 KB" ({_DOCS})'),
+    RuleFact(
+        "invalid-encoding",
+        "error",
+        "BXML is UTF-8 (every documented example and SDK); other encodings are refused so that the DTD "
+        "ban holds on what the parser sees: " + _SAFETY,
+    ),
+    RuleFact("forbidden-dtd", "error", "no DTD or entity in BXML: " + _SAFETY),
+    RuleFact("malformed-xml", "error", "BXML is XML; a document that is not well-formed cannot be read"),
+    RuleFact("too-deep", "error", f"at most {MAX_DEPTH} levels of elements: " + _SAFETY),
+    RuleFact("wrong-root", "error", f'"The root element is <Response>" (SDKs also emit <Bxml>) ({_DOCS})'),
+    *(
+        RuleFact(name, "error", f"the verb's page ({_DOCS}<verb>) as written in xsd/bxml.xsd")
+        for name in (
+            "unknown-element",
+            "forbidden-child",
+            "too-many-children",
+            "too-few-children",
+            "unexpected-text",
+            "unknown-attribute",
+            "missing-attribute",
+            "attribute-value",
+            "attribute-range",
+        )
+    ),
+    RuleFact(
+        "missing-text",
+        "error",
+        f'text-carrying verbs need their text; SpeakSentence\'s "cannot be blank" ({_DOCS}speakSentence)',
+    ),
+    RuleFact("text-value", "error", f"the verb's page ({_DOCS}<verb>) as written in xsd/bxml.xsd"),
+)
+
+
 def _error(rule: str, element: etree._Element, message: str) -> BxmlError:
-    return BxmlError(rule=rule, path=element_path(element), line=element.sourceline, message=message)
+    severity = _SEVERITIES.get(rule, "error")
+    return BxmlError(
+        rule=rule, path=element_path(element), line=element.sourceline, message=message, severity=severity
+    )
 
 
 @dataclass(frozen=True)
@@ -81,6 +145,8 @@ class Rule:
     tags: tuple[str, ...]
     check: Callable[[etree._Element, str], Iterable[BxmlError]]
     repair: Callable[[etree._Element], None]
+    severity: Severity
+    fact: str
 
 
 # ---- context-forbidden --------------------------------------------------------------------
@@ -103,9 +169,18 @@ def _no_repair(root: etree._Element) -> None:
 
 
 # ---- repeat-count-limit -------------------------------------------------------------------
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def _repeat_count(gather: etree._Element) -> int | None:
+    """The repeatCount as a number, ``None`` when it is not one (the XSD says so).  A count of
+    more than 9 digits is far over any limit: it is not converted (Python refuses to turn more
+    than 4,300 digits into an int, and converting thousands costs time)."""
     raw = gather.get("repeatCount", "1").strip()
-    return int(raw) if raw.isdigit() else None
+    if _DIGITS.fullmatch(raw) is None:
+        return None
+    digits = raw.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 9 else 10**9
 
 
 def _check_repeat(gather: etree._Element, context: str) -> Iterator[BxmlError]:
@@ -229,21 +304,43 @@ def _repair_forward(root: etree._Element) -> None:
 
 
 CODE_RULES: tuple[Rule, ...] = (
-    Rule("context-forbidden", "a verb the context does not allow", (), _check_context, _no_repair),
+    Rule(
+        "context-forbidden",
+        "a verb the context does not allow",
+        (),
+        _check_context,
+        _no_repair,
+        "error",
+        f'conference BXML: "BXML containing unsupported verbs will be rejected completely"; transferAnswer '
+        f"BXML may not contain Bridge, Conference, Forward or Transfer ({_DOCS}, webhooks/transferAnswer)",
+    ),
     Rule(
         "repeat-count-limit",
         "Gather repeatCount x nested verbs <= 20",
         ("Gather",),
         _check_repeat,
         _repair_repeat,
+        "error",
+        f'Gather: "repeatCount x number of nested verbs <= 20" ({_DOCS}gather)',
     ),
-    Rule("missing-text", "SpeakSentence may not be blank", ("SpeakSentence",), _check_speak, _repair_speak),
+    Rule(
+        "missing-text",
+        "SpeakSentence may not be blank",
+        ("SpeakSentence",),
+        _check_speak,
+        _repair_speak,
+        "error",
+        f'SpeakSentence: the text to speak "cannot be blank" ({_DOCS}speakSentence)',
+    ),
     Rule(
         "diversion-reason-without-stack",
         "diversionReason only with diversionTreatment=stack",
         ("Forward", "Transfer"),
         _check_diversion,
         _repair_diversion,
+        "warning",
+        f'the reason "is considered only when diversionTreatment is set to stack", so it is ignored '
+        f"otherwise, not refused; the Java SDK sets both by default ({_DOCS}forward, transfer)",
     ),
     Rule(
         "stabilized-without-destination",
@@ -251,6 +348,10 @@ CODE_RULES: tuple[Rule, ...] = (
         ("StartTranscription",),
         _check_stabilized,
         _repair_stabilized,
+        "warning",
+        f'stabilized (default true) "requires destination", yet destination is optional, so a '
+        f"StartTranscription without destination is accepted with stabilized at its default; no "
+        f"fact says an explicit value is refused ({_DOCS}startTranscription)",
     ),
     Rule(
         "credentials-need-https",
@@ -258,6 +359,9 @@ CODE_RULES: tuple[Rule, ...] = (
         _HTTPS_WITH_CREDENTIALS,
         _check_https,
         _repair_https,
+        "warning",
+        f'"If specified, the URLs must be TLS-encrypted (https)": a requirement on the app, with no '
+        f"fact that the document is refused ({_DOCS}record, startStream)",
     ),
     Rule(
         "start-gather-with-forward",
@@ -265,6 +369,9 @@ CODE_RULES: tuple[Rule, ...] = (
         (),
         _check_forward,
         _repair_forward,
+        "warning",
+        f'StartGather "cannot be used with <Forward>": no fact says the document is refused rather '
+        f"than the gather not running during the forward ({_DOCS}startGather)",
     ),
 )
 _DOCUMENT_RULES = tuple(rule for rule in CODE_RULES if not rule.tags)
@@ -273,6 +380,26 @@ for _rule in CODE_RULES:
     for _tag in _rule.tags:
         _BY_TAG[_tag] = (*_BY_TAG.get(_tag, ()), _rule)
 _TAGS = tuple(_BY_TAG)
+
+#: Every rule the validator can report, in report order, with its severity and fact.
+#: ``too-many-problems`` closes a list cut at :data:`conformance.bxml.validator.MAX_REPORTED`.
+RULE_TABLE: tuple[RuleFact, ...] = (
+    *_PARSE_AND_GRAMMAR,
+    *(RuleFact(rule.name, rule.severity, rule.fact) for rule in CODE_RULES if rule.name != "missing-text"),
+    RuleFact(
+        "too-many-problems",
+        "error",
+        "the list of problems is cut after the first ones so that validation takes bounded time: "
+        + _SAFETY.split(" (")[0],
+    ),
+)
+_SEVERITIES: dict[str, Severity] = {fact.name: fact.severity for fact in RULE_TABLE}
+#: Rules whose problems are warnings: the platform accepts the document.
+WARNING_RULES: frozenset[str] = frozenset(name for name, sev in _SEVERITIES.items() if sev == "warning")
+#: Error rules that are safety limits of this project, not documented refusals of the platform:
+#: the simulator and the validator refuse such documents, a conformance suite does not demand that
+#: a real target does.
+PROJECT_LIMITS: frozenset[str] = frozenset(fact.name for fact in RULE_TABLE if _SAFETY in fact.fact)
 
 
 def check_rules(root: etree._Element, context: str) -> Iterator[BxmlError]:

@@ -1,16 +1,21 @@
-"""XSD validation: lxml as the fast yes/no, xmlschema to explain a no, both on ``xsd/bxml.xsd``.
+"""XSD validation: lxml as the fast yes/no, then words for a no, both on ``xsd/bxml.xsd``.
 
-A valid document costs one libxml2 pass.  For an invalid one, xmlschema (loaded once, on first
-need) lists every problem, and each is given a stable rule name from the kind of XSD component
-that failed.  Should xmlschema see nothing wrong where libxml2 did, libxml2's own log is used.
+A valid document costs one libxml2 pass.  An invalid one is explained by xmlschema (loaded
+once, on first need), which lists every problem in the best words, but only while that is cheap:
+xmlschema's cost grows with the document, and faster than linearly with the errors of one element
+(2,000 unknown attributes took 35 s).  Beyond ``_XMLSCHEMA_BOUNDS``, or should xmlschema fail or
+see nothing, libxml2's own error log is translated instead: linear, in the same rule names, but
+it may stop checking an element's children at the first one out of place.  Either way at most
+``limit`` problems are listed and the rest are only counted.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
+from itertools import islice
 from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
@@ -22,10 +27,26 @@ from conformance.resources import xsd_path
 
 __all__ = ["lxml_schema", "schema_errors", "xmlschema_schema"]
 
+#: xmlschema explains a document only within these bounds: serialised bytes, libxml2 log
+#: entries, elements, and attributes on any one element.
+_XMLSCHEMA_BOUNDS = (8192, 20, 300, 40)
+
 _local = threading.local()
 _ATTRIBUTE_REASON = re.compile(r"^attribute (\S+?)=(?:'[^']*'|\"[^\"]*\"):\s*")
 _LIBXML_ATTRIBUTE = re.compile(r"^Element '[^']*', attribute '([^']+)': ")
-_LIBXML_ELEMENT = re.compile(r"^Element '[^']*': ")
+_LIBXML_QUOTED = re.compile(r"attribute '([^']+)'")
+_LIBXML_DETAILS = {
+    "SCHEMAV_CVC_MININCLUSIVE_VALID": "is too small",
+    "SCHEMAV_CVC_MINEXCLUSIVE_VALID": "is too small",
+    "SCHEMAV_CVC_MAXINCLUSIVE_VALID": "is too large",
+    "SCHEMAV_CVC_MAXEXCLUSIVE_VALID": "is too large",
+    "SCHEMAV_CVC_ENUMERATION_VALID": "is not one of the allowed values",
+    "SCHEMAV_CVC_PATTERN_VALID": "does not have the allowed form",
+    "SCHEMAV_CVC_MINLENGTH_VALID": "is too short",
+    "SCHEMAV_CVC_MAXLENGTH_VALID": "is too long",
+    "SCHEMAV_CVC_LENGTH_VALID": "has the wrong length",
+}
+_COUNT_ELEMENTS = etree.XPath("count(//*)")
 _RANGE_FACETS = {
     "XsdMinInclusiveFacet",
     "XsdMaxInclusiveFacet",
@@ -71,22 +92,43 @@ def xmlschema_schema() -> Any:
     return xmlschema.XMLSchema10(str(xsd_path()), defuse="always")
 
 
-def schema_errors(root: etree._Element) -> Iterator[BxmlError]:
-    """Every XSD violation in ``root`` (empty when the document is valid to the XSD)."""
+def schema_errors(root: etree._Element, limit: int) -> tuple[list[BxmlError], int]:
+    """The XSD violations in ``root``: at most ``limit`` of them, and how many more were found.
+
+    Both empty when the document is valid to the XSD.
+    """
     schema = lxml_schema()
     if schema.validate(root):
-        return
+        return [], 0
     log = list(schema.error_log)
+    if _within_xmlschema_bounds(root, log):
+        try:
+            explained = _unique(_explain(root))
+        except Exception:  # xmlschema only words the answer; libxml2's log can word it too
+            explained = []
+        if explained:
+            return explained[:limit], max(0, len(explained) - limit)
+    return _from_libxml(root, log, limit)
+
+
+def _within_xmlschema_bounds(root: etree._Element, log: list[Any]) -> bool:
+    max_bytes, max_entries, max_elements, max_attributes = _XMLSCHEMA_BOUNDS
+    if len(log) > max_entries or int(_COUNT_ELEMENTS(root)) > max_elements:
+        return False
+    if any(len(element.attrib) > max_attributes for element in root.iter()):
+        return False
+    return len(etree.tostring(root)) <= max_bytes
+
+
+def _unique(errors: Iterable[BxmlError]) -> list[BxmlError]:
     seen: set[tuple[str, str, str]] = set()
-    found = False
-    for error in _explain(root):
+    found: list[BxmlError] = []
+    for error in errors:
         key = (error.rule, error.path, error.message)
         if key not in seen:
             seen.add(key)
-            found = True
-            yield error
-    if not found:
-        yield from _from_libxml(root, log)
+            found.append(error)
+    return found
 
 
 # ---- xmlschema errors -> rules ------------------------------------------------------------
@@ -139,7 +181,8 @@ def _classify(issue: Any) -> BxmlError | None:
 
 def _children_error(issue: Any, element: etree._Element, decl: ElementDecl | None, reason: str) -> BxmlError:
     index = getattr(issue, "index", None)
-    children = [c for c in element if isinstance(c.tag, str)]
+    upto = index + 1 if isinstance(index, int) else 0
+    children = list(islice((c for c in element if isinstance(c.tag, str)), upto))
     if "not complete" in reason or not isinstance(index, int) or index >= len(children):
         low = decl.min_children if decl is not None else 1
         expected = ", ".join(decl.children) if decl is not None else "more children"
@@ -205,34 +248,82 @@ def _at(element: etree._Element, rule: str, message: str) -> BxmlError:
     return BxmlError(rule=rule, path=element_path(element), line=element.sourceline, message=message)
 
 
-# ---- libxml2 log -> rules (fallback) ------------------------------------------------------
-def _from_libxml(root: etree._Element, log: list[Any]) -> Iterator[BxmlError]:
+# ---- libxml2 log -> rules ----------------------------------------------------------------------
+def _from_libxml(root: etree._Element, log: list[Any], limit: int) -> tuple[list[BxmlError], int]:
+    """Translate libxml2's log: the first ``limit`` distinct problems, and the count of the rest.
+
+    Problems are told apart by the log alone (element path, attribute, kind), so counting the
+    unlisted ones costs nothing per element.
+    """
     tree = root.getroottree()
+    found: list[BxmlError] = []
+    seen: set[tuple[str, str, str]] = set()
+    unlisted = 0
     for entry in log:
-        found = tree.xpath(entry.path) if entry.path else []
-        element = (
-            found[0] if isinstance(found, list) and found and isinstance(found[0], etree._Element) else root
-        )
         message = str(entry.message)
         kind = str(entry.type_name)
-        attribute = _LIBXML_ATTRIBUTE.match(message)
-        detail = _LIBXML_ATTRIBUTE.sub("", _LIBXML_ELEMENT.sub("", message))
-        if kind == "SCHEMAV_ELEMENT_CONTENT":
-            parent = element.getparent()
-            if "Missing child" in message or parent is None:
-                rule = "too-few-children"
-            else:
-                decl = grammar().elements.get(str(parent.tag))
-                yield _unexpected_child(parent, element, decl)
-                continue
-        elif kind == "SCHEMAV_CVC_COMPLEX_TYPE_3_2_1":
-            rule = "unknown-attribute"
-        elif kind == "SCHEMAV_CVC_COMPLEX_TYPE_4":
-            rule = "missing-attribute"
-        elif kind.startswith("SCHEMAV_CVC_COMPLEX_TYPE_2"):
-            rule = "forbidden-child" if len(element) else "unexpected-text"
-        elif attribute is not None:
-            rule = "attribute-range" if kind in _LIBXML_RANGE else "attribute-value"
-        else:
-            rule = "text-value" if (element.text or "").strip() else "missing-text"
-        yield BxmlError(rule=rule, path=element_path(element), line=entry.line, message=detail)
+        quoted = _LIBXML_QUOTED.search(message)
+        key = (str(entry.path), quoted.group(1) if quoted else "", _category(kind))
+        if key in seen:
+            continue
+        seen.add(key)
+        if len(found) >= limit:
+            unlisted += 1
+            continue
+        found.append(_libxml_error(_element_at(tree, root, entry), message, kind))
+    return found, unlisted
+
+
+def _category(kind: str) -> str:
+    """Log entries of one kind of fault share a category (a bad value may be logged twice)."""
+    if kind in _LIBXML_DETAILS or kind.startswith(("SCHEMAV_CVC_DATATYPE", "SCHEMAV_CVC_ATTRIBUTE")):
+        return "value"
+    return kind
+
+
+def _element_at(tree: Any, root: etree._Element, entry: Any) -> etree._Element:
+    try:
+        found = tree.xpath(entry.path) if entry.path else []
+    except etree.XPathError:  # a prefix libxml2 printed that the XPath engine cannot resolve
+        found = []
+    if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+        return found[0]
+    line = entry.line
+    return next((e for e in root.iter() if e.sourceline == line), root)
+
+
+def _libxml_error(element: etree._Element, message: str, kind: str) -> BxmlError:
+    tag = element.tag if isinstance(element.tag, str) else str(element.tag)
+    decl = grammar().elements.get(tag)
+    if kind == "SCHEMAV_ELEMENT_CONTENT":
+        parent = element.getparent()
+        if "Missing child" in message or parent is None:
+            low = decl.min_children if decl is not None else 1
+            expected = ", ".join(decl.children) if decl is not None else "more children"
+            return _at(element, "too-few-children", f"<{tag}> needs at least {low} of: {expected}")
+        return _unexpected_child(parent, element, grammar().elements.get(str(parent.tag)))
+    if kind == "SCHEMAV_CVC_ELT_1":
+        return _at(element, "wrong-root", f"<{tag}> is not a BXML root")
+    quoted = _LIBXML_QUOTED.search(message)
+    if kind.startswith("SCHEMAV_CVC_COMPLEX_TYPE_3_2") or kind == "SCHEMAV_CVC_COMPLEX_TYPE_4":
+        name = quoted.group(1) if quoted else "?"
+        missing = kind == "SCHEMAV_CVC_COMPLEX_TYPE_4"
+        return _attribute_group_error(element, decl, f"'{name}' " + ("missing" if missing else "not allowed"))
+    if kind == "SCHEMAV_CVC_COMPLEX_TYPE_2_2":
+        child = next((c for c in element if isinstance(c.tag, str)), None)
+        if child is not None:
+            return _unexpected_child(element, child, decl)
+    if kind.startswith("SCHEMAV_CVC_COMPLEX_TYPE_2"):
+        return _at(element, "unexpected-text", f"<{tag}> may not contain text here")
+    detail = _LIBXML_DETAILS.get(kind, "is not of the right type")
+    attribute = _LIBXML_ATTRIBUTE.match(message)
+    if attribute is not None:
+        name = attribute.group(1)
+        rule = "attribute-range" if kind in _LIBXML_RANGE else "attribute-value"
+        value = element.get(_clark(name), "")
+        return _at(element, rule, f"<{tag}> {_display(name)}={_quote(value)} {detail}{_allowed(decl, name)}")
+    text = (element.text or "").strip()
+    allowed = f"; allowed: {decl.text.describe()}" if decl is not None and decl.text is not None else ""
+    if not text:
+        return _at(element, "missing-text", f"<{tag}> needs text content{allowed}")
+    return _at(element, "text-value", f"<{tag}> text {_quote(text)} {detail}{allowed}")

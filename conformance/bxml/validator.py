@@ -1,4 +1,11 @@
-"""The validation primitive :func:`iter_errors`, and :func:`validate` / :func:`is_valid` over it."""
+"""The validation primitives: :func:`iter_problems` (errors and warnings, each with its
+``severity``), :func:`iter_errors` (errors only: what makes the platform refuse a document),
+:func:`iter_warnings`, and :func:`validate` / :func:`is_valid` over them.
+
+Every call takes bounded time on any input the size limit lets through: at most
+:data:`MAX_REPORTED` problems are listed, and one closing ``too-many-problems`` error counts the
+rest.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +17,53 @@ from conformance.bxml.parsing import element_path, parse
 from conformance.bxml.rules import check_context, check_rules
 from conformance.bxml.schema import lxml_schema, schema_errors
 
-__all__ = ["is_valid", "iter_errors", "validate"]
+__all__ = ["MAX_REPORTED", "is_valid", "iter_errors", "iter_problems", "iter_warnings", "validate"]
+
+#: Most problems listed for one document (errors and warnings together).
+MAX_REPORTED = 100
 
 _ROOTS = frozenset(grammar().roots)
 
 
-def iter_errors(document: str | bytes, context: str = "call") -> Iterator[BxmlError]:
-    """Yield every problem in ``document`` as BXML of ``context``, in a stable order.
+def iter_problems(document: str | bytes, context: str = "call") -> Iterator[BxmlError]:
+    """Yield every problem in ``document`` as BXML of ``context``, errors and warnings alike.
 
-    ``context`` is ``"call"`` (every verb), ``"conference"`` or ``"transferAnswer"``; any other
-    raises :class:`~conformance.bxml.errors.UnknownContextError` (a ``ValueError``) at once.
-    Parse-level problems (size, encoding, DTD, well-formedness, depth) end the list; after
-    that come grammar (XSD) problems, then the rules XSD cannot say.
+    Each carries its ``severity``.  ``context`` is ``"call"`` (every verb), ``"conference"`` or
+    ``"transferAnswer"``; any other raises
+    :class:`~conformance.bxml.errors.UnknownContextError` (a ``ValueError``) at once.  Parse-level
+    problems (size, encoding, DTD, well-formedness, depth) end the list; after that come grammar
+    (XSD) problems, then the rules XSD cannot say.  For any ``str`` or ``bytes`` this yields
+    :class:`BxmlError` records and raises nothing.
     """
     check_context(context)
-    return _iter_errors(document, context)
+    return _iter_problems(document, context)
 
 
-def _iter_errors(document: str | bytes, context: str) -> Iterator[BxmlError]:
+def iter_errors(document: str | bytes, context: str = "call") -> Iterator[BxmlError]:
+    """Yield the errors of ``document``: the problems for which the platform refuses it.
+
+    Warnings (see :func:`iter_warnings`) are left out.  Same order and contract as
+    :func:`iter_problems`.
+    """
+    check_context(context)
+    return (error for error in _iter_problems(document, context) if error.severity == "error")
+
+
+def iter_warnings(document: str | bytes, context: str = "call") -> Iterator[BxmlError]:
+    """Yield the warnings of ``document``: problems the platform accepts (an ignored attribute, a
+    documented requirement whose enforcement is not confirmed).  A document that cannot be parsed
+    has no warnings, only errors."""
+    check_context(context)
+    return (error for error in _iter_problems(document, context) if error.severity == "warning")
+
+
+def _iter_problems(document: str | bytes, context: str) -> Iterator[BxmlError]:
     try:
         root = parse(document)
     except BxmlValidationError as exc:
         yield from exc.errors
         return
-    roots = _ROOTS
-    if root.tag not in roots:
+    if root.tag not in _ROOTS:
         yield BxmlError(
             rule="wrong-root",
             path=element_path(root),
@@ -43,19 +72,42 @@ def _iter_errors(document: str | bytes, context: str) -> Iterator[BxmlError]:
             + " or ".join(f"<{name}>" for name in grammar().roots),
         )
         return
-    yield from schema_errors(root)
-    yield from check_rules(root, context)
+    listed, unlisted_errors = schema_errors(root, MAX_REPORTED)
+    yield from listed
+    room = MAX_REPORTED - len(listed)
+    unlisted_warnings = 0
+    for error in check_rules(root, context):
+        if room > 0:
+            room -= 1
+            yield error
+        elif error.severity == "error":
+            unlisted_errors += 1
+        else:
+            unlisted_warnings += 1
+    if unlisted_errors or unlisted_warnings:
+        # An error when an error went unlisted; otherwise the document is still valid.
+        yield BxmlError(
+            rule="too-many-problems",
+            path="",
+            line=None,
+            message=f"{unlisted_errors + unlisted_warnings} more problem(s) not listed "
+            f"({unlisted_errors} error(s)); the first {MAX_REPORTED} are",
+            severity="error" if unlisted_errors else "warning",
+        )
 
 
 def validate(document: str | bytes, context: str = "call") -> None:
-    """Raise :class:`BxmlValidationError` listing every problem, or return if there are none."""
+    """Raise :class:`BxmlValidationError` listing every error, or return if there are none.
+
+    Warnings do not make a document invalid.
+    """
     errors = list(iter_errors(document, context))
     if errors:
         raise BxmlValidationError(errors)
 
 
 def is_valid(document: str | bytes, context: str = "call") -> bool:
-    """``True`` when ``document`` has no problem at all as BXML of ``context``.
+    """``True`` when ``document`` has no error as BXML of ``context`` (warnings allowed).
 
     The same answer as ``not any(iter_errors(document, context))``, reached without building
     explanations: an invalid document never loads xmlschema here.
@@ -67,4 +119,4 @@ def is_valid(document: str | bytes, context: str = "call") -> bool:
         return False
     if root.tag not in _ROOTS or not lxml_schema().validate(root):
         return False
-    return not any(check_rules(root, context))
+    return not any(error.severity == "error" for error in check_rules(root, context))
