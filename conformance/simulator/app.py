@@ -10,8 +10,8 @@ validators are plain functions, and the log middleware is pure ASGI.
 
 Every answer that is not a success is a ``voiceApiError`` JSON body, including unknown paths (404),
 methods (405 with ``Allow``) and anything that escapes a handler (500 ``internal-error``, logged
-with rule ``internal-error``): no bare 500 ever leaves the app.  A request body must arrive within
-``body_timeout`` seconds (408 otherwise), and ``/_sim/`` is guarded by
+with rule ``internal-error``): no bare 500 ever leaves the app.  Headers are capped (431) and a
+request body must arrive within ``body_timeout`` seconds (408 otherwise), and ``/_sim/`` is guarded by
 :class:`~conformance.simulator.control.ControlGuard` (loopback only, or the control token).
 The token endpoint answers RFC 6749 errors instead (see :mod:`conformance.simulator.oauth`); it is
 logged like any Voice API request, without its query string, and the log never holds a secret, a
@@ -63,7 +63,7 @@ from conformance.simulator.ops_recordings import OPERATIONS as RECORDING_OPERATI
 from conformance.simulator.ratelimit import RateLimiter
 from conformance.simulator.runtime import Operation, Runtime, json_response
 from conformance.simulator.store import RequestRecord, Store
-from conformance.simulator.transport import SCOPE_LEGACY_BASIC, BodyDeadline
+from conformance.simulator.transport import SCOPE_LEGACY_BASIC, RequestBounds
 
 __all__ = ["API_PREFIX", "OPERATIONS", "EngineFactory", "RequestListener", "create_app", "format_record"]
 
@@ -250,7 +250,7 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(RequestLog, runtime=runtime, listener=listener),
-            Middleware(BodyDeadline, seconds=config.body_timeout),
+            Middleware(RequestBounds, seconds=config.body_timeout),
             Middleware(ControlGuard, token=config.control_token),
             Middleware(FastDispatch, runtime=runtime, operations=OPERATIONS),
         ],

@@ -11,7 +11,8 @@ within ``header_timeout`` seconds of the first byte (or of the connection); at m
 ``max_connections`` connections are open at once (more are answered 503 and closed at once, so
 the process never runs out of descriptors); and a request h11 cannot parse (bad
 ``Content-Length``, bad chunking, oversized headers) gets a ``voiceApiError`` JSON body, not
-text/plain.  The request body's deadline is :class:`~conformance.simulator.transport.BodyDeadline`.
+text/plain.  The header size cap and the body deadline are
+:class:`~conformance.simulator.transport.RequestBounds`.
 """
 
 from __future__ import annotations

@@ -44,9 +44,10 @@ from conformance.simulator.oauth import (
 from conformance.simulator.store import Store
 
 __all__ = [
+    "MAX_HEADER_BYTES",
     "SCOPE_LEGACY_BASIC",
-    "BodyDeadline",
     "BodyTimeout",
+    "RequestBounds",
     "authenticate",
     "base_url",
     "read_json",
@@ -59,6 +60,7 @@ _API_PREFIX = "/api/v2"
 SCOPE_LEGACY_BASIC = "bw.legacy-basic"
 _BASIC_CHALLENGE = f'Basic realm="{REALM}"'
 _DIGITS = re.compile(r"[0-9]{1,64}")
+MAX_HEADER_BYTES = 32 * 1024  # all header lines of a request together (nginx's default large buffers)
 
 
 def authenticate(request: Request, store: Store, account_id: str, tokens: TokenAuthority) -> Account:
@@ -156,13 +158,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-class BodyDeadline:
-    """Pure ASGI middleware: a request body must arrive whole within ``seconds`` of its headers.
+class RequestBounds:
+    """Pure ASGI middleware: headers of at most :data:`MAX_HEADER_BYTES`, and a request body that
+    arrives whole within ``seconds`` of its headers.
 
-    A client that sends its body slowly (or never finishes it) gets 408 with a ``voiceApiError``
-    body and ``Connection: close`` when the handler is reading the body; nothing holds the
-    connection longer than the deadline.  Reading after the body is complete (listening for a
-    disconnect) is not limited.
+    Oversized headers get 431; a client that sends its body slowly (or never finishes it) gets 408
+    when the handler is reading the body; both with a ``voiceApiError`` body and ``Connection:
+    close``, so nothing holds the connection longer than the deadline.  Reading after the body is
+    complete (listening for a disconnect) is not limited.
     """
 
     def __init__(self, app: ASGIApp, seconds: float) -> None:
@@ -172,6 +175,14 @@ class BodyDeadline:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if sum(len(name) + len(value) + 4 for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+            too_big = ApiError(
+                431, f"The request headers exceed {MAX_HEADER_BYTES} bytes", rule="headers-too-large",
+                headers={"Connection": "close"},
+            )  # fmt: skip
+            scope[SCOPE_RULE], scope[SCOPE_DESCRIPTION] = too_big.rule, too_big.description
+            await too_big.response()(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.seconds
