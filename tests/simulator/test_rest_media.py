@@ -13,6 +13,8 @@ from conformance.simulator import Simulator
 from .conftest import (
     ACCOUNT,
     AUTH,
+    OTHER,
+    OTHER_AUTH,
     RecordingEngine,
     seed_call,
     seed_conference,
@@ -88,6 +90,7 @@ def test_mp3_media_type_and_transcription_request(quiet_sim: Simulator, quiet_cl
     assert args[2] == "x"
     assert rec.transcription is not None
     assert rec.transcription.id.startswith("t-")
+    assert len(rec.transcription.id) == 38  # t- + a UUID, the documented recording transcription id
     assert rec.transcription.status == "processing"
 
 
@@ -124,6 +127,7 @@ def test_conferences_members_and_their_recordings(quiet_sim: Simulator, quiet_cl
     recs = quiet_client.get(f"{base}/{conf.id}/recordings").json()
     assert [r["recordingId"] for r in recs] == [rec.recording_id]
     assert recs[0]["conferenceId"] == conf.id
+    assert (recs[0]["name"], recs[0]["recordingName"]) == ("weekly-sync", "conf-recording")
     media = quiet_client.get(f"{base}/{conf.id}/recordings/{rec.recording_id}/media")
     assert media.headers["content-type"] == "audio/vnd.wave"
     assert media.content == rec.media
@@ -195,3 +199,44 @@ def test_recordings_of_other_calls_are_not_reachable(quiet_sim: Simulator) -> No
         r = c.get(f"/accounts/{ACCOUNT}/calls/{b.call_id}/recordings/{rec.recording_id}")
         assert r.status_code == 404
         assert r.json()["description"] == f"Recording [{rec.recording_id}] not found"
+
+
+def test_lists_under_an_unknown_parent_are_empty_but_single_resources_are_not_found(
+    quiet_sim: Simulator, quiet_client: httpx.Client
+) -> None:
+    # The live API answers listCallRecordings for a call it does not know with 200 [] (the official
+    # SDK's smoke test asserts it); conference recordings are listed the same way.  A call or
+    # conference of another account is unknown here: it lists nothing and leaks nothing.
+    store = quiet_sim.store
+    theirs = seed_call(store, account=OTHER)
+    seed_transcribed(store, theirs)
+    their_conf, their_rec = seed_conference(store, theirs, name="their-room")
+    unknown_call = "c-00000000-00000000-0000-4000-8000-000000000000"
+    unknown_conf = "conf-00000000-00000000-0000-4000-8000-000000000000"
+    for path in (
+        f"/accounts/{ACCOUNT}/calls/{unknown_call}/recordings",
+        f"/accounts/{ACCOUNT}/calls/not a call id/recordings",
+        f"/accounts/{ACCOUNT}/calls/{theirs.call_id}/recordings",
+        f"/accounts/{ACCOUNT}/conferences/{unknown_conf}/recordings",
+        f"/accounts/{ACCOUNT}/conferences/{their_conf.id}/recordings",
+    ):
+        r = quiet_client.get(path)
+        assert (r.status_code, r.json()) == (200, []), path
+    with httpx.Client(base_url=quiet_sim.base_url, auth=OTHER_AUTH) as them:
+        listed = them.get(f"/accounts/{OTHER}/calls/{theirs.call_id}/recordings").json()
+        assert len(listed) == 1
+        assert [
+            r["recordingId"]
+            for r in them.get(f"/accounts/{OTHER}/conferences/{their_conf.id}/recordings").json()
+        ] == [their_rec.recording_id]
+    for path in (
+        f"/accounts/{ACCOUNT}/calls/{unknown_call}",
+        f"/accounts/{ACCOUNT}/calls/{unknown_call}/recordings/{their_rec.recording_id}",
+        f"/accounts/{ACCOUNT}/conferences/{unknown_conf}",
+        f"/accounts/{ACCOUNT}/conferences/{their_conf.id}/recordings/{their_rec.recording_id}",
+        # no source shows the live answer for this list, whose description does not say "empty"
+        f"/accounts/{ACCOUNT}/calls/{unknown_call}/transcriptions",
+    ):
+        r = quiet_client.get(path)
+        assert r.status_code == 404, path
+        assert r.json()["description"].endswith("not found"), r.text

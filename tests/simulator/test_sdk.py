@@ -93,6 +93,7 @@ def test_conferences_api(api: Any, sdk_sim: Simulator) -> None:
     assert [r.recording_id for r in recs] == [rec.recording_id]
     meta = conferences.get_conference_recording(ACCOUNT, conf.id, rec.recording_id)
     assert meta.conference_id == conf.id
+    assert (meta.name, meta.recording_name) == ("sdk-conf", rec.name)
     media = conferences.download_conference_recording(ACCOUNT, conf.id, rec.recording_id)
     assert bytes(media) == rec.media
     conferences.update_conference(
@@ -112,6 +113,7 @@ def test_recordings_api(api: Any, sdk_sim: Simulator) -> None:
     assert [r.recording_id for r in recordings.list_call_recordings(ACCOUNT, call.call_id)] == [
         rec.recording_id
     ]
+    assert recordings.list_call_recordings(ACCOUNT, "c-unknown") == []
     meta = recordings.get_call_recording(ACCOUNT, call.call_id, rec.recording_id)
     assert meta.transcription.status == "available"
     assert meta.duration == "PT2S"

@@ -218,13 +218,14 @@ def _complete_recorded_call(s: Smoke) -> tuple[str, str]:
     return test_id, call_id
 
 
-def _transcribe(s: Smoke, test_id: str, call_id: str, recording_id: str) -> None:
+def _transcribe(s: Smoke, test_id: str, call_id: str, recording_id: str) -> dict[str, Any]:
+    """Ask for a transcription and wait for it (Manteca's "callTranscribed"): the webhook's body."""
     request = bandwidth.TranscribeRecording(callback_url=s.app.url("/transcriptions"), tag=test_id)
     response = s.recordings().transcribe_call_recording_with_http_info(
         ACCOUNT, call_id, recording_id, request
     )
     assert response.status_code == 204
-    s.app.wait_event("transcriptionAvailable", timeout=WAIT, recordingId=recording_id)
+    return s.app.wait_event("transcriptionAvailable", timeout=WAIT, recordingId=recording_id)[0].body
 
 
 def _validate_recording(recording: Any, call_id: str) -> None:
@@ -392,8 +393,17 @@ def test_successful_call_recording(s: Smoke) -> None:
 
     media = recordings.download_call_recording(ACCOUNT, call_id, recording_id)
     assert bytes(media)[:4] == b"RIFF"
+    # Beyond the smoke test: the webhooks' URLs are the REST ones (under /api/v2, as the live API's).
+    state_url = f"{_api_base(s.sim)}/accounts/{ACCOUNT}/calls/{call_id}"
+    available = s.app.wait_event("recordingAvailable", callId=call_id)[0].body
+    assert (available["callUrl"], available["mediaUrl"]) == (state_url, one.data.media_url)
 
-    _transcribe(s, test_id, call_id, recording_id)
+    transcribed = _transcribe(s, test_id, call_id, recording_id)
+    # ... and a recording transcription's id is t- + a UUID, in the webhook as in the metadata
+    transcription_id = transcribed["transcription"]["id"]
+    assert len(transcription_id) == 38
+    metadata = recordings.get_call_recording(ACCOUNT, call_id, recording_id)
+    assert metadata.transcription.id == transcription_id
     transcription = recordings.get_recording_transcription_with_http_info(ACCOUNT, call_id, recording_id)
     assert transcription.status_code == 200
     assert len(transcription.data.transcripts) == 1
