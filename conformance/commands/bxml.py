@@ -1,6 +1,8 @@
 """``bw-conformance bxml``: validate BXML files, or generate valid and deliberately broken BXML.
 
-Exit codes: 0 every document valid, 1 some document invalid, 2 an unreadable file or bad usage.
+Exit codes: 0 every document valid, 1 some document invalid (with ``--strict``: or with warnings),
+2 an unreadable file, an internal error of the validator, or bad usage.  Each file gets its verdict
+whatever happens with the others.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from conformance.bxml import CONTEXTS, iter_errors
+from conformance.bxml import CONTEXTS, MAX_DOCUMENT_BYTES, BxmlError
+from conformance.bxml.validator import iter_problems
 
 __all__ = ["command"]
 
@@ -23,24 +26,38 @@ def command() -> None:
 
 
 def _read(name: str) -> bytes:
+    """The file's bytes, at most one more than BXML's size limit (enough to say it is too large;
+    a device or an endless pipe is not read to its end)."""
     if name == "-":
-        return sys.stdin.buffer.read()
-    return Path(name).read_bytes()
+        return sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
+    with Path(name).open("rb") as file:
+        return file.read(MAX_DOCUMENT_BYTES + 1)
+
+
+def _line(shown: str, problem: BxmlError) -> str:
+    at = f" (at {problem.path})" if problem.path else ""
+    kind = "warning: " if problem.severity == "warning" else ""
+    # Problems with the whole document (size, encoding) are reported on line 1.
+    return f"{shown}:{problem.line or 1}: {kind}{problem.rule}: {problem.message}{at}"
 
 
 @command.command(name="validate")
 @click.option(
     "--context", "context", type=_CONTEXT, default="call", show_default=True, help="Where the BXML runs."
 )
-@click.option("--quiet", "-q", is_flag=True, help="Print only the errors, no summary.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the problems, no summary.")
+@click.option("--strict", is_flag=True, help="Warnings make a document fail too (exit 1).")
 @click.argument("files", nargs=-1, required=True)
-def validate_command(context: str, quiet: bool, files: tuple[str, ...]) -> None:
+def validate_command(context: str, quiet: bool, strict: bool, files: tuple[str, ...]) -> None:
     """Validate BXML FILES ("-" reads standard input).
 
-    Prints FILE:LINE: rule: message for each problem.  Exit 0 when all are valid, 1 when any is
-    invalid, 2 when a file cannot be read.
+    Prints FILE:LINE: rule: message for each error, and FILE:LINE: warning: rule: message for
+    each warning (the platform accepts the document, but it probably does not do what was
+    meant).  Exit 0 when no document has an error, 1 when one has (or, with --strict, a
+    warning), 2 when a file cannot be read or the validator fails on one (the other files are
+    still checked).
     """
-    unreadable = invalid = problems = 0
+    unreadable = crashed = invalid = errors = warnings = 0
     for name in files:
         shown = "<stdin>" if name == "-" else name
         try:
@@ -49,23 +66,30 @@ def validate_command(context: str, quiet: bool, files: tuple[str, ...]) -> None:
             click.echo(f"{shown}: cannot read: {exc.strerror or exc}", err=True)
             unreadable += 1
             continue
-        errors = list(iter_errors(data, context))
-        if errors:
+        try:
+            problems = list(iter_problems(data, context))
+        except Exception as exc:  # a bug of the validator: this file's verdict, not the batch's
+            click.echo(f"{shown}: internal error of the validator: {type(exc).__name__}: {exc}", err=True)
+            crashed += 1
+            continue
+        found = sum(1 for p in problems if p.severity == "error")
+        errors += found
+        warnings += len(problems) - found
+        if found or (strict and problems):
             invalid += 1
-            problems += len(errors)
-        for error in errors:
-            at = f" (at {error.path})" if error.path else ""
-            # Problems with the whole document (size, encoding) are reported on line 1.
-            click.echo(f"{shown}:{error.line or 1}: {error.rule}: {error.message}{at}")
+        for problem in problems:
+            click.echo(_line(shown, problem))
     if not quiet:
-        checked = len(files) - unreadable
+        checked = len(files) - unreadable - crashed
         click.echo(
-            f"{checked} document(s) checked as {context} BXML: {invalid} invalid, {problems} problem(s)"
-            + (f", {unreadable} unreadable" if unreadable else ""),
+            f"{checked} document(s) checked as {context} BXML: {invalid} invalid, {errors} error(s), "
+            f"{warnings} warning(s)"
+            + (f", {unreadable} unreadable" if unreadable else "")
+            + (f", {crashed} not checked (internal error)" if crashed else ""),
             err=True,
         )
     context_obj = click.get_current_context()
-    if unreadable:
+    if unreadable or crashed:
         context_obj.exit(2)
     if invalid:
         context_obj.exit(1)

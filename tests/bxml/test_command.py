@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from conformance.bxml import is_valid
+from conformance.bxml import MAX_DOCUMENT_BYTES, BxmlError, is_valid
 from conformance.cli import main
 
 GOOD = '<?xml version="1.0" encoding="UTF-8"?>\n<Response><SpeakSentence>Hi.</SpeakSentence></Response>\n'
@@ -125,3 +127,61 @@ def test_generate_bad_usage_exits_2() -> None:
     )
     assert runner.invoke(main, ["bxml", "generate", "--invalid", "--rule", "nope"]).exit_code == 2
     assert runner.invoke(main, ["bxml", "generate", "--count", "0"]).exit_code == 2
+
+
+WARNED = "<Response><Forward to='+15551230000' diversionReason='away'/></Response>\n"
+
+
+def test_warnings_are_printed_but_do_not_fail_unless_strict(tmp_path: Path) -> None:
+    warned = _write(tmp_path, "warned.xml", WARNED)
+    result = CliRunner().invoke(main, ["bxml", "validate", warned])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{warned}:1: warning: diversion-reason-without-stack: ")
+    assert "0 invalid, 0 error(s), 1 warning(s)" in result.stderr
+    strict = CliRunner().invoke(main, ["bxml", "validate", "--strict", warned])
+    assert strict.exit_code == 1
+    assert "1 invalid" in strict.stderr
+
+
+def test_a_crash_on_one_file_is_exit_2_and_the_others_get_their_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance.commands import bxml as command
+
+    real = command.iter_problems
+
+    def flaky(document: bytes, context: str) -> Iterator[BxmlError]:
+        if b"Crash" in document:
+            raise RuntimeError("boom")
+        return real(document, context)
+
+    monkeypatch.setattr(command, "iter_problems", flaky)
+    crash = _write(tmp_path, "crash.xml", "<Response><Crash/></Response>")
+    bad = _write(tmp_path, "bad.xml", BAD)
+    good = _write(tmp_path, "good.xml", GOOD)
+    result = CliRunner().invoke(main, ["bxml", "validate", crash, bad, good])
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"{crash}: internal error of the validator: RuntimeError: boom" in result.stderr
+    assert "Traceback" not in result.output
+    assert f"{bad}:2: attribute-range" in result.stdout
+    assert "2 document(s) checked" in result.stderr
+    assert "1 not checked (internal error)" in result.stderr
+
+
+def test_directories_and_missing_files_are_named_and_exit_2(tmp_path: Path) -> None:
+    good = _write(tmp_path, "good.xml", GOOD)
+    result = CliRunner().invoke(main, ["bxml", "validate", str(tmp_path), str(tmp_path / "nope.xml"), good])
+    assert result.exit_code == 2
+    assert f"{tmp_path}: cannot read: " in result.stderr
+    assert "nope.xml: cannot read: " in result.stderr
+    assert "1 document(s) checked" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_only_one_byte_past_the_limit_is_read(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.xml"
+    huge.write_bytes(b"<Response>" + b" " * (10 * MAX_DOCUMENT_BYTES))
+    result = CliRunner().invoke(main, ["bxml", "validate", "-q", str(huge)])
+    assert result.exit_code == 1
+    assert f"document is {MAX_DOCUMENT_BYTES + 1} bytes" in result.stdout
