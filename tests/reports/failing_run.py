@@ -55,7 +55,7 @@ class FailedRun:
         return [json.loads(line) for line in self.text("events.ndjson").splitlines()]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def failed_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FailedRun]:
     work = tmp_path_factory.mktemp("failed-run")
     reports = work / "reports"
