@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from conformance.bxml.grammar import SimpleType, python_pattern
 
-__all__ = ["rarely", "value_strategy", "words", "xml_text"]
+__all__ = ["LOCALES", "rarely", "value_strategy", "words", "xml_text"]
 
 #: Characters XML 1.0 can carry in text and attributes (no controls, surrogates, non-characters).
 xml_text = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Cn", "Co"))
@@ -28,7 +28,7 @@ _WORDS = (
 _HOSTS = ("example.com", "myapp.example.com", "voice.example.org", "bxml.test", "127.0.0.1:8080")
 _PATHS = ("bxml", "callbacks", "answer", "gather", "next", "v1", "hooks", "recording", "status")
 #: SpeakSentence locales from the documentation and the SDKs (the Java SDK's list is the longest).
-_LOCALES = (
+LOCALES = (
     "en_US", "en_UK", "en_GB", "en_GB_WLS", "en_AU", "en_IN", "de", "es", "es_MX", "es_US", "fr",
     "fr_CA", "it", "ja", "ru", "arb", "cmn-CN", "da_DK", "ro_RO", "nl_NL",
 )  # fmt: skip
@@ -112,7 +112,7 @@ _REALISTIC: dict[str, st.SearchStrategy[str]] = {
     "MediaName": rarely(st.just("n" * 256), _identifier),
     "MediaParamValue": rarely(st.sampled_from(("v" * 2048, "", "x=1&y=\u00fc")), words(1, 3)),
     "FreeText": words(1, 5),
-    "Locale": st.sampled_from(_LOCALES),
+    "Locale": st.sampled_from(LOCALES),
     "xs:language": st.sampled_from(_LANGS),
     "EndpointId": st.integers(0, 16**32 - 1).map(lambda n: f"e-{n:032x}"),
     "DtmfDigits": rarely(st.just("1" * 50), st.text("0123456789*#abcdABCD,wW", min_size=1, max_size=8)),

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from conformance import bxml
 from conformance.bxml import RULES, VERBS, is_valid, iter_errors
+from conformance.bxml.validator import iter_warnings
 
 from .cross_sdk import SOURCES, CrossSdkDocument, load
 from .examples import EXAMPLES
@@ -20,12 +20,9 @@ DOCUMENTS = load()
 MUST_ACCEPT = [d for d in DOCUMENTS if d.must_accept]
 MUST_REFUSE = [d for d in DOCUMENTS if not d.must_accept]
 
-#: Until the validator classifies this advisory rule as a warning (issue 12, part 1), it refuses
-#: what the Java, PHP and C# SDKs write: diversionReason beside diversionTreatment="none" or
-#: "propagate", which the documentation says is ignored, not refused.  Those cases are strict
-#: xfails while the rule is not among ``conformance.bxml.WARNING_RULES``, and must pass once it is.
-PENDING_RULE = "diversion-reason-without-stack"
-PENDING = PENDING_RULE not in getattr(bxml, "WARNING_RULES", frozenset())
+#: The Java, PHP and C# SDKs write diversionReason beside diversionTreatment="none" or
+#: "propagate"; the documentation says the reason is then ignored, so the validator warns.
+DIVERSION_RULE = "diversion-reason-without-stack"
 
 
 def _reason_without_stack(document: CrossSdkDocument) -> bool:
@@ -36,27 +33,21 @@ def _reason_without_stack(document: CrossSdkDocument) -> bool:
     )
 
 
-def _accept_case(document: CrossSdkDocument) -> object:
-    marks = []
-    if PENDING and _reason_without_stack(document):
-        marks.append(
-            pytest.mark.xfail(
-                strict=True,
-                reason=f"rule {PENDING_RULE} still refuses diversionReason without stack "
-                "(the documentation says the reason is then ignored); remove once it is a warning",
-            )
-        )
-    return pytest.param(document, id=document.name, marks=marks)
-
-
 def _problems(text: str) -> list[str]:
     return [f"{e.rule}: {e}" for e in iter_errors(text)]
 
 
-@pytest.mark.parametrize("document", [_accept_case(d) for d in MUST_ACCEPT])
+@pytest.mark.parametrize("document", [pytest.param(d, id=d.name) for d in MUST_ACCEPT])
 def test_sdk_shaped_document_is_accepted(document: CrossSdkDocument) -> None:
     assert _problems(document.text) == [], document.source
     assert is_valid(document.text)
+    warned = {e.rule for e in iter_warnings(document.text)}
+    assert (DIVERSION_RULE in warned) == _reason_without_stack(document), sorted(warned)
+
+
+def test_the_sdks_diversion_defaults_are_among_the_documents() -> None:
+    warned = [d.name for d in MUST_ACCEPT if _reason_without_stack(d)]
+    assert {name.split("/")[0] for name in warned} >= {"java", "php", "csharp"}, warned
 
 
 @pytest.mark.parametrize("document", [pytest.param(d, id=d.name) for d in MUST_REFUSE])

@@ -1,7 +1,10 @@
-"""What the official SDK (bandwidth-sdk, newest release) emits validates, verb by verb."""
+"""What the official SDK (bandwidth-sdk, newest release) emits validates: every verb with every
+attribute, and every value the grammar enumerates for an attribute (methods, flags, voices ...),
+each written by the SDK itself."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +13,8 @@ import pytest
 bxml = pytest.importorskip("bandwidth.models.bxml")
 
 from conformance.bxml import VERBS, is_valid, iter_errors  # noqa: E402
+from conformance.bxml.grammar import grammar  # noqa: E402
+from conformance.bxml.values import LOCALES  # noqa: E402
 
 URL = "https://app.example.net/callbacks/event"
 CALL_ID = "c-15ac29a2-1331029c-2cb0-4a07-b215-b22865662d85"
@@ -267,3 +272,93 @@ def test_sdk_cannot_protect_from_documented_limits() -> None:
     }
     for rule, document in cases.items():
         assert rule in {e.rule for e in iter_errors(document)}, (rule, document)
+
+
+# ---- every enumerated value, written by the SDK ----------------------------------------------
+WSS = "wss://stream.example.net/in"
+#: Required arguments of each SDK class (the values are valid; the attribute under test is added).
+MINIMAL: dict[str, dict[str, Any]] = {
+    "Bridge": {"target_call": CALL_ID},
+    "Conference": {"name": "room-1"},
+    "CustomParam": {"name": "k", "value": "v"},
+    "Endpoint": {"endpoint_id": "e-1a2b"},
+    "Forward": {"to": "+19195550100"},
+    "PhoneNumber": {"number": "+19195550123"},
+    "PlayAudio": {"audio_uri": "https://media.example.net/a.wav"},
+    "Redirect": {"redirect_url": URL},
+    "Refer": {"sip_uri": None},  # filled in by _verb
+    "SendDtmf": {"digits": "1"},
+    "SipUri": {"uri": SIP},
+    "SpeakSentence": {"text": "Hello."},
+    "StartGather": {"dtmf_url": URL},
+    "StartStream": {"destination": WSS},
+    "StartTranscription": {"destination": WSS},
+    "StopStream": {"name": "feed"},
+    "StreamParam": {"name": "k", "value": "v"},
+}
+#: Child elements and the verb the SDK nests them in.
+PARENTS = {
+    "PhoneNumber": ("Transfer", "transfer_to"),
+    "SipUri": ("Transfer", "transfer_to"),
+    "StreamParam": ("StartStream", "stream_params"),
+    "CustomParam": ("StartTranscription", "custom_params"),
+    "Endpoint": ("Connect", "destination"),
+}
+#: Enumerated attributes the Python SDK has no argument for (the Node SDK writes them).
+NOT_IN_PYTHON_SDK = {("Connect", "connectCompleteMethod"), ("Connect", "connectCompleteFallbackMethod")}
+
+
+def _argument(attribute: str) -> str:
+    return "_from" if attribute == "from" else re.sub(r"(?<!^)([A-Z])", r"_\1", attribute).lower()
+
+
+def _verb(element: str, **arguments: Any) -> Any:
+    kwargs = {**MINIMAL.get(element, {}), **arguments}
+    if element == "Refer":
+        kwargs["sip_uri"] = bxml.SipUri(uri=SIP)
+    if element == "Connect" and "destination" not in kwargs:
+        kwargs["destination"] = [bxml.Endpoint(endpoint_id="e-1a2b")]
+    if element == "Transfer" and "transfer_to" not in kwargs:
+        kwargs["transfer_to"] = [bxml.PhoneNumber(number="+19195550123")]
+    node = getattr(bxml, element)(**kwargs)
+    if element in PARENTS:
+        parent, slot = PARENTS[element]
+        return _verb(parent, **{slot: [node]})
+    return node
+
+
+def _enumerated_slots() -> list[tuple[str, str]]:
+    g = grammar()
+    return sorted(
+        (element, attribute.name)
+        for element, decl in g.elements.items()
+        if element in VERBS or element in PARENTS
+        for attribute in decl.attributes
+        if attribute.type.enumeration and (element, attribute.name) not in NOT_IN_PYTHON_SDK
+    )
+
+
+def test_the_enumerated_slots_cover_the_grammar() -> None:
+    slots = _enumerated_slots()
+    assert len(slots) >= 50
+    assert {("SpeakSentence", "voice"), ("Gather", "input"), ("StartStream", "tracks")} <= set(slots)
+
+
+@pytest.mark.parametrize(("element", "attribute"), _enumerated_slots())
+def test_sdk_output_validates_for_every_enumerated_value(element: str, attribute: str) -> None:
+    decl = grammar().element(element).attribute(attribute)
+    assert decl is not None
+    for value in decl.type.enumeration:
+        written: Any = {"true": True, "false": False}.get(value, value) if decl.type.name == "Flag" else value
+        extra = {_argument(attribute): written}
+        if attribute == "diversionReason":
+            extra["diversion_treatment"] = "stack"  # the reason is used only with stack
+        document = bxml.Response([_verb(element, **extra)]).to_bxml()
+        assert f'{attribute}="{value}"' in document, document
+        assert [str(e) for e in iter_errors(document)] == [], document
+
+
+def test_sdk_output_validates_for_every_known_locale() -> None:
+    for locale in LOCALES:
+        document = bxml.Response([bxml.SpeakSentence(text="Hi.", gender="male", locale=locale)]).to_bxml()
+        assert [str(e) for e in iter_errors(document)] == [], document
