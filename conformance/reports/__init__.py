@@ -42,8 +42,8 @@ def write_reports(formats: Iterable[str], directory: Path, data: RunData, redact
     from conformance.reports.html import html_text
     from conformance.reports.machine import har_text, ndjson_text
 
-    clean = redacted(data, redactor)
     last = _format_redactor(redactor)
+    clean = redacted(data, last)  # recorded bodies hold secrets JSON-escaped too
     writers = {"html": html_text, "ndjson": ndjson_text, "har": har_text}
     written: list[Path] = []
     for name in formats:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 from conformance.reports.diagram import Arrow, sequence_svg
-from conformance.reports.run import RunData, TestResult
+from conformance.reports.run import CaseResult, RunData
 
 __all__ = ["diagram_arrows", "drawn", "html_text"]
 
@@ -280,7 +280,7 @@ def _header(body: ET.Element, data: RunData) -> None:
             _sub(row, "td", str(count), class_="n")
 
 
-def _test(parent: ET.Element, data: RunData, test: TestResult, number: int) -> None:
+def _test(parent: ET.Element, data: RunData, test: CaseResult, number: int) -> None:
     bad = test.outcome in ("failed", "error")
     details = _sub(parent, "details", id=f"t{number}", class_=f"test {test.outcome.replace(' ', '-')}")
     if bad:

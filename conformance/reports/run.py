@@ -17,14 +17,14 @@ from typing import Any, TypeVar
 from conformance.redaction import Redactor
 from conformance.reports.recording import read_spool
 
-__all__ = ["FORMATS", "RunData", "TestResult", "gather", "redacted", "write_atomic"]
+__all__ = ["FORMATS", "CaseResult", "RunData", "gather", "redacted", "write_atomic"]
 
 #: Report formats and the file each writes in the report directory.
 FORMATS = {"html": "report.html", "junit": "junit.xml", "ndjson": "events.ndjson", "har": "exchanges.har"}
 
 
 @dataclass
-class TestResult:
+class CaseResult:
     nodeid: str
     area: str
     outcome: str  # passed | failed | skipped | error (the user's setup) | not run
@@ -39,7 +39,7 @@ class TestResult:
 class RunData:
     properties: dict[str, str]
     counts: dict[str, dict[str, int]]
-    tests: list[TestResult]
+    tests: list[CaseResult]
     exchanges: list[dict[str, Any]]  # in time order
     flows: list[dict[str, Any]]
     stopped: str | None = None
@@ -77,11 +77,11 @@ def gather(
             times.setdefault(str(record["test"]), {})[str(record["event"])] = float(record["time"])
     failures = {failure.nodeid: failure for failure in outcomes.failures}
     errors = {problem.split(": ", 1)[0]: problem for problem in outcomes.setup_errors}
-    tests: list[TestResult] = []
+    tests: list[CaseResult] = []
     for nodeid, area in selected:
         outcome = outcomes.results.get(nodeid, "not run")
         found = times.get(nodeid, {})
-        result = TestResult(nodeid, area, outcome, start=found.get("start"), end=found.get("end"))
+        result = CaseResult(nodeid, area, outcome, start=found.get("start"), end=found.get("end"))
         failure = failures.get(nodeid)
         if failure is not None:
             result.rule, result.evidence, result.reproduce = failure.rule, failure.evidence, failure.reproduce
