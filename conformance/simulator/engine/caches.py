@@ -52,7 +52,7 @@ class ByteBoundedCache(Generic[K, V]):
         """Store ``value``; ``False`` (and nothing stored) when it alone would break the budget."""
         with self._lock:
             self._drop(key)
-            if cost > self.max_entry:
+            if cost > min(self.max_entry, self.max_bytes):
                 return False
             self._entries[key] = (value, cost, expires)
             self.total += cost
