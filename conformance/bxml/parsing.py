@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import lru_cache
 from typing import Any
 from xml.parsers import expat
 
@@ -56,7 +57,6 @@ _SNIFFED: tuple[tuple[bytes, str], ...] = (
 )
 _TOO_DEEP_XPATH = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
 _FIRST_TOO_DEEP = etree.XPath("/*" * (MAX_DEPTH + 1))
-_SAME_NAME_BEFORE = etree.XPath("count(preceding-sibling::*[local-name()=$local and namespace-uri()=$uri])")
 _local = threading.local()
 
 
@@ -258,10 +258,17 @@ def _display_name(tag: object) -> str:
 
 
 def _index(node: etree._Element) -> int:
-    """1-based position of ``node`` among its same-named siblings (counted by libxml2, not Python,
-    so that paths stay cheap among thousands of siblings)."""
+    """1-based position of ``node`` among its same-named siblings, counted by libxml2 (a name
+    test in C), so that paths stay cheap among thousands of siblings."""
     tag = node.tag
     if not isinstance(tag, str):
         return 1 + sum(1 for _ in node.itersiblings(tag, preceding=True))
+    return 1 + int(_count_before(tag)(node))
+
+
+@lru_cache(maxsize=512)
+def _count_before(tag: str) -> etree.XPath:
     uri, local = tag[1:].split("}", 1) if tag.startswith("{") else ("", tag)
-    return 1 + int(_SAME_NAME_BEFORE(node, local=local, uri=uri))
+    if uri:
+        return etree.XPath(f"count(preceding-sibling::n:{local})", namespaces={"n": uri})
+    return etree.XPath(f"count(preceding-sibling::{local})")

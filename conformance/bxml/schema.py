@@ -30,6 +30,8 @@ __all__ = ["lxml_schema", "schema_errors", "xmlschema_schema"]
 #: xmlschema explains a document only within these bounds: serialised bytes, libxml2 log
 #: entries, elements, and attributes on any one element.
 _XMLSCHEMA_BOUNDS = (8192, 20, 300, 40)
+#: A root with more verbs than this is validated this many verbs at a time.
+_CHUNK = 64
 
 _local = threading.local()
 _ATTRIBUTE_REASON = re.compile(r"^attribute (\S+?)=(?:'[^']*'|\"[^\"]*\"):\s*")
@@ -97,6 +99,8 @@ def schema_errors(root: etree._Element, limit: int) -> tuple[list[BxmlError], in
 
     Both empty when the document is valid to the XSD.
     """
+    if len(root) > _CHUNK:
+        return _chunked(root, limit)
     schema = lxml_schema()
     if schema.validate(root):
         return [], 0
@@ -109,6 +113,39 @@ def schema_errors(root: etree._Element, limit: int) -> tuple[list[BxmlError], in
         if explained:
             return explained[:limit], max(0, len(explained) - limit)
     return _from_libxml(root, log, limit)
+
+
+def _chunked(root: etree._Element, limit: int) -> tuple[list[BxmlError], int]:
+    """Validate a root with many verbs ``_CHUNK`` verbs at a time (a root takes any sequence of
+    verbs, so the document is valid exactly when every chunk is).
+
+    libxml2 spends time on each error in proportion to the element's siblings (it writes the
+    element's path), so thousands of broken verbs side by side cost quadratic time in one pass;
+    in chunks they cost linear time.  Each chunk's verbs are moved under a wrapper with the
+    root's name, attributes and text, checked, and moved back in place whatever happens; the
+    problems are worded once they are back.
+    """
+    schema = lxml_schema()
+    verbs = list(root)
+    pending: list[tuple[etree._Element, str, str]] = []
+    seen: set[tuple[str, str, str]] = set()
+    unlisted = 0
+    for start in range(0, len(verbs), _CHUNK):
+        wrapper = etree.Element(root.tag, dict(root.attrib))
+        if start == 0:
+            wrapper.text = root.text
+        chunk = verbs[start : start + _CHUNK]
+        try:
+            wrapper.extend(chunk)
+            if not schema.validate(wrapper):
+                found, more = _pending(
+                    wrapper, list(schema.error_log), limit - len(pending), seen, f"{start}:"
+                )
+                pending.extend((root if element is wrapper else element, m, k) for element, m, k in found)
+                unlisted += more
+        finally:
+            root[start:start] = chunk
+    return [_libxml_error(*problem) for problem in pending], unlisted
 
 
 def _within_xmlschema_bounds(root: etree._Element, log: list[Any]) -> bool:
@@ -250,27 +287,41 @@ def _at(element: etree._Element, rule: str, message: str) -> BxmlError:
 
 # ---- libxml2 log -> rules ----------------------------------------------------------------------
 def _from_libxml(root: etree._Element, log: list[Any], limit: int) -> tuple[list[BxmlError], int]:
-    """Translate libxml2's log: the first ``limit`` distinct problems, and the count of the rest.
+    """Translate libxml2's log: the first ``limit`` distinct problems, and the count of the rest."""
+    found, unlisted = _pending(root, log, limit, set(), "")
+    return [_libxml_error(*problem) for problem in found], unlisted
+
+
+def _pending(
+    root: etree._Element, log: list[Any], limit: int, seen: set[tuple[str, str, str]], scope: str
+) -> tuple[list[tuple[etree._Element, str, str]], int]:
+    """The first ``limit`` distinct problems of libxml2's log as (element, message, kind), and
+    the count of the rest.
 
     Problems are told apart by the log alone (element path, attribute, kind), so counting the
-    unlisted ones costs nothing per element.
+    unlisted ones costs nothing per element.  ``seen`` carries the keys across chunks; paths
+    below the root are told apart by ``scope`` (the chunk), the root's own problems are not.
     """
     tree = root.getroottree()
-    found: list[BxmlError] = []
-    seen: set[tuple[str, str, str]] = set()
+    found: list[tuple[etree._Element, str, str]] = []
     unlisted = 0
     for entry in log:
         message = str(entry.message)
         kind = str(entry.type_name)
         quoted = _LIBXML_QUOTED.search(message)
-        key = (str(entry.path), quoted.group(1) if quoted else "", _category(kind))
+        path = str(entry.path)
+        key = (
+            path if path.count("/") <= 1 else scope + path,
+            quoted.group(1) if quoted else "",
+            _category(kind),
+        )
         if key in seen:
             continue
         seen.add(key)
         if len(found) >= limit:
             unlisted += 1
             continue
-        found.append(_libxml_error(_element_at(tree, root, entry), message, kind))
+        found.append((_element_at(tree, root, entry), message, kind))
     return found, unlisted
 
 
