@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +19,6 @@ from conformance.simulator.app import create_app
 from conformance.simulator.config import SimulatorConfig
 from conformance.simulator.control import is_loopback_host
 from conformance.simulator.lifecycle import LifecycleEngine
-from tests.trust_helpers import serve_process
 
 from .conftest import ACCOUNT, APP, AUTH, create_body
 
@@ -240,17 +237,3 @@ def test_binding_a_non_loopback_address_warns(capsys: pytest.CaptureFixture[str]
     assert "needs 'Authorization: Bearer" in capsys.readouterr().err
     _control_notice("127.0.0.1", has_token=False)
     assert capsys.readouterr().err == ""
-
-
-def test_serve_reads_the_control_token_from_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("BW_SIM_CONTROL_TOKEN", TOKEN)
-    argv = [sys.executable, "-c", "from conformance.cli import main; main()", "serve", "--port", "0"]
-    with serve_process(argv, cwd=tmp_path) as served:
-        base = served.base_url
-        assert httpx.get(f"{base}/_sim/clock", timeout=10).status_code == 401
-        good = {"Authorization": f"Bearer {TOKEN}"}
-        assert httpx.get(f"{base}/_sim/clock", headers=good, timeout=10).status_code == 200
-        r = httpx.get(f"{base}/accounts/{ACCOUNT}/calls", auth=AUTH, timeout=10)
-        assert r.status_code == 200

@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from conformance.commands.serve import DEFAULT_PORT, command
 from tests.trust_helpers import serve_process
+
+CONTROL_TOKEN = "serve-test-control-token-0123456789"
 
 
 def test_bad_accounts_file_exits_2_naming_it(tmp_path: Path) -> None:
@@ -33,14 +36,20 @@ def test_port_in_use_exits_2() -> None:
 
 
 def test_bad_options_exit_2() -> None:
-    for args in (["--time-scale", "0"], ["--port", "70000"], ["--cps", "-1"]):
+    bad = [["--time-scale", "0"], ["--time-scale", "1e300"], ["--port", "70000"], ["--cps", "-1"]]
+    bad += [["--keep-alive", "0"], ["--keep-alive", "1e9"], ["--cps", "1e-320"]]
+    for args in bad:
         assert CliRunner().invoke(command, args).exit_code == 2, args
     assert DEFAULT_PORT == 8080
 
 
-def test_serve_runs_logs_requests_and_stops_on_sigint(tmp_path: Path) -> None:
+def test_serve_runs_logs_requests_and_stops_on_sigint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     code = "from conformance.cli import main; main()"
     argv = [sys.executable, "-c", code, "serve", "--port", "0", "--log-requests", "--time-scale", "1"]
+    argv += ["--keep-alive", "120"]
+    monkeypatch.setenv("BW_SIM_CONTROL_TOKEN", CONTROL_TOKEN)  # the control API then needs it
     with serve_process(argv, cwd=tmp_path) as served:
         base, lines = served.base_url, served.lines
         assert httpx.get(f"{base}/health", timeout=10).status_code == 200
@@ -48,7 +57,9 @@ def test_serve_runs_logs_requests_and_stops_on_sigint(tmp_path: Path) -> None:
             f"{base}/accounts/9900000/calls", json={"to": "x"}, auth=("bw-user", "bw-pass"), timeout=10
         )
         assert r.status_code == 400
-        assert httpx.get(f"{base}/_sim/clock", timeout=10).json()["timeScale"] == 1.0
+        assert httpx.get(f"{base}/_sim/clock", timeout=10).status_code == 401
+        bearer = {"Authorization": f"Bearer {CONTROL_TOKEN}"}
+        assert httpx.get(f"{base}/_sim/clock", headers=bearer, timeout=10).json()["timeScale"] == 1.0
         seen = ""
         while "createCall" not in seen:
             seen = lines.get(timeout=30)
