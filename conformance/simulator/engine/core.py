@@ -90,6 +90,10 @@ class Engine:
             await asyncio.gather(*tasks, return_exceptions=True)
         await self.deliverer.aclose()
 
+    def running_tasks(self) -> int:
+        """Tasks of calls, webhooks and conferences not finished yet (0 when every call is over)."""
+        return sum(1 for task in list(self._tasks) if not task.done())
+
     def http(self) -> httpx.AsyncClient:
         return self.deliverer._http()
 
@@ -98,6 +102,11 @@ class Engine:
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task
+
+    def fault(self, where: str, exc: BaseException) -> None:
+        """A failure of the simulator itself (a bug): logged and kept in :attr:`errors`."""
+        self.errors.append(f"{where}: {exc!r}")
+        log.error("%s failed", where, exc_info=exc)
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -138,8 +147,12 @@ class Engine:
         self, leg: Leg, event: str, target: Target, body: dict[str, Any], timeout: float
     ) -> None:
         async def send() -> None:
-            with contextlib.suppress(DeliveryError):
+            try:
                 await self.deliver(leg, event, target, body, timeout, retry=True)
+            except DeliveryError:
+                pass  # recorded in self.sent; the app's problem
+            except Exception as exc:
+                self.fault(f"webhook {event} of call {leg.id}", exc)
 
         self.spawn(send(), name=f"webhook-{event}")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,6 +38,23 @@ class CallFailure(ConformanceError, RuntimeError):
     def __init__(self, cause: str, message: str) -> None:
         super().__init__(message, reason=cause)
         self.cause = cause
+
+
+def ending(exc: Exception, event: str | None = None) -> CallFailure:
+    """The one place that turns whatever stopped a call's BXML into its disconnect cause.
+
+    A webhook that failed in any way (refused, timed out, broken, oversized, a URL that cannot be
+    requested) is ``callback-error``; a reply that is not valid BXML (including invalid UTF-8) is
+    ``invalid-bxml``; anything else is a fault of the simulator: ``application-error``.
+    """
+    if isinstance(exc, CallFailure):
+        return exc
+    if isinstance(exc, DeliveryError):
+        what = f"{event} webhook failed" if event else "webhook failed"
+        return CallFailure("callback-error", f"{what}: {exc}")
+    if isinstance(exc, InvalidBxml):
+        return CallFailure("invalid-bxml", str(exc))
+    return CallFailure("application-error", f"simulator error: {exc!r}")
 
 
 class Party(Protocol):
@@ -167,12 +185,9 @@ class Leg:
         body = payloads.shape(event, self.payload(**extra))
         try:
             reply = await self.engine.deliver(self, event, target, body, self.callback_timeout)
-        except DeliveryError as exc:
-            raise CallFailure("callback-error", f"{event} webhook failed: {exc}") from None
-        try:
-            document = load(reply.body, context, reply.url)
-        except InvalidBxml as exc:
-            raise CallFailure("invalid-bxml", str(exc)) from None
+            document = load(reply.raw, context, reply.url)  # the bytes, decoded by the validator
+        except (DeliveryError, InvalidBxml) as exc:
+            raise ending(exc, event) from None
         self.document_url = reply.url
         return document
 
@@ -201,8 +216,12 @@ class Leg:
                 box.close()
                 return
             event, target, body, timeout = item
-            with contextlib.suppress(DeliveryError):
+            try:
                 await self.engine.deliver(self, event, target, body, timeout, retry=True)
+            except DeliveryError:
+                pass  # recorded by the engine; the app's problem, reported the platform's way
+            except Exception as exc:  # never stop the queue: the disconnect is still in it
+                self.engine.fault(f"webhook {event} of call {self.id}", exc)
 
     # ------------------------------------------------------------------------------ tasks
 
@@ -224,13 +243,13 @@ class Leg:
                 return
             try:
                 await body()
-            except CallFailure as failure:
-                self.hangup(failure.cause, failure.message)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a bug in the engine must not leave the call hanging
-                log.exception("call %s failed", self.id)
-                self.hangup("application-error", f"simulator error: {exc!r}")
+            except Exception as exc:  # whatever it was, the call ends with one disconnect
+                failure = ending(exc)
+                if failure.cause == "application-error":
+                    log.error("call %s failed", self.id, exc_info=exc)
+                self.hangup(failure.cause, failure.message)
 
         self.runner = self.engine.spawn(runner(), name=f"bxml-{self.id}")
 
@@ -256,39 +275,64 @@ class Leg:
         now = self.clock.now()
         for recorder in (self.active_record, self.recorder):
             if recorder is not None:
-                recorder.finish()
+                self._safely(recorder.finish)
         self.done = True
-        self.store.update_call(
-            self.id, state="disconnected", end_time=now, disconnect_cause=cause, error_message=message
+        self._safely(
+            functools.partial(
+                self.store.update_call,
+                self.id,
+                state="disconnected",
+                end_time=now,
+                disconnect_cause=cause,
+                error_message=message,
+            )
         )
-        from conformance.simulator.engine.extras import stop_all_streams
-
-        stop_all_streams(self)
-        for box in list(self._listeners):
-            box.close()
-        self._listeners.clear()
-        current = asyncio.current_task()
-        for task in [self.runner, *self.tasks]:
-            if task is not None and task is not current and not task.done():
-                task.cancel()
-        if self.membership is not None:
-            self.membership.leave()
-        for watcher in list(self.watchers):
-            watcher(self)
-        self.watchers.clear()
-        self.answer_watchers.clear()
-        self.post(
-            self.disconnect_event,
-            self.status_target,
-            endTime=payloads.iso(now),
-            cause=cause,
-            errorMessage=message,
-            sipResponseCode=sip_code,
+        for step in self._ending_steps():
+            self._safely(step)
+        self._safely(
+            functools.partial(
+                self.post,
+                self.disconnect_event,
+                self.status_target,
+                endTime=payloads.iso(now),
+                cause=cause,
+                errorMessage=message,
+                sipResponseCode=sip_code,
+            )
         )
         if self._outbox is not None:
             self._outbox.put(None)
         self._closed = True
         self.engine.leg_ended(self)
+
+    def _safely(self, step: Callable[[], object]) -> None:
+        """Run one step of ending the leg; a failure is recorded, and the ending goes on."""
+        try:
+            step()
+        except Exception as exc:
+            self.engine.fault(f"ending call {self.id}", exc)
+
+    def _ending_steps(self) -> list[Callable[[], object]]:
+        """What ending the leg does before its disconnect webhook, in order."""
+        from conformance.simulator.engine.extras import stop_all_streams
+
+        current = asyncio.current_task()
+        steps: list[Callable[[], object]] = [functools.partial(stop_all_streams, self), self._close_listeners]
+        for task in [self.runner, *self.tasks]:
+            if task is not None and task is not current and not task.done():
+                steps.append(task.cancel)
+        if self.membership is not None:
+            steps.append(self.membership.leave)
+        for watcher in list(self.watchers):
+            steps.append(functools.partial(watcher, self))
+        steps.append(self.watchers.clear)
+        steps.append(self.answer_watchers.clear)
+        return steps
+
+    def _close_listeners(self) -> None:
+        for box in list(self._listeners):
+            box.close()
+        self._listeners.clear()
 
 
 def couple(a: Leg, b: Leg) -> None:
@@ -297,4 +341,4 @@ def couple(a: Leg, b: Leg) -> None:
     b.watchers.append(lambda _: a.hangup("hangup"))
 
 
-__all__ = ["CallFailure", "Leg", "Party", "couple"]
+__all__ = ["CallFailure", "Leg", "Party", "couple", "ending"]
