@@ -214,3 +214,15 @@ def test_recording_transcription_ids_are_t_and_a_uuid(
     assert asked.status_code == 204
     transcription_id = quiet_client.get(url).json()["transcription"]["id"]
     assert _TRANSCRIPTION_ID.match(transcription_id), transcription_id
+
+
+def test_sip_call_id_is_on_the_events_that_document_it_once_the_call_started(quiet_sim: Simulator) -> None:
+    store = quiet_sim.store
+    call = seed_call(store)
+    fields = payloads.call_fields(call, quiet_sim.base_url, store.now())
+    expected = call.call_id.replace("-", "") + "@sbc.bandwidth.com"  # the official example's form
+    events = ("answer", "disconnect", "initiate", "gather", "redirect")
+    carried = {name for name in events if payloads.shape(name, fields).get("sipCallId") == expected}
+    assert carried == {"answer", "disconnect", "initiate"}
+    queued = seed_call(store, state="queued", start_time=None)
+    assert "sipCallId" not in payloads.shape("disconnect", payloads.call_fields(queued, "", store.now()))

@@ -66,7 +66,20 @@ def call_fields(call: Call, base_url: str, event_time: datetime) -> dict[str, An
         "startTime": iso(call.start_time),
         "answerTime": iso(call.answer_time),
         "tag": call.tag if call.tag else None,
+        "sipCallId": sip_call_id(call),
     }
+
+
+def sip_call_id(call: Call) -> str | None:
+    """The SIP Call-ID of the call's dialog with the SBC, once the call has started (else ``None``).
+
+    The official spec: present on any call, inbound or outbound, once the dialog exists; its example
+    is the call id without dashes at ``sbc.bandwidth.com``, the form used here.  ``shape`` keeps it
+    only on the events that document it (answer, disconnect, initiate).
+    """
+    if call.start_time is None:
+        return None
+    return f"{call.call_id.replace('-', '')}@sbc.bandwidth.com"
 
 
 def call_url(base_url: str, call: Call) -> str:
@@ -100,4 +113,13 @@ def recording_fields(recording: Recording, base_url: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["call_fields", "call_url", "iso", "iso_duration", "media_url", "recording_fields", "shape"]
+__all__ = [
+    "call_fields",
+    "call_url",
+    "iso",
+    "iso_duration",
+    "media_url",
+    "recording_fields",
+    "shape",
+    "sip_call_id",
+]
