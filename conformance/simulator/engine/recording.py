@@ -183,7 +183,11 @@ def save(
     )
     store.add_recording(recording)
     text = spoken_text(sources[0], intervals)
-    leg.engine.recording_texts[recording_id] = text
+    texts = leg.engine.recording_texts
+    texts[recording_id] = text
+    if len(texts) > len(store.recordings) + 64:  # forget the texts of recordings the store forgot
+        for stale in [key for key in texts if key not in store.recordings]:
+            del texts[stale]
     return recording, text
 
 

@@ -30,3 +30,12 @@ def test_the_cap_keeps_the_newest_ended_calls(harness: Harness) -> None:
     listed = harness.http.get(f"/accounts/{ACCOUNT}/calls").json()
     assert [c["callId"] for c in listed] == calls[-2:]
     assert harness.http.get(f"/accounts/{ACCOUNT}/calls/{calls[0]}").status_code == 404
+
+
+def test_the_engine_forgets_what_recordings_said_once_the_store_forgets_them(harness: Harness) -> None:
+    harness.sim.store.max_ended_calls = 2  # also the number of recordings kept
+    one = "<StartRecording/><SpeakSentence>hello there</SpeakSentence><StopRecording/>"
+    harness.app.reply("/many", "<Response>" + one * 100 + "</Response>")
+    harness.wait_ended(harness.create_call(answer="/many"))
+    assert len(harness.sim.store.recordings) <= 3
+    assert len(harness.engine.recording_texts) <= 3 + 64
