@@ -21,6 +21,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "bxml": ("conformance.commands.bxml", "Validate or generate BXML documents."),
     "fuzz-app": ("conformance.commands.fuzz_app", "Fuzz a voice app's webhook handlers."),
     "sink": ("conformance.commands.sink", "Run a standalone webhook sink that records callbacks."),
+    "replay": (
+        "conformance.commands.replay",
+        "Send a run's recorded requests again and compare the answers.",
+    ),
 }
 
 

@@ -71,8 +71,14 @@ _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 
 def mask_secrets(text: str) -> str:
     """``text`` with the values of secret-named fields and any JWT replaced by ``*****``."""
-    text = _SECRET_FIELD.sub(lambda m: m.group(1) + (f'"{MASK}"' if m.group(2)[:1] == '"' else MASK), text)
-    return _JWT.sub(MASK, text)
+    return _JWT.sub(MASK, _SECRET_FIELD.sub(_masked, text))
+
+
+def _masked(match: re.Match[str]) -> str:
+    key, value = match.group(1), match.group(2)
+    if key.rstrip().endswith(":"):  # JSON (or a repr): keep it valid, and keep a null a null
+        return key + (value if value == "null" else f'"{MASK}"')
+    return key + MASK
 
 
 def _text(body: bytes | str | None) -> dict[str, Any]:
