@@ -324,12 +324,14 @@ class MediaLimits:
     stream is abandoned then.  An abandoned or undecodable file plays as zero seconds of silence,
     as one that cannot be fetched.  ``hold``: how long (real seconds) a fetch keeps the virtual
     clock still, so that a quick server's audio starts at the very instant its verb began; past
-    that the fetch goes on without holding anybody's time.
+    that the fetch goes on without holding anybody's time.  ``in_flight_bytes``: all the fetches
+    of one simulator together hold at most this much; a fetch that would go beyond is abandoned.
     """
 
     max_bytes: int = 250 * 1024 * 1024
     deadline: float = 30.0
     hold: float = 1.0
+    in_flight_bytes: int = 1024 * 1024 * 1024
 
 
 class AudioCache(ByteBoundedCache[str, AudioInfo]):
@@ -339,6 +341,14 @@ class AudioCache(ByteBoundedCache[str, AudioInfo]):
     def __init__(self, max_bytes: int = 64 * 1024 * 1024, limits: MediaLimits | None = None) -> None:
         super().__init__(max_bytes)
         self.limits = limits or MediaLimits()
+        self.in_flight = 0  # bytes held by fetches under way
+
+    def reserve(self, size: int) -> bool:
+        """Count ``size`` more bytes of a fetch under way; ``False`` beyond the limit."""
+        if self.in_flight + size > self.limits.in_flight_bytes:
+            return False
+        self.in_flight += size
+        return True
 
     @staticmethod
     def cost(info: AudioInfo) -> int:

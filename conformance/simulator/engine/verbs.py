@@ -20,7 +20,6 @@ from conformance.simulator.engine.documents import Document, Verb
 from conformance.simulator.engine.media import (
     AudioCache,
     AudioInfo,
-    MediaLimits,
     Sound,
     decode_audio,
     speech_seconds,
@@ -102,7 +101,7 @@ async def fetch_audio(engine: Engine, url: str, username: str | None, password: 
     if not engine.deliverer.egress.allows(url):
         return _SILENT
     auth = httpx.BasicAuth(username, password or "") if username else None
-    fetch = asyncio.ensure_future(_fetch_and_decode(engine.http(), url, auth, cache.limits))
+    fetch = asyncio.ensure_future(_fetch_and_decode(engine.http(), url, auth, cache))
     fetched = await _held_briefly(engine.clock, fetch, cache.limits.hold)
     if fetched is None:
         return _SILENT
@@ -130,26 +129,30 @@ async def _held_briefly(clock: VirtualClock, task: asyncio.Future[T], seconds: f
 
 
 async def _fetch_and_decode(
-    http: httpx.AsyncClient, url: str, auth: httpx.Auth | None, limits: MediaLimits
+    http: httpx.AsyncClient, url: str, auth: httpx.Auth | None, cache: AudioCache
 ) -> tuple[AudioInfo, int] | None:
     """The decoded file and its cache lifetime (seconds, 0: not cacheable); ``None`` when the
     server fails, the file is too big, or the deadline passes first."""
+    held = [0]  # bytes this fetch counts in ``cache.in_flight``
     try:
-        async with asyncio.timeout(limits.deadline):
-            body, headers = await _fetch(http, url, auth, limits)
+        async with asyncio.timeout(cache.limits.deadline):
+            body, headers = await _fetch(http, url, auth, cache, held)
             if body is None:
                 return None
             info = await asyncio.to_thread(decode_audio, body, headers.get("content-type", ""), url)
     except (TimeoutError, httpx.HTTPError):
         return None
+    finally:
+        cache.in_flight -= held[0]
     age = _CACHE_AGE.search(headers.get("cache-control", ""))
     return info, int(age.group(1)) if age is not None and len(age.group(1)) < 10 else 0
 
 
 async def _fetch(
-    http: httpx.AsyncClient, url: str, auth: httpx.Auth | None, limits: MediaLimits
+    http: httpx.AsyncClient, url: str, auth: httpx.Auth | None, cache: AudioCache, held: list[int]
 ) -> tuple[bytes | None, httpx.Headers]:
-    """The body of a 200 answer of at most ``limits.max_bytes`` (``None`` otherwise), streamed."""
+    """The body of a 200 answer within the size limits (``None`` otherwise), streamed."""
+    limits = cache.limits
     headers = {"Accept-Encoding": "identity"}
     async with http.stream("GET", url, auth=auth, timeout=limits.deadline, headers=headers) as response:
         declared = response.headers.get("content-length", "")
@@ -159,8 +162,9 @@ async def _fetch(
         size = 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
-            if size > limits.max_bytes:
+            if size > limits.max_bytes or not cache.reserve(len(chunk)):
                 return None, response.headers
+            held[0] += len(chunk)
             chunks.append(chunk)
     return b"".join(chunks), response.headers
 

@@ -208,3 +208,19 @@ def test_a_cached_file_is_fetched_once_and_a_big_one_is_not_cached(harness: Harn
     harness.wait_ended(harness.create_call(answer="/twice"))
     assert fetched == ["small", "large", "large"]
     assert harness.engine.audio_cache.total <= 100_000
+
+
+def test_fetches_together_stay_within_their_byte_budget(harness: Harness) -> None:
+    cache = harness.engine.audio_cache
+    cache.limits = MediaLimits(in_flight_bytes=3 * CHUNK)
+    file = _wav_header(4 * CHUNK) + bytes(4 * CHUNK)
+    harness.app.reply("/four.wav", lambda _: Response(file, content_type="audio/wav"))
+    call_id = _play_then_redirect(harness, "/four.wav")
+    harness.wait_ended(call_id)
+    assert _played_seconds(harness, call_id) == 0.0  # 4 MB alone is over the 3 MB budget
+    assert cache.in_flight == 0  # an abandoned fetch gives its bytes back
+    cache.limits = MediaLimits(in_flight_bytes=5 * CHUNK)
+    call_id = _play_then_redirect(harness, "/four.wav")
+    harness.wait_ended(call_id)
+    assert _played_seconds(harness, call_id) == 4 * CHUNK / 16000
+    assert cache.in_flight == 0
