@@ -35,7 +35,14 @@ from conformance.simulator.oauth import TOKEN_PATH
 from conformance.simulator.runtime import Runtime
 from conformance.simulator.store import Store
 
-__all__ = ["GuardedH11Protocol", "Simulator", "SimulatorStartError", "bind_socket", "uvicorn_config"]
+__all__ = [
+    "GuardedH11Protocol",
+    "Simulator",
+    "SimulatorStartError",
+    "bind_socket",
+    "connection_limits",
+    "uvicorn_config",
+]
 
 _START_TIMEOUT = 15.0
 _PHRASES = {400: "Bad Request", 408: "Request Timeout", 503: "Service Unavailable"}
@@ -76,14 +83,29 @@ def _raw_error(status: int, error_type: str, description: str) -> bytes:
     return head.encode("ascii") + body
 
 
-def _descriptor_budget() -> int | None:
-    """Half the process's soft descriptor limit (the rest is for webhooks, media and files)."""
+def _descriptor_limit() -> int | None:
+    """The process's soft limit of open descriptors (``None``: unlimited or unknown)."""
     try:
         import resource
     except ImportError:  # pragma: no cover - not on POSIX
         return None
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return None if soft == resource.RLIM_INFINITY else max(16, soft // 2)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def connection_limits(config: SimulatorConfig, descriptors: int | None) -> tuple[int, int]:
+    """How many connections may be open, and how many the server accepts in one go (its backlog).
+
+    Open connections get at most half the descriptors (the rest is for webhooks, media and files).
+    asyncio accepts up to ``backlog`` connections before any of them is answered, so the backlog is
+    kept within what is left: were accepting to run out of descriptors, asyncio would stop
+    accepting for a whole second, and the 503 for connections over the cap would come too late.
+    """
+    if descriptors is None:
+        return config.max_connections, 2048
+    cap = min(config.max_connections, max(8, descriptors // 2))
+    backlog = max(16, min(2048, (descriptors - cap) // 2))
+    return cap, backlog
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -153,8 +175,7 @@ class GuardedH11Protocol(H11Protocol):
 
 def uvicorn_config(app: Any, config: SimulatorConfig, **options: Any) -> uvicorn.Config:
     """uvicorn's settings for the simulator: keep-alive, header deadline, connection cap."""
-    budget = _descriptor_budget()
-    cap = config.max_connections if budget is None else min(config.max_connections, budget)
+    cap, backlog = connection_limits(config, _descriptor_limit())
     protocol = type(
         "SimulatorH11Protocol",
         (GuardedH11Protocol,),
@@ -167,6 +188,7 @@ def uvicorn_config(app: Any, config: SimulatorConfig, **options: Any) -> uvicorn
         access_log=False,
         lifespan="on",
         timeout_keep_alive=config.keep_alive,
+        backlog=backlog,
         **options,
     )
 

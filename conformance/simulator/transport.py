@@ -194,7 +194,8 @@ class RequestBounds:
             if complete:
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                async with asyncio.timeout_at(deadline):  # no extra task, unlike wait_for
+                    message = await receive()
             except TimeoutError:
                 raise BodyTimeout() from None
             if message["type"] != "http.request" or not message.get("more_body", False):

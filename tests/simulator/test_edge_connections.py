@@ -21,7 +21,7 @@ import pytest
 from conformance.simulator import Simulator
 from conformance.simulator.config import DEFAULT_KEEP_ALIVE, SimulatorConfig
 from conformance.simulator.lifecycle import LifecycleEngine
-from conformance.simulator.server import uvicorn_config
+from conformance.simulator.server import connection_limits, uvicorn_config
 
 from .conftest import ACCOUNT
 
@@ -112,6 +112,15 @@ def test_keep_alive_is_75_seconds_by_default_and_configurable() -> None:
     assert config.keep_alive == DEFAULT_KEEP_ALIVE == 75
     assert uvicorn_config(object(), config).timeout_keep_alive == 75
     assert uvicorn_config(object(), SimulatorConfig(keep_alive=300)).timeout_keep_alive == 300
+
+
+@pytest.mark.parametrize("descriptors", [64, 256, 1024, 4096, 20_000, 1_000_000])
+def test_open_connections_and_accept_batches_fit_the_descriptor_limit(descriptors: int) -> None:
+    """asyncio accepts a whole backlog before answering any: both must fit, with room to spare."""
+    cap, backlog = connection_limits(SimulatorConfig(), descriptors)
+    assert 1 <= cap <= SimulatorConfig().max_connections
+    assert cap + backlog < descriptors * 0.8
+    assert connection_limits(SimulatorConfig(max_connections=5), descriptors)[0] == 5  # the setting wins
 
 
 def test_an_idle_keep_alive_connection_outlives_the_header_deadline(slow_sim: Simulator) -> None:
