@@ -60,8 +60,16 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
-def sequence_svg(arrows: Sequence[Arrow], *, lanes: Sequence[str] = LANES, key: str = "d") -> ET.Element:
-    """The ``<svg>`` element of a diagram; ``key`` keeps marker ids unique within one page."""
+def sequence_svg(
+    arrows: Sequence[Arrow],
+    *,
+    lanes: Sequence[str] = LANES,
+    titles: Sequence[str] | None = None,
+    key: str = "d",
+) -> ET.Element:
+    """The ``<svg>`` element of a diagram; ``titles`` name the lanes on the page (default: their
+    names); ``key`` keeps marker ids unique within one page."""
+    names = dict(zip(lanes, titles or lanes, strict=True))
     x_of = {lane: _LEFT + index * _LANE_GAP for index, lane in enumerate(lanes)}
     rows: list[tuple[Arrow, list[str], int]] = []
     y = _TOP + 24
@@ -109,10 +117,10 @@ def sequence_svg(arrows: Sequence[Arrow], *, lanes: Sequence[str] = LANES, key: 
         ET.SubElement(
             svg,
             "rect",
-            {"x": str(x - 60), "y": "8", "width": "120", "height": "26", "rx": "4", "class": "lane"},
+            {"x": str(x - 75), "y": "8", "width": "150", "height": "26", "rx": "4", "class": "lane"},
         )
         label = ET.SubElement(svg, "text", {"x": str(x), "y": "26", "class": "lane-name"})
-        label.text = lane
+        label.text = names[lane]
     for arrow, lines, y in rows:
         _draw(svg, arrow, lines, y, x_of, key)
     return svg

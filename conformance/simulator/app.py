@@ -64,6 +64,7 @@ from conformance.simulator.ratelimit import RateLimiter
 from conformance.simulator.runtime import Operation, Runtime, json_response
 from conformance.simulator.store import RequestRecord, Store
 from conformance.simulator.transport import SCOPE_LEGACY_BASIC, RequestBounds
+from conformance.simulator.ui import ui_routes
 
 __all__ = ["API_PREFIX", "OPERATIONS", "EngineFactory", "RequestListener", "create_app", "format_record"]
 
@@ -245,6 +246,7 @@ def create_app(
         Route(TOKEN_PATH, tokens.endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
         Route("/health", _health(runtime), methods=["GET"]),
         *control_routes(runtime),
+        *ui_routes(runtime),  # /_sim/ui: the live view of calls (conformance.simulator.ui)
     ]
     app = Starlette(
         routes=routes,
