@@ -598,10 +598,13 @@ def is_loopback_host(value: str) -> bool:
 
 
 def _loopback_address(address: str) -> bool:
+    """Whether a peer address is this machine (``::ffff:127.0.0.1`` too: a dual-stack socket's IPv4)."""
     try:
-        return ipaddress.ip_address(address).is_loopback
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 class ControlGuard:
