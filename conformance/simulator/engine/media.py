@@ -74,24 +74,28 @@ def _voice_second(seed: int) -> array.array[int]:
     return out
 
 
-def _tile(second: array.array[int], count: int) -> array.array[int]:
-    reps = count // RATE + 1
-    tiled = second * reps
-    return tiled[:count]
+def _tile(second: array.array[int], offset: int, count: int) -> array.array[int]:
+    """``count`` samples of a one-second loop, from sample ``offset`` of the whole sound."""
+    offset %= RATE
+    reps = (offset + count) // RATE + 1
+    return (second * reps)[offset : offset + count]
 
 
-def _samples(sound: Sound) -> array.array[int] | None:
-    count = round(sound.duration * RATE)
+def _samples(sound: Sound, offset: int, count: int) -> array.array[int] | None:
+    """Samples ``offset`` to ``offset + count`` of ``sound`` (fewer where decoded audio ends).
+
+    Only the part asked for is made: a sound may last days of simulated time.
+    """
     if sound.kind == "dtmf":
-        return _tile(_dtmf_second(sound.data or "1"), count)
+        return _tile(_dtmf_second(sound.data or "1"), offset, count)
     if sound.kind == "speech":
-        return _tile(_voice_second(zlib.crc32(sound.data.encode())), count)
+        return _tile(_voice_second(zlib.crc32(sound.data.encode())), offset, count)
     if sound.kind == "audio" and sound.pcm:
         pcm = array.array("h")
-        pcm.frombytes(sound.pcm[: 2 * count])
+        pcm.frombytes(sound.pcm[2 * offset : 2 * (offset + count)])
         return pcm
     if sound.kind in ("audio", "tone"):
-        return _tile(_voice_second(zlib.crc32(sound.data.encode()) + 7), count)
+        return _tile(_voice_second(zlib.crc32(sound.data.encode()) + 7), offset, count)
     return None
 
 
@@ -104,14 +108,14 @@ def render(intervals: list[tuple[float, float]], sounds: list[Sound]) -> array.a
         for sound in sounds:
             if sound.end <= begin or sound.start >= finish:
                 continue
-            src = _samples(sound)
-            if src is None:
-                continue
             src_from = max(0, round((begin - sound.start) * RATE))
             dst_from = max(0, round((sound.start - begin) * RATE))
-            n = min(len(src) - src_from, length - dst_from)
-            if n > 0:
-                buf[dst_from : dst_from + n] = src[src_from : src_from + n]
+            n = min(round(sound.duration * RATE) - src_from, length - dst_from)
+            if n <= 0:
+                continue
+            src = _samples(sound, src_from, n)
+            if src is not None and len(src) > 0:
+                buf[dst_from : dst_from + len(src)] = src
         pieces.append(buf)
     total = array.array("h")
     for piece in pieces:
@@ -173,7 +177,8 @@ def _wav_header_duration(data: bytes) -> float | None:
             byte_rate = struct.unpack("<I", data[pos + 16 : pos + 20])[0]
         if chunk == b"data":
             size = min(size, len(data) - pos - 8)
-            return size / byte_rate if byte_rate else None
+            # Below 1,000 bytes a second (8 kbit/s) no telephone codec plays: a forged header.
+            return size / byte_rate if byte_rate >= 1000 else None
         pos += 8 + size + (size & 1)
     return None
 

@@ -25,6 +25,21 @@ if TYPE_CHECKING:
     from conformance.simulator.store import Store
 
 MIN_TRANSCRIBE_SECONDS = 0.5
+# The media of a recording holds at most its first 3 hours (Record's longest maxDuration), so a
+# StartRecording left running for simulated days cannot make a file of gigabytes; its duration
+# still says how long it ran.
+MAX_RENDERED_SECONDS = 10800.0
+
+
+def _first(intervals: list[tuple[float, float]], seconds: float) -> list[tuple[float, float]]:
+    """The intervals cut after ``seconds`` in all."""
+    kept: list[tuple[float, float]] = []
+    for begin, end in intervals:
+        if seconds <= 0:
+            break
+        kept.append((begin, min(end, begin + seconds)))
+        seconds -= end - begin
+    return kept
 
 
 def silent_mp3(seconds: float) -> bytes:
@@ -152,12 +167,14 @@ def save(
     """Render and store a recording; returns it and the text the other side said in it."""
     duration = sum(b - a for a, b in intervals)
     channels = 2 if spec.multichannel and conference_id is None else 1
-    if channels == 2:
-        tracks = [render(intervals, sources[0]), render(intervals, sources[1])]
+    rendered = _first(intervals, MAX_RENDERED_SECONDS)
+    if spec.file_format == "mp3":
+        media = silent_mp3(min(duration, MAX_RENDERED_SECONDS))
+    elif channels == 2:
+        media = wav_bytes([render(rendered, sources[0]), render(rendered, sources[1])])
     else:
         merged = sorted((s for source in sources for s in source), key=lambda s: s.start)
-        tracks = [render(intervals, merged)]
-    media = silent_mp3(duration) if spec.file_format == "mp3" else wav_bytes(tracks)
+        media = wav_bytes([render(rendered, merged)])
     call = leg.call
     store = leg.store
     recording = Recording(

@@ -14,8 +14,15 @@ from hypothesis import strategies as st
 from conformance.simulator.engine import documents
 from conformance.simulator.engine.caches import ByteBoundedCache
 from conformance.simulator.engine.documents import InvalidBxml, load
-from conformance.simulator.engine.media import MAX_DECODED_SECONDS, RATE, _resample, decode_audio
-from conformance.simulator.engine.recording import silent_mp3
+from conformance.simulator.engine.media import (
+    MAX_DECODED_SECONDS,
+    RATE,
+    Sound,
+    _resample,
+    decode_audio,
+    render,
+)
+from conformance.simulator.engine.recording import MAX_RENDERED_SECONDS, _first, silent_mp3
 
 
 def _wav(frames: bytes, rate: int, channels: int = 1, width: int = 2) -> bytes:
@@ -111,3 +118,17 @@ def test_garbage_decodes_as_nothing_whatever_its_label() -> None:
 def test_a_long_mp3_is_measured_without_walking_every_frame() -> None:
     info = decode_audio(silent_mp3(2 * MAX_DECODED_SECONDS), "audio/mpeg", "x.mp3")
     assert info.duration == pytest.approx(2 * MAX_DECODED_SECONDS, rel=0.01)
+
+
+def test_rendering_makes_only_the_samples_asked_for() -> None:
+    year = 365 * 86400.0
+    sounds = [Sound(0.0, year, "speech", "hello"), Sound(0.0, year, "audio", "http://x/a.wav")]
+    out = render([(year / 2, year / 2 + 2)], sounds)  # 2 s in the middle of a year of sound
+    assert len(out) == 2 * RATE
+    assert any(out)
+
+
+def test_recording_media_holds_at_most_the_first_three_hours() -> None:
+    assert _first([(0, 10), (20, 30)], 15) == [(0, 10), (20, 25)]
+    assert _first([(0, 10)], 0) == []
+    assert _first([(0, 4)], MAX_RENDERED_SECONDS) == [(0, 4)]

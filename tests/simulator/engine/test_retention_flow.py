@@ -1,7 +1,12 @@
 """Retention seen through the REST API: a call ended seven simulated days ago is gone (404, not
-listed), while a call that ended just now is still there."""
+listed), while a call that ended just now is still there; the cap; recordings kept bounded."""
 
 from __future__ import annotations
+
+import pytest
+
+from conformance.simulator.engine.media import mp3_duration
+from conformance.simulator.engine.recording import MAX_RENDERED_SECONDS
 
 from .conftest import ACCOUNT, Harness
 
@@ -39,3 +44,19 @@ def test_the_engine_forgets_what_recordings_said_once_the_store_forgets_them(har
     harness.wait_ended(harness.create_call(answer="/many"))
     assert len(harness.sim.store.recordings) <= 3
     assert len(harness.engine.recording_texts) <= 3 + 64
+
+
+def test_a_day_long_recording_keeps_a_bounded_file(harness: Harness) -> None:
+    harness.app.reply(
+        "/day",
+        '<Response><StartRecording recordingAvailableUrl="/available" fileFormat="mp3"/>'
+        f'<Pause duration="{DAY}"/><StopRecording/></Response>',
+    )
+    call_id = harness.create_call(answer="/day")
+    harness.wait_ended(call_id)
+    available = harness.app.wait_event("recordingAvailable")[0]
+    assert available.body["duration"] == "PT86400S"  # the duration says how long it ran
+    media = harness.http.get(
+        f"/accounts/{ACCOUNT}/calls/{call_id}/recordings/{available.body['recordingId']}/media"
+    )
+    assert mp3_duration(media.content) == pytest.approx(MAX_RENDERED_SECONDS, rel=0.01)
