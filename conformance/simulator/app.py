@@ -30,7 +30,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -159,6 +159,11 @@ class RequestLog:
 
         try:
             await self.app(scope, receive, send_and_watch)
+        except ClientDisconnect:  # the client left mid-body: nobody to answer, nothing broke
+            scope[SCOPE_RULE] = "body-incomplete"
+            scope[SCOPE_DESCRIPTION] = "The client closed the connection before sending the whole body"
+            if status == 0 and logged:
+                self._record(scope, 400, started)
         except Exception as exc:  # the catch-all: never a bare 500
             _LOG.exception("unhandled error answering %s %s", scope["method"], path)
             scope[SCOPE_RULE] = "internal-error"

@@ -203,23 +203,33 @@ def test_oversized_headers_get_431(slow_sim: Simulator) -> None:
     _assert_api_error(raw, 431)
 
 
-def test_a_client_leaving_mid_body_is_a_logged_400_not_a_crash(slow_sim: Simulator) -> None:
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [
+        (
+            f"/accounts/{ACCOUNT}/calls",
+            f"Authorization: Basic {_BASIC}\r\nContent-Type: application/json\r\n",
+        ),
+        ("/api/v1/oauth2/token", "Content-Type: application/x-www-form-urlencoded\r\n"),
+    ],
+    ids=["createCall", "token-endpoint"],
+)
+def test_a_client_leaving_mid_body_is_a_logged_400_not_a_crash(
+    slow_sim: Simulator, path: str, extra: str
+) -> None:
     collect = _Collect()
     loggers = [logging.getLogger(name) for name in ("uvicorn.error", "conformance.simulator")]
     for logger in loggers:
         logger.addHandler(collect)
     try:
         seq = slow_sim.store.next_request_seq()
-        head = (
-            f"POST /accounts/{ACCOUNT}/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {_BASIC}\r\n"
-            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
-        )
+        head = f"POST {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: 1000\r\n\r\n"
         with _connect(slow_sim) as sock:
-            sock.sendall(head.encode() + b'{"to": "+1919')
+            sock.sendall(head.encode() + b"grant_type=client")
             time.sleep(0.05)  # let the handler start reading the body
         records = []
         for _ in range(300):  # the server notices the close on its own thread
-            records = [r for r in slow_sim.store.requests if r.seq > seq and r.operation == "createCall"]
+            records = [r for r in slow_sim.store.requests if r.seq > seq and r.path == path]
             if records:
                 break
             time.sleep(0.01)
