@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from conformance.simulator.api_errors import ApiError, bad_request, conflict, not_found
 from conformance.simulator.models import Callback, Conference
-from conformance.simulator.ops_calls import check_bxml, page
+from conformance.simulator.ops_calls import page, validate_bxml
 from conformance.simulator.ops_recordings import media_response
 from conformance.simulator.render import conference_json, conference_recording_json, member_json
 from conformance.simulator.runtime import Ctx, Operation, engine_call, json_response
@@ -77,7 +77,9 @@ async def update_conference_bxml(ctx: Ctx) -> Response:
     document = await ctx.xml()
     if not conference.active:
         raise conflict("Conference", conference.id)
-    check_bxml(document, "conference")
+    await validate_bxml(document, "conference")
+    if not conference.active:  # it may have ended while the document was being validated
+        raise conflict("Conference", conference.id)
     engine_call(lambda: ctx.engine.conference_bxml_replaced(conference, document))
     return Response(status_code=204)
 

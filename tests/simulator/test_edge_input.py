@@ -188,3 +188,23 @@ def test_an_engine_refusing_a_document_by_a_named_error_is_a_400() -> None:
         engine_call(lambda: load(deep, "call"))
     assert info.value.status == 400
     assert info.value.rule.startswith("engine-")
+
+
+@pytest.mark.parametrize(
+    ("document", "status"),
+    [
+        ("<Response><SpeakSentence>" + "hello there " * 500 + "</SpeakSentence></Response>", 204),
+        ("<Response><Pause " + " ".join(f'a{i}="1"' for i in range(2000)) + "/></Response>", 400),
+    ],
+    ids=["valid", "2000-unknown-attributes"],
+)
+def test_big_documents_are_judged_off_the_event_loop_like_small_ones(
+    http: httpx.Client, hostile_sim: Simulator, document: str, status: int
+) -> None:
+    """Documents over 4 KB are validated on a worker thread; the verdict is the same."""
+    call = seed_call(hostile_sim.store)
+    path = f"/accounts/{ACCOUNT}/calls/{call.call_id}/bxml"
+    r = http.put(path, content=document, headers={"content-type": "application/xml"})
+    assert r.status_code == status, r.text
+    if status == 400:
+        assert r.json()["description"].startswith("Invalid BXML")
