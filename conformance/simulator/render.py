@@ -29,7 +29,9 @@ __all__ = [
     "member_json",
     "realtime_transcription_json",
     "realtime_transcription_summary",
+    "realtime_transcription_url",
     "recording_json",
+    "recording_transcription_url",
     "transcription_json",
 ]
 
@@ -144,6 +146,16 @@ def media_url(base: str, rec: Recording) -> str:
     return f"{_recording_url(base, rec)}/media"
 
 
+def recording_transcription_url(base: str, rec: Recording) -> str:
+    """Where a call recording's transcription is read (getRecordingTranscription)."""
+    return f"{_recording_url(base, rec)}/transcription"
+
+
+def realtime_transcription_url(base: str, account_id: str, call_id: str, transcription_id: str) -> str:
+    """Where a real-time transcription is read (getRealTimeTranscription)."""
+    return f"{base.rstrip('/')}/accounts/{account_id}/calls/{call_id}/transcriptions/{transcription_id}"
+
+
 def member_json(base: str, conference: Conference, member: ConferenceMember) -> dict[str, Any]:
     return {
         "callId": member.call_id,
@@ -220,7 +232,7 @@ def recording_json(base: str, rec: Recording) -> dict[str, Any]:
             "id": t.id,
             "status": t.status,
             "completedTime": iso_time(t.completed_time),
-            "url": f"{_recording_url(base, rec)}/transcription",
+            "url": recording_transcription_url(base, rec),
         }
     return {k: v for k, v in body.items() if v is not None or k in ("mediaUrl", "transcription")}
 
@@ -247,9 +259,7 @@ def realtime_transcription_summary(base: str, t: RealTimeTranscription) -> dict[
     return {
         "transcriptionId": t.transcription_id,
         "transcriptionName": t.name,
-        "transcriptionUrl": (
-            f"{base}/accounts/{t.account_id}/calls/{t.call_id}/transcriptions/{t.transcription_id}"
-        ),
+        "transcriptionUrl": realtime_transcription_url(base, t.account_id, t.call_id, t.transcription_id),
     }
 
 

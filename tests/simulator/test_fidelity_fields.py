@@ -188,6 +188,15 @@ def test_webhook_urls_are_the_rest_urls_under_api_v2(
     assert payloads.recording_fields(rec, origin)["mediaUrl"] == meta["mediaUrl"]
     assert quiet_client.get(meta["mediaUrl"]).content == rec.media
 
+    transcription_url = meta["transcription"]["url"]
+    assert payloads.transcription_url(origin, rec) == transcription_url
+    assert quiet_client.get(transcription_url).status_code == 200
+
+    live = seed_realtime(quiet_sim.store, seed_call(quiet_sim.store))
+    listed = quiet_client.get(f"/api/v2/accounts/{ACCOUNT}/calls/{live.call_id}/transcriptions").json()
+    hook_url = payloads.realtime_transcription_url(origin, ACCOUNT, live.call_id, live.transcription_id)
+    assert [t["transcriptionUrl"] for t in listed] == [hook_url]
+
     conf, conf_rec = _conference_with_recording(quiet_sim.store)
     url = f"/api/v2/accounts/{ACCOUNT}/conferences/{conf.id}/recordings/{conf_rec.recording_id}"
     conf_meta = quiet_client.get(url).json()

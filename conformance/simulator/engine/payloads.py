@@ -97,6 +97,16 @@ def media_url(base_url: str, recording: Recording) -> str:
     return render.media_url(render.api_root(base_url), recording)
 
 
+def transcription_url(base_url: str, recording: Recording) -> str:
+    """A recording transcription's URL in webhooks (``/api/v2``), built as the REST metadata's."""
+    return render.recording_transcription_url(render.api_root(base_url), recording)
+
+
+def realtime_transcription_url(base_url: str, account_id: str, call_id: str, transcription_id: str) -> str:
+    """A real-time transcription's URL in webhooks (``/api/v2``), built as the REST list's."""
+    return render.realtime_transcription_url(render.api_root(base_url), account_id, call_id, transcription_id)
+
+
 def recording_fields(recording: Recording, base_url: str) -> dict[str, Any]:
     """Fields of the recording events (recordComplete, recordingAvailable, transcriptionAvailable)."""
     return {
@@ -119,7 +129,9 @@ __all__ = [
     "iso",
     "iso_duration",
     "media_url",
+    "realtime_transcription_url",
     "recording_fields",
     "shape",
     "sip_call_id",
+    "transcription_url",
 ]
