@@ -72,7 +72,7 @@ def render(report: FuzzReport, console: Console) -> None:
     default=15.0,
     show_default=True,
     metavar="S",
-    help="Seconds the app has to answer each webhook.",
+    help="Seconds the app has to send its whole reply to each webhook (one deadline, however it streams).",
 )
 @click.option("--method", type=click.Choice(["GET", "POST"]), default="POST", show_default=True)
 @click.option("--username", metavar="U", help="Basic auth user name.")

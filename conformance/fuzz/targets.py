@@ -2,9 +2,15 @@
 
 Delivery follows the platform: ``POST`` with a JSON body by default, or ``GET`` with the payload as
 query parameters (nested objects JSON-encoded, ``null`` fields left out), optional Basic auth, and
-the callback timeout.  An in-process ASGI app runs on a private event loop and is cancelled when the
-timeout passes; a WSGI app cannot be interrupted, so its reply is timed instead.  An app that
-raises answers ``500``, as a real server would.
+the callback timeout, which is one deadline for the whole reply: an app that streams a body
+forever, or a byte now and then, times out like one that never answers.  At most
+:data:`MAX_REPLY_BYTES` of a reply are read (the rest is not waited for; the BXML check then
+reports the document as too large).
+
+URL targets and in-process ASGI apps are driven on a private event loop, where the request is
+cancelled when the deadline passes.  A WSGI app cannot be interrupted: its reply is read chunk by
+chunk and abandoned at the first chunk after the deadline.  An app that raises answers ``500``, as a
+real server would.
 """
 
 from __future__ import annotations
@@ -28,6 +34,16 @@ from conformance.errors import ConfigurationError, TargetUnreachableError
 Method = Literal["GET", "POST"]
 IN_PROCESS_BASE = "http://testserver/"
 USER_AGENT = "BandwidthAPI/v2 (bw-conformance fuzz-app)"
+#: Most of a reply that is read (BXML is limited to 64 KB, so this is plenty to judge it).
+MAX_REPLY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    content_type: str
+    body: bytes
+    truncated: bool
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,13 @@ def curl_command(
     return " ".join(target if part == _URL_MARK else shlex.quote(part) for part in parts)
 
 
+def _answer(response: httpx.Response, parts: list[bytes], *, truncated: bool = True) -> _Answer:
+    body = b"".join(parts)
+    if truncated:
+        body = body[: MAX_REPLY_BYTES + 1]  # one byte over the cap: "too large" whatever the check
+    return _Answer(response.status_code, response.headers.get("content-type", ""), body, truncated)
+
+
 def _is_asgi(app: object) -> bool:
     call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", None)  # noqa: B004
     return inspect.iscoroutinefunction(call)
@@ -123,6 +146,7 @@ class Target:
         if kind is None:
             kind = "url" if isinstance(app, str) else "asgi" if _is_asgi(app) else "wsgi"
         self.kind = kind
+        self._client: httpx.Client | None = None
         if kind == "url":
             if not isinstance(app, str):
                 raise ConfigurationError("a URL target must be a string", reason="bad-target")
@@ -130,7 +154,8 @@ class Target:
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ConfigurationError(f"not an http(s) URL: {app!r}", reason="bad-url")
             self.base_url = app
-            self._client = httpx.Client(timeout=callback_timeout, headers=headers, auth=auth)
+            self._start_loop()
+            self._async_client = httpx.AsyncClient(timeout=callback_timeout, headers=headers, auth=auth)
         elif kind == "wsgi":
             if not callable(app):
                 raise ConfigurationError(
@@ -141,7 +166,6 @@ class Target:
             self._client = httpx.Client(transport=transport, headers=headers, auth=auth)
         else:
             self.base_url = IN_PROCESS_BASE
-            self._client = httpx.Client(headers=headers)
             self._start_loop()
             asgi = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]
             self._async_client = httpx.AsyncClient(transport=asgi, headers=headers, auth=auth)
@@ -154,7 +178,8 @@ class Target:
         self._loop, self._thread = loop, thread
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
         if self._loop is not None and self._thread is not None:
             if self._async_client is not None:
                 asyncio.run_coroutine_threadsafe(self._async_client.aclose(), self._loop).result()
@@ -203,9 +228,9 @@ class Target:
         started = time.perf_counter()
         try:
             if self._async_client is not None and self._loop is not None:
-                response = self._send_async(url, args)
+                answer = self._send_async(url, args)
             else:
-                response = self._client.request(self.method, url, **args)
+                answer = self._send_sync(url, args, started)
         except (TimeoutError, httpx.TimeoutException) as exc:
             return self._failed(
                 url, payload, started, "timeout", f"no reply within {self.callback_timeout:g} s ({exc!r})"
@@ -217,18 +242,47 @@ class Target:
             method=self.method,
             url=url,
             payload=payload,
-            status=response.status_code,
-            content_type=response.headers.get("content-type", ""),
-            body=response.content,
+            status=answer.status,
+            content_type=answer.content_type,
+            body=answer.body,
             elapsed=elapsed,
+            detail=f"only the first {MAX_REPLY_BYTES} bytes of the reply were read"
+            if answer.truncated
+            else "",
         )
 
-    def _send_async(self, url: str, args: dict[str, Any]) -> httpx.Response:
-        assert self._async_client is not None
+    def _send_async(self, url: str, args: dict[str, Any]) -> _Answer:
         assert self._loop is not None
-        call = self._async_client.request(self.method, url, **args)
-        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(call, self.callback_timeout), self._loop)
-        return future.result()
+        fetch = asyncio.wait_for(self._fetch(url, args), self.callback_timeout)
+        return asyncio.run_coroutine_threadsafe(fetch, self._loop).result()
+
+    async def _fetch(self, url: str, args: dict[str, Any]) -> _Answer:
+        assert self._async_client is not None
+        async with self._async_client.stream(self.method, url, **args) as response:
+            parts: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                parts.append(chunk)
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    return _answer(response, parts)
+            return _answer(response, parts, truncated=False)
+
+    def _send_sync(self, url: str, args: dict[str, Any], started: float) -> _Answer:
+        """A WSGI app: it cannot be interrupted, so its body is read until the deadline passes."""
+        assert self._client is not None
+        deadline = started + self.callback_timeout
+        with self._client.stream(self.method, url, **args) as response:
+            parts: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"the reply was still arriving after {self.callback_timeout:g} s")
+                parts.append(chunk)
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    return _answer(response, parts)
+            return _answer(response, parts, truncated=False)
 
     def _failed(
         self,
@@ -255,4 +309,12 @@ class Target:
         return curl_command(self.method, url, payload, username, in_process=self.kind != "url")
 
 
-__all__ = ["IN_PROCESS_BASE", "Exchange", "Method", "Target", "curl_command", "query_params"]
+__all__ = [
+    "IN_PROCESS_BASE",
+    "MAX_REPLY_BYTES",
+    "Exchange",
+    "Method",
+    "Target",
+    "curl_command",
+    "query_params",
+]

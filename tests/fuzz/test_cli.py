@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
@@ -35,6 +36,26 @@ def test_problems_exit_1_with_the_finding_and_a_curl_command(live: Any) -> None:
     assert "bxml: [" in out  # the validator rule, e.g. [malformed-xml] or [forbidden-child]
     assert f"curl -sS -i -X POST {url}" in out
     assert "--seed 2" in out
+
+
+async def _streams_forever(scope: Any, receive: Any, send: Any) -> None:
+    """A webhook handler whose chunked reply never ends."""
+    while (await receive()).get("more_body"):
+        pass
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/xml")]}
+    )
+    while True:
+        await send({"type": "http.response.body", "body": b" ", "more_body": True})
+        await asyncio.sleep(0.01)
+
+
+def test_an_app_that_streams_forever_is_a_timeout_finding_and_the_run_ends(live: Any) -> None:
+    with live(_streams_forever) as url:
+        result = _invoke(url, "--events", "gather", "--max-examples", "5", "--callback-timeout", "0.5")
+    assert result.exit_code == 1, result.output
+    assert "timeout" in result.stdout
+    assert "no reply within 0.5 s" in result.stdout
 
 
 def test_get_routes_and_basic_auth(live: Any) -> None:

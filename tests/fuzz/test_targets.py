@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
 import socket
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +16,7 @@ from werkzeug import Request, Response
 
 from conformance.errors import ConfigurationError, TargetUnreachableError
 from conformance.fuzz import fuzz_app
-from conformance.fuzz.targets import Target, curl_command, query_params
+from conformance.fuzz.targets import MAX_REPLY_BYTES, Target, curl_command, query_params
 
 from . import apps
 
@@ -167,3 +170,63 @@ def test_in_process_curl_points_at_app_url() -> None:
     ).stdout.split("\n")
     assert "http://127.0.0.1:8123/gather?x=1" in words
     assert json.loads(words[words.index("--data-raw") + 1]) == PAYLOAD
+
+
+async def _endless_asgi(scope: Any, receive: Any, send: Any) -> None:
+    """Answers every webhook with a chunked body that never ends (a comment every 10 ms)."""
+    while (await receive()).get("more_body"):
+        pass
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/xml")]}
+    )
+    await send({"type": "http.response.body", "body": b"<Response>", "more_body": True})
+    while True:
+        await send({"type": "http.response.body", "body": b"<!-- -->", "more_body": True})
+        await asyncio.sleep(0.01)
+
+
+def _endless_wsgi(environ: Any, start_response: Any) -> Iterator[bytes]:
+    start_response("200 OK", [("Content-Type", "application/xml")])
+    yield b"<Response>"
+    while True:
+        time.sleep(0.01)
+        yield b"<!-- -->"
+
+
+@pytest.mark.parametrize("kind", ["url", "asgi", "wsgi"])
+def test_a_reply_that_streams_forever_times_out_once_per_reply(live: Any, kind: str) -> None:
+    """The callback timeout is one deadline per reply, not per read: the run ends."""
+    events = {
+        "events": ["redirect"],
+        "max_examples": 3,
+        "callback_timeout": 0.5,
+        "seed": 1,
+        "sequences": False,
+    }
+    if kind == "url":
+        with live(_endless_asgi) as url:
+            report = fuzz_app(url, **events)
+    else:
+        report = fuzz_app(_endless_asgi if kind == "asgi" else _endless_wsgi, **events)
+    assert report.checks_failed() == {("redirect", "timeout")}
+    assert report.stats["redirect"].sent == 1  # a unit that timed out sends nothing more
+
+
+def test_a_reply_beyond_the_cap_is_not_read_to_its_end(live: Any) -> None:
+    big = b"<Response>" + b" " * (2 * MAX_REPLY_BYTES) + b"</Response>"
+
+    async def flood(scope: Any, receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/xml")]}
+        )
+        for start in range(0, len(big), 65536):
+            await send({"type": "http.response.body", "body": big[start : start + 65536], "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    with live(flood) as url, Target(url) as target:
+        exchange = target.send(url, PAYLOAD)
+    assert exchange.status == 200
+    assert len(exchange.body) == MAX_REPLY_BYTES + 1
+    assert "only the first" in exchange.detail

@@ -1,0 +1,186 @@
+"""Soak the call engine with thousands of faulty calls: nothing leaks, every call ends once.
+
+Each call's answer webhook goes to one path of the tests' fault-injection app (refused, reset,
+reset mid-reply, stalled head or body, endless or flooding body, oversized, invalid UTF-8, HTML,
+302, 404, 500, an unrequestable URL, and well-behaved replies in pieces or chunks), in turn.  The
+calls are created in waves; after each wave the script waits until every call of it has ended.
+
+Printed: threads, open descriptors (both ends of idle keep-alive connections count: the app and
+the simulator run in this process) and resident memory before and after, the calls that did not
+get exactly one disconnect webhook or got another cause than documented (both must be 0), and the
+same figures for a reference batch of healthy calls (``<Hangup/>`` at once) from the same run, so
+growth that every call causes (call records are kept, see ``--max-ended-calls`` of ``serve``) is
+told apart from growth that faults cause.
+
+    .venv/bin/python bench/soak.py --calls 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from conformance.simulator import Simulator
+from conformance.simulator.engine import Engine, engine_factory
+from tests.simulator.engine.faults_app import EXPECTED_CAUSE, FaultApp
+
+ACCOUNT = "9900000"
+APP_ID = "11111111-1111-4111-8111-111111111111"
+AUTH = ("bw-user", "bw-pass")
+
+
+@dataclass
+class Snapshot:
+    threads: int
+    descriptors: int
+    rss_mb: float
+
+    @classmethod
+    def now(cls) -> Snapshot:
+        rss = 0.0
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+        return cls(threading.active_count(), len(os.listdir("/proc/self/fd")), rss)
+
+
+@dataclass
+class Batch:
+    name: str
+    calls: int
+    seconds: float
+    before: Snapshot
+    after: Snapshot
+    not_once: int  # calls without exactly one disconnect webhook
+    wrong_cause: int
+
+    def lines(self) -> list[str]:
+        b, a = self.before, self.after
+        return [
+            f"{self.name:<10} {self.calls} calls in {self.seconds:.1f} s "
+            f"({self.calls / self.seconds:.0f} calls/s)",
+            f"  threads      {b.threads} -> {a.threads}",
+            f"  descriptors  {b.descriptors} -> {a.descriptors}",
+            f"  RSS          {b.rss_mb:.1f} -> {a.rss_mb:.1f} MB ({a.rss_mb - b.rss_mb:+.1f} MB, "
+            f"{(a.rss_mb - b.rss_mb) * 1024 / self.calls:+.2f} KB a call)",
+            f"  not exactly one disconnect: {self.not_once}; unexpected cause: {self.wrong_cause}",
+        ]
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.02)
+
+
+def _all_ended(faults: FaultApp, ids: tuple[str, ...]) -> bool:
+    counts = faults.disconnects()
+    return all(counts[call_id] for call_id in ids)
+
+
+def run_batch(
+    name: str,
+    paths: list[str],
+    sim: Simulator,
+    engine: Engine,
+    faults: FaultApp,
+    http: httpx.Client,
+    wave: int,
+) -> Batch:
+    before = Snapshot.now()
+    start = time.perf_counter()
+    expected: dict[str, str] = {}
+    for first in range(0, len(paths), wave):
+        ids = []
+        for path in paths[first : first + wave]:
+            answer = faults.refused_url() if path == "/refused" else faults.url(path)
+            body = {
+                "from": "+19195550100",
+                "to": "+19995550000",
+                "applicationId": APP_ID,
+                "answerUrl": answer,
+                "disconnectUrl": faults.url("/status"),
+                "callbackTimeout": 1,
+            }
+            response = http.post(
+                f"/accounts/{ACCOUNT}/calls",
+                content=json.dumps(body),
+                headers={"Content-Type": "application/json"},
+            )
+            if response.status_code != 201:
+                raise SystemExit(f"createCall answered {response.status_code}: {response.text[:200]}")
+            call_id = response.json()["callId"]
+            expected[call_id] = EXPECTED_CAUSE[path]
+            ids.append(call_id)
+        _wait(functools.partial(_all_ended, faults, tuple(ids)), f"wave {first // wave}'s disconnects", 120)
+    _wait(lambda: engine.running_tasks() == 0, "the engine's tasks to finish", 60)
+    seconds = time.perf_counter() - start
+    counts = faults.disconnects()
+    causes = {str(p["callId"]): p.get("cause") for p in faults.received("/status")}
+    return Batch(
+        name,
+        len(paths),
+        seconds,
+        before,
+        Snapshot.now(),
+        sum(1 for call_id in expected if counts[call_id] != 1),
+        sum(1 for call_id, cause in expected.items() if causes.get(call_id) != cause),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=2000, help="faulty calls (default 2000)")
+    parser.add_argument("--wave", type=int, default=200, help="calls created before waiting for them (200)")
+    args = parser.parse_args()
+    classes = list(EXPECTED_CAUSE)
+    faulty = [classes[i % len(classes)] for i in range(args.calls)]
+    with FaultApp() as faults, Simulator(engine_factory=engine_factory) as sim:
+        engine = sim.runtime.engine
+        assert isinstance(engine, Engine)
+        engine.base_url = sim.base_url
+        with httpx.Client(base_url=sim.base_url, auth=AUTH, timeout=30) as http:
+            run_batch("warm-up", classes, sim, engine, faults, http, args.wave)
+            healthy = run_batch("healthy", ["/hangup"] * args.calls, sim, engine, faults, http, args.wave)
+            faulty_batch = run_batch("faulty", faulty, sim, engine, faults, http, args.wave)
+        errors = list(engine.errors)
+    kinds = Counter(EXPECTED_CAUSE[p] for p in faulty)
+    print(f"fault classes         {len(classes)} ({', '.join(f'{n} {c}' for c, n in sorted(kinds.items()))})")
+    for line in healthy.lines() + faulty_batch.lines():
+        print(line)
+    print(f"simulator errors      {len(errors)}{': ' + errors[0] if errors else ''}")
+    cores = os.cpu_count() or 1
+    print(f"machine               {cores} cores, load average {os.getloadavg()[0]:.1f}")
+    bad = (
+        faulty_batch.not_once
+        + faulty_batch.wrong_cause
+        + healthy.not_once
+        + healthy.wrong_cause
+        + len(errors)
+    )
+    leaked = faulty_batch.after.threads > faulty_batch.before.threads
+    if bad or leaked:
+        print("FAILED")
+        sys.exit(1)
+    print("verified              every call ended with exactly one disconnect and its documented cause")
+
+
+if __name__ == "__main__":
+    main()
