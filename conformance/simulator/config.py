@@ -154,6 +154,12 @@ class SimulatorConfig:
     2026-12-02) or ``"basic"`` (no tokens).  ``token_lifetime`` is the seconds an access token
     lives, measured on the wall clock (``time.time()``), not the simulator's virtual clock: clients
     compute expiry on wall time.
+
+    Connections: ``control_token`` (``None``: ``/_sim/`` answers loopback clients naming a loopback
+    ``Host`` only; else every control request needs ``Authorization: Bearer <token>``);
+    ``keep_alive`` seconds an idle connection stays open; ``header_timeout`` / ``body_timeout``
+    seconds for a request's headers / whole body to arrive (408 after); ``max_connections`` open
+    at once (503 beyond, and never more than half the process's descriptor limit).
     """
 
     host: str = "127.0.0.1"
