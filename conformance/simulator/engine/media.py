@@ -218,6 +218,8 @@ def _wav_pcm(data: bytes) -> tuple[float, bytes] | None:
     duration = count / rate
     if count >= limit:  # the first hour is decoded; the header says how long the whole file plays
         duration = max(duration, _wav_header_duration(data) or 0.0)
+    if width == 2 and channels == 1 and rate == RATE:
+        return duration, frames[: count * 2]  # already what is wanted: no copies
     if width == 2:
         samples = array.array("h")
         samples.frombytes(frames[: count * 2 * channels])

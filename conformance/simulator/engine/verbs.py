@@ -136,10 +136,10 @@ async def _fetch_and_decode(
     held = [0]  # bytes this fetch counts in ``cache.in_flight``
     try:
         async with asyncio.timeout(cache.limits.deadline):
-            body, headers = await _fetch(http, url, auth, cache, held)
-            if body is None:
+            chunks, headers = await _fetch(http, url, auth, cache, held)
+            if chunks is None:
                 return None
-            info = await asyncio.to_thread(decode_audio, body, headers.get("content-type", ""), url)
+            info = await asyncio.to_thread(_decode, chunks, headers.get("content-type", ""), url)
     except (TimeoutError, httpx.HTTPError):
         return None
     finally:
@@ -148,9 +148,14 @@ async def _fetch_and_decode(
     return info, int(age.group(1)) if age is not None and len(age.group(1)) < 10 else 0
 
 
+def _decode(chunks: list[bytes], content_type: str, url: str) -> AudioInfo:
+    # Joined here, in the worker thread: copying a big body takes a while (without the GIL).
+    return decode_audio(b"".join(chunks), content_type, url)
+
+
 async def _fetch(
     http: httpx.AsyncClient, url: str, auth: httpx.Auth | None, cache: AudioCache, held: list[int]
-) -> tuple[bytes | None, httpx.Headers]:
+) -> tuple[list[bytes] | None, httpx.Headers]:
     """The body of a 200 answer within the size limits (``None`` otherwise), streamed."""
     limits = cache.limits
     headers = {"Accept-Encoding": "identity"}
@@ -166,7 +171,7 @@ async def _fetch(
                 return None, response.headers
             held[0] += len(chunk)
             chunks.append(chunk)
-    return b"".join(chunks), response.headers
+    return chunks, response.headers
 
 
 async def _prompt(leg: Leg, verb: Verb, base: str | None) -> Sound | None:
