@@ -1,5 +1,6 @@
 """`bw-conformance run` end to end, as a user runs it (a subprocess)."""
 
+import json
 import re
 import socket
 import subprocess
@@ -80,8 +81,19 @@ def test_junit_xml_is_written(tmp_path: Path) -> None:
 
 def test_workers_still_count_by_area(tmp_path: Path) -> None:
     result = _run(
-        "--workers", "2", "-m", "flows", "-k", "test_outbound_answered_and_hung_up or test_busy", cwd=tmp_path
-    )
+        "--workers", "2", "-m", "flows", "-k", "test_outbound_answered_and_hung_up or test_redirect_verb",
+        "--report", "ndjson,har", "--report-dir", str(tmp_path / "reports"), cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     flows_row = next(line for line in result.stdout.splitlines() if "flows" in line and "│" in line)
     assert [cell.strip() for cell in flows_row.split("│")[1:-1]][1] != "0"
+    # Each worker recorded its own tests' exchanges; the reports hold both, each under its test.
+    events = [json.loads(line) for line in (tmp_path / "reports" / "events.ndjson").read_text().splitlines()]
+    ended = {e["test"]: e["outcome"] for e in events if e["event"] == "test_end"}
+    assert len(ended) == 2
+    assert set(ended.values()) == {"passed"}
+    webhooks = [e for e in events if e["event"] == "webhook"]
+    assert {e["id"].split(".")[0] for e in webhooks} <= {"gw0", "gw1"}  # recorded in the workers
+    assert {e["test"] for e in webhooks} == set(ended)
+    har = json.loads((tmp_path / "reports" / "exchanges.har").read_text())
+    assert len(har["log"]["entries"]) == sum(1 for e in events if e["event"] in ("request", "webhook"))
