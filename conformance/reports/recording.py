@@ -157,17 +157,15 @@ class Recorder:
 
     def rest(
         self,
-        *,
-        method: str,
-        url: str,
-        request_headers: Any,
-        request_body: bytes | str | None,
-        status: int | None,
-        response_headers: Any,
-        response_body: bytes | str | None,
+        request: tuple[str, str, Any, bytes | str | None],
+        response: tuple[int, Any, bytes | str | None] | None,
         started: tuple[float, str],
-        error: str | None = None,
+        error: BaseException | None = None,
     ) -> None:
+        """Record one REST exchange: ``request`` is (method, url, headers, body), ``response``
+        (status, headers, body) or None when ``error`` stopped it."""
+        method, url, request_headers, request_body = request
+        status, response_headers, response_body = response or (None, [], None)
         elapsed = (time.time() - started[0]) * 1000
         self.write(
             {
@@ -180,9 +178,9 @@ class Recorder:
                 "duration_ms": round(elapsed, 1),
                 "request": {"method": method, "url": url, "headers": _headers(request_headers)}
                 | _text(request_body),
-                "response": {"status": status, "headers": _headers(response_headers or [])}
+                "response": {"status": status, "headers": _headers(response_headers)}
                 | _text(response_body)
-                | ({"error": error} if error else {}),
+                | ({"error": f"{type(error).__name__}: {error}"} if error is not None else {}),
             }
         )
 
@@ -192,6 +190,9 @@ class Recorder:
         original = httpx.Client.send
         recorder = self
 
+        def described(request: httpx.Request) -> tuple[str, str, Any, bytes]:
+            return request.method, str(request.url), request.headers.multi_items(), _httpx_body(request)
+
         def send(client: httpx.Client, request: httpx.Request, *args: Any, **kwargs: Any) -> httpx.Response:
             if not recorder._on_tests_thread():
                 return original(client, request, *args, **kwargs)
@@ -199,30 +200,11 @@ class Recorder:
             try:
                 response = original(client, request, *args, **kwargs)
             except httpx.HTTPError as exc:
-                recorder.rest(
-                    method=request.method,
-                    url=str(request.url),
-                    request_headers=request.headers.multi_items(),
-                    request_body=_httpx_body(request),
-                    status=None,
-                    response_headers=None,
-                    response_body=None,
-                    started=started,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+                recorder.rest(described(request), None, started, exc)
                 raise
-            sent = response.request
             if not kwargs.get("stream"):
-                recorder.rest(
-                    method=sent.method,
-                    url=str(sent.url),
-                    request_headers=sent.headers.multi_items(),
-                    request_body=_httpx_body(sent),
-                    status=response.status_code,
-                    response_headers=response.headers.multi_items(),
-                    response_body=response.content,
-                    started=started,
-                )
+                answer = (response.status_code, response.headers.multi_items(), response.content)
+                recorder.rest(described(response.request), answer, started)
             return response
 
         httpx.Client.send = send  # type: ignore[method-assign,assignment]
@@ -240,31 +222,14 @@ class Recorder:
             if not recorder._on_tests_thread():
                 return original(session, request, **kwargs)
             started = _now()
+            described = (str(request.method), str(request.url), request.headers, request.body)
             try:
                 response = original(session, request, **kwargs)
             except requests.RequestException as exc:
-                recorder.rest(
-                    method=str(request.method),
-                    url=str(request.url),
-                    request_headers=request.headers,
-                    request_body=request.body,
-                    status=None,
-                    response_headers=None,
-                    response_body=None,
-                    started=started,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+                recorder.rest(described, None, started, exc)
                 raise
-            recorder.rest(
-                method=str(request.method),
-                url=str(request.url),
-                request_headers=request.headers,
-                request_body=request.body,
-                status=response.status_code,
-                response_headers=response.headers,
-                response_body=None if kwargs.get("stream") else response.content,
-                started=started,
-            )
+            body = None if kwargs.get("stream") else response.content
+            recorder.rest(described, (response.status_code, response.headers, body), started)
             return response
 
         requests.Session.send = send  # type: ignore[method-assign,assignment]
