@@ -57,10 +57,12 @@ ENVIRONMENT = {
     "other_client_secret": "BW_OTHER_CLIENT_SECRET",
     # The target accepts OAuth2 only (as the real platform from 2026-12-02): Basic must get 401.
     "basic_refused": "BW_BASIC_REFUSED",
+    # The simulator's control API token, when it was started with `serve --control-token`.
+    "control_token": "BW_SIM_CONTROL_TOKEN",
 }
 
 # Fields that hold secrets: never in a repr, a log line, a command line or a report.
-SECRET_FIELDS = ("password", "client_secret", "other_password", "other_client_secret")
+SECRET_FIELDS = ("password", "client_secret", "other_password", "other_client_secret", "control_token")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Settings:
     other_password: str | None = field(default=None, repr=False)
     other_client_id: str | None = None
     other_client_secret: str | None = field(default=None, repr=False)
+    control_token: str | None = field(default=None, repr=False)  # a simulator's /_sim/ token
     profile: Profile = "simulator"
     max_examples: int = 25
     seed: int | None = None  # None: a random seed, chosen once per run and printed
@@ -103,6 +106,11 @@ class Settings:
     def with_target(self, base_url: str) -> Settings:
         """These settings pointed at ``base_url`` (used once the embedded simulator is up)."""
         return replace(self, target=base_url)
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """Headers for a simulator's ``/_sim/`` control API: its Bearer token when one is set."""
+        return {"Authorization": f"Bearer {self.control_token}"} if self.control_token else {}
 
     @property
     def principal(self) -> str:

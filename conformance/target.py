@@ -12,7 +12,7 @@ contract: :class:`~conformance.errors.ConfigurationError` or
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -54,6 +54,11 @@ class Target:
         return f"{self.base_url}/accounts/{self.settings.account_id}"
 
     @property
+    def control_headers(self) -> dict[str, str]:
+        """Headers for the simulator's ``/_sim/`` control API (its token, when one is set)."""
+        return self.settings.control_headers
+
+    @property
     def is_local(self) -> bool:
         """The target runs on this machine (so it can reach the suite's sink on 127.0.0.1)."""
         return urlsplit(self.base_url).hostname in _LOCAL_HOSTS
@@ -74,19 +79,46 @@ def _json_object(response: httpx.Response) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def probe(base_url: str, timeout: float = 10.0) -> bool:
+def probe(base_url: str, timeout: float = 10.0, headers: Mapping[str, str] | None = None) -> bool:
     """Check that ``base_url`` answers HTTP; return whether it offers the ``/_sim/`` control API.
 
-    Raises :class:`TargetUnreachableError` when nothing answers.
+    ``headers`` are the control API's (its Bearer token, see ``Settings.control_headers``).  Raises
+    :class:`TargetUnreachableError` when nothing answers, and :class:`ConfigurationError` when a
+    simulator's control API is there but refuses this client (a token is needed, or is wrong, or
+    the simulator answers control requests from its own machine only).
     """
     try:
         with httpx.Client(timeout=timeout) as client:
-            response = client.get(f"{base_url}/_sim/accounts")
+            response = client.get(f"{base_url}/_sim/accounts", headers=dict(headers or {}))
     except httpx.HTTPError as exc:
         raise TargetUnreachableError(
             f"target {base_url} is unreachable: {type(exc).__name__}: {exc}"
         ) from exc
+    _refused_control(base_url, response, bool(headers))
     return response.status_code == 200 and _json_object(response) is not None
+
+
+def _refused_control(base_url: str, response: httpx.Response, has_token: bool) -> None:
+    """Raise :class:`ConfigurationError` when a simulator's control API refused this client."""
+    if response.status_code == 401 and "simulator control" in response.headers.get("www-authenticate", ""):
+        if has_token:
+            raise ConfigurationError(
+                f"the simulator at {base_url} refused BW_SIM_CONTROL_TOKEN: it is not the token "
+                "it was started with (serve --control-token)",
+                reason="control-token",
+            )
+        raise ConfigurationError(
+            f"the simulator at {base_url} protects its control API (/_sim/) with a token: set "
+            "BW_SIM_CONTROL_TOKEN to the value given to serve --control-token",
+            reason="control-token",
+        )
+    body = _json_object(response) if response.status_code == 403 else None
+    if body is not None and "control API" in str(body.get("description") or body.get("message") or ""):
+        raise ConfigurationError(
+            f"the simulator at {base_url} answers control requests (/_sim/) only from its own "
+            "machine: start it with serve --control-token TOKEN and set BW_SIM_CONTROL_TOKEN",
+            reason="control-refused",
+        )
 
 
 def server_description(base_url: str, timeout: float = 10.0) -> str:
@@ -111,7 +143,11 @@ def _discover(settings: Settings, timeout: float) -> tuple[Settings, tuple[str, 
     if all(getattr(settings, name) for name in wanted) or not settings.account_id:
         return settings, ()
     try:
-        response = httpx.get(f"{settings.target}/_sim/accounts/{settings.account_id}", timeout=timeout)
+        response = httpx.get(
+            f"{settings.target}/_sim/accounts/{settings.account_id}",
+            headers=settings.control_headers,
+            timeout=timeout,
+        )
     except httpx.HTTPError:
         return settings, ()
     account = _json_object(response) if response.status_code == 200 else None
@@ -206,7 +242,7 @@ def open_target(settings: Settings, *, check_credentials: bool = True) -> Iterat
             settings = settings.with_target(simulator.base_url)
         assert settings.target is not None
         timeout = min(settings.request_timeout, 10.0)
-        has_control_api = probe(settings.target, timeout)
+        has_control_api = probe(settings.target, timeout, settings.control_headers)
         if settings.token_url is None:
             token_url = default_token_url(settings.target, is_simulator=has_control_api)
             settings = replace(settings, token_url=token_url)

@@ -123,10 +123,16 @@ def _from_control_api(settings: Settings, base_url: str, timeout: float) -> Seco
     created = _other(settings, new_id, (name, secrets.token_urlsafe(12)), (name, secrets.token_urlsafe(24)))
     try:
         account = {"id": new_id, "username": created.username, "password": created.password}
-        httpx.put(f"{base_url}/_sim/accounts/{new_id}", json=account, timeout=timeout)
+        control = settings.control_headers
+        httpx.put(f"{base_url}/_sim/accounts/{new_id}", json=account, headers=control, timeout=timeout)
         if settings.auth == "oauth2":
             client = {"clientSecret": created.client_secret, "accounts": [new_id]}
-            httpx.put(f"{base_url}/_sim/credentials/{created.client_id}", json=client, timeout=timeout)
+            httpx.put(
+                f"{base_url}/_sim/credentials/{created.client_id}",
+                json=client,
+                headers=control,
+                timeout=timeout,
+            )
     except httpx.HTTPError as exc:
         return SecondAccount(None, f"the control API refused a second account: {exc}")
     if _works(base_url, created, timeout):

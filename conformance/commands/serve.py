@@ -202,7 +202,6 @@ def command(
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     base_url = f"http://{shown}:{bound_port}"
-    app.state.runtime.store.max_ended_calls = config.max_ended_calls
     engine = app.state.runtime.engine
     if hasattr(engine, "base_url"):  # callUrl and mediaUrl in webhooks point here
         engine.base_url = base_url

@@ -221,7 +221,12 @@ def create_app(
     """
     config = config or SimulatorConfig()
     clock = VirtualClock(time_scale=config.time_scale)
-    store = Store(clock, _copy_accounts(config), credentials=config.credentials)
+    store = Store(
+        clock,
+        _copy_accounts(config),
+        credentials=config.credentials,
+        max_ended_calls=config.max_ended_calls,
+    )
     engine = (engine_factory or _default_engine_factory())(store, clock)
     deliverer = getattr(engine, "deliverer", None)
     if deliverer is not None and hasattr(deliverer, "egress"):

@@ -207,7 +207,9 @@ class Loopback:
         if self.simulated:
             self._application_id = str(uuid.uuid4())
             self._callee = f"+1980{secrets.randbelow(10**7):07d}"
-            with httpx.Client(base_url=self.target.base_url, timeout=10.0) as control:
+            with httpx.Client(
+                base_url=self.target.base_url, headers=self.target.control_headers, timeout=10.0
+            ) as control:
                 app = control.put(
                     f"/_sim/accounts/{account}/applications/{self._application_id}",
                     json={
@@ -377,7 +379,9 @@ class Loopback:
         if not self.simulated:
             yield
             return
-        with httpx.Client(base_url=self.target.base_url, timeout=10.0) as control:
+        with httpx.Client(
+            base_url=self.target.base_url, headers=self.target.control_headers, timeout=10.0
+        ) as control:
             before = control.get("/_sim/clock").json().get("timeScale")
             control.put("/_sim/clock", json={"timeScale": 1})
             self._real_time = True
@@ -547,7 +551,9 @@ class Loopback:
             account = self.target.settings.account_id
             with (
                 contextlib.suppress(httpx.HTTPError),
-                httpx.Client(base_url=self.target.base_url, timeout=10.0) as control,
+                httpx.Client(
+                    base_url=self.target.base_url, headers=self.target.control_headers, timeout=10.0
+                ) as control,
             ):
                 control.delete(f"/_sim/accounts/{account}/numbers/{self._callee}")
                 control.delete(f"/_sim/accounts/{account}/applications/{self._application_id}")
