@@ -15,7 +15,10 @@ and reads nothing:
    network access off and a resolver that answers every request with nothing (and records it);
    a document whose tree still carries a DOCTYPE, or that asked the resolver for anything, is
    refused with ``forbidden-dtd`` (defence in depth: step 3 should have stopped it);
-5. the element depth (``too-deep``, a safety limit of this project).
+5. the element depth (``too-deep``) and the children of any element below the root
+   (``too-many-children`` past :data:`MAX_CHILDREN`): safety limits of this project, because
+   libxml2 spends time on each error in proportion to the element's siblings.  (A root with
+   many verbs is checked in parts instead: see :mod:`conformance.bxml.schema`.)
 
 XInclude is never processed.
 """
@@ -32,12 +35,14 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from conformance.bxml.errors import BxmlError, BxmlValidationError, DocumentTypeError
 
-__all__ = ["MAX_DEPTH", "MAX_DOCUMENT_BYTES", "element_path", "parse", "to_bytes"]
+__all__ = ["MAX_CHILDREN", "MAX_DEPTH", "MAX_DOCUMENT_BYTES", "element_path", "parse", "to_bytes"]
 
 #: Largest BXML document Bandwidth accepts, in bytes.
 MAX_DOCUMENT_BYTES = 65536
 #: Deepest element nesting accepted (root = 1).  Real BXML needs 3, plus a few SSML levels.
 MAX_DEPTH = 32
+#: Most child elements of any element below the root (the largest grammar bound is 20).
+MAX_CHILDREN = 1024
 
 _DECLARED_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\bencoding\s*=\s*[\"']([^\"']*)[\"']")
 _UTF8_NAMES = {"utf-8", "utf8", "us-ascii", "ascii"}
@@ -57,6 +62,9 @@ _SNIFFED: tuple[tuple[bytes, str], ...] = (
 )
 _TOO_DEEP_XPATH = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
 _FIRST_TOO_DEEP = etree.XPath("/*" * (MAX_DEPTH + 1))
+_FIRST_CROWDED = etree.XPath(f"(/*//*[count(*) > {MAX_CHILDREN}])[1]")
+# Each child element takes at least 4 bytes ("<a/>"): a smaller document cannot be crowded.
+_CROWD_BYTES = 4 * MAX_CHILDREN
 _local = threading.local()
 
 
@@ -119,29 +127,41 @@ def to_bytes(document: str | bytes) -> bytes:
 
 
 def _check_encoding(data: bytes) -> None:
-    """Raise ``invalid-encoding`` unless ``data`` is UTF-8 (what libxml2 will be told it is)."""
-    for prefix, name in _SNIFFED:
-        if data.startswith(prefix):
-            raise _fail("invalid-encoding", f"document is {name}; BXML must be UTF-8", 1)
-    declared = _DECLARED_ENCODING.match(data)
-    if declared is not None and declared.group(1).decode("ascii", "replace").lower() not in _UTF8_NAMES:
-        name = declared.group(1).decode("ascii", "replace")
-        raise _fail("invalid-encoding", f"document declares encoding {name!r}; BXML must be UTF-8", 1)
+    """Raise ``invalid-encoding`` unless ``data`` is UTF-8 (what libxml2 will be told it is).
+
+    No NUL byte and valid UTF-8 rule out every other encoding XML can detect: UTF-16 and UTF-32
+    text of ASCII markup holds NUL bytes, and their byte-order marks, like EBCDIC, are not UTF-8.
+    The first bytes then only name what the document is.
+    """
     nul = data.find(b"\x00")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad: UnicodeDecodeError | None = exc
+    else:
+        bad = None
+    if nul >= 0 or bad is not None:
+        for prefix, name in _SNIFFED:
+            if data.startswith(prefix):
+                raise _fail("invalid-encoding", f"document is {name}; BXML must be UTF-8", 1)
     if nul >= 0:
         raise _fail(
             "invalid-encoding",
             f"byte {nul} is NUL, which XML does not allow (a UTF-16 or UTF-32 document?); BXML is UTF-8",
             _line_at(data, nul),
         )
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
+    if bad is not None:
         raise _fail(
             "invalid-encoding",
-            f"byte {exc.start} is not valid UTF-8 ({exc.reason})",
-            _line_at(data, exc.start),
-        ) from None
+            f"byte {bad.start} is not valid UTF-8 ({bad.reason})",
+            _line_at(data, bad.start),
+        )
+    declared = _DECLARED_ENCODING.match(data) if data[:5] == b"<?xml" or data[:3] == b"\xef\xbb\xbf" else None
+    if declared is None and data[:1].isspace():
+        declared = _DECLARED_ENCODING.match(data)
+    if declared is not None and declared.group(1).decode("ascii", "replace").lower() not in _UTF8_NAMES:
+        name = declared.group(1).decode("ascii", "replace")
+        raise _fail("invalid-encoding", f"document declares encoding {name!r}; BXML must be UTF-8", 1)
 
 
 class _Stop(Exception):
@@ -193,11 +213,13 @@ def parse(document: str | bytes) -> etree._Element:
             f"document is {len(data)} bytes; BXML is limited to {MAX_DOCUMENT_BYTES} bytes (64 KB)",
         )
     _check_encoding(data)
-    if b"<!DOCTYPE" in data:
+    # In UTF-8 (now certain, and what libxml2 is told) a DOCTYPE is spelled exactly so.
+    doctype = b"<!DOCTYPE" in data
+    if doctype:
         line = _doctype_line(data)
         if line is not None:
             raise _fail("forbidden-dtd", "a DOCTYPE (DTD, entity declarations) is not allowed in BXML", line)
-    root = _libxml2(data)
+    root = _libxml2(data, doctype)
     if _TOO_DEEP_XPATH(root):
         deepest = _FIRST_TOO_DEEP(root)
         line = deepest[0].sourceline if isinstance(deepest, list) and deepest else None
@@ -208,12 +230,21 @@ def parse(document: str | bytes) -> etree._Element:
             message=f"elements nest deeper than {MAX_DEPTH} levels",
         )
         raise BxmlValidationError([error])
+    crowded = _FIRST_CROWDED(root) if len(data) > _CROWD_BYTES else []
+    if isinstance(crowded, list) and crowded:
+        element = crowded[0]
+        count = sum(1 for _ in element.iterchildren("*"))
+        message = (
+            f"<{_display_name(element.tag)}> has {count} child elements; at most {MAX_CHILDREN} are "
+            "accepted below the root (a safety limit of this project)"
+        )
+        error = BxmlError("too-many-children", element_path(element), element.sourceline, message)
+        raise BxmlValidationError([error])
     return root
 
 
-def _libxml2(data: bytes) -> etree._Element:
+def _libxml2(data: bytes, doctype: bool) -> etree._Element:
     parser, refuser = _parser()
-    refuser.asked.clear()
     try:
         root = etree.fromstring(data, parser=parser)
     except etree.XMLSyntaxError as exc:
@@ -225,12 +256,16 @@ def _libxml2(data: bytes) -> etree._Element:
     except etree.LxmlError as exc:  # anything else libxml2 or lxml refuse: still not a BXML document
         raise _fail("malformed-xml", f"not well-formed XML: {exc}") from None
     finally:
-        asked = list(refuser.asked)
+        asked = bool(refuser.asked)
         refuser.asked.clear()
-    info = root.getroottree().docinfo
-    if asked or info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+    if asked or (doctype and _has_dtd(root)):
         raise _fail("forbidden-dtd", "a DOCTYPE (DTD, entity declarations) is not allowed in BXML", 1)
     return root
+
+
+def _has_dtd(root: etree._Element) -> bool:
+    info = root.getroottree().docinfo
+    return bool(info.doctype) or info.internalDTD is not None or info.externalDTD is not None
 
 
 def element_path(element: etree._Element) -> str:

@@ -21,7 +21,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from conformance.bxml.errors import BxmlError, Severity, UnknownContextError
 from conformance.bxml.grammar import grammar
-from conformance.bxml.parsing import MAX_DEPTH, element_path
+from conformance.bxml.parsing import MAX_CHILDREN, MAX_DEPTH, element_path
 
 __all__ = [
     "CODE_RULES",
@@ -107,7 +107,6 @@ _PARSE_AND_GRAMMAR: tuple[RuleFact, ...] = (
         for name in (
             "unknown-element",
             "forbidden-child",
-            "too-many-children",
             "too-few-children",
             "unexpected-text",
             "unknown-attribute",
@@ -115,6 +114,13 @@ _PARSE_AND_GRAMMAR: tuple[RuleFact, ...] = (
             "attribute-value",
             "attribute-range",
         )
+    ),
+    RuleFact(
+        "too-many-children",
+        "error",
+        f"the verb's page ({_DOCS}<verb>) as written in xsd/bxml.xsd; and, below the root, at most "
+        f"{MAX_CHILDREN} child elements of any element (project safety limit: time per error grows with "
+        "the siblings)",
     ),
     RuleFact(
         "missing-text",

@@ -282,7 +282,6 @@ def test_an_entity_reference_is_a_named_error_in_any_encoding() -> None:
 FLOODS = {
     "unknown attributes": "<Response><Pause" + "".join(f' a{n}="1"' for n in range(5000)) + "/></Response>",
     "bad values": "<Response>" + "<Pause duration='0'/>" * 3000 + "</Response>",
-    "unknown elements": "<Response>" + "<Nope/>" * 8000 + "</Response>",
     "text where none goes": "<Response>" + "<Hangup>x</Hangup>" * 3000 + "</Response>",
     "warnings": "<Response>" + "<Forward to='+15551230000' diversionReason='away'/>" * 1200 + "</Response>",
     "gather limits": "<Response>"
@@ -306,6 +305,15 @@ def test_floods_list_at_most_100_problems_and_count_the_rest(name: str) -> None:
         assert is_valid(document)
     else:
         assert summary.severity == "error"
+
+
+def test_thousands_of_unknown_verbs_are_named_in_bounded_number() -> None:
+    # libxml2 stops checking a parent's children at the first one out of place; the root's
+    # verbs are checked in parts, so each part names its first stranger.
+    problems = _named("<Response>" + "<Nope/>" * 8000 + "</Response>")
+    assert problems
+    assert {p.rule for p in problems} == {"unknown-element"}
+    assert problems[0].path == "/Response/Nope[1]"
 
 
 def test_huge_numbers_are_named_not_converted() -> None:
@@ -348,3 +356,18 @@ def test_many_verbs_get_the_verdict_of_one_libxml2_pass(verbs: list[str], root_a
     broken = [f"/Response/Pause[{n}]" for n, pause in enumerate(pauses, start=1) if "'0'" in pause]
     ranges = [p.path for p in problems if p.rule == "attribute-range"]
     assert set(ranges) <= set(broken)
+
+
+def test_crowded_elements_below_the_root_are_a_named_limit() -> None:
+    from conformance.bxml.parsing import MAX_CHILDREN
+
+    crowded = (
+        "<Response><SpeakSentence>" + "<s x='1'>a</s>" * (MAX_CHILDREN + 1) + "</SpeakSentence></Response>"
+    )
+    (problem,) = _named(crowded)
+    assert (problem.rule, problem.path) == ("too-many-children", "/Response/SpeakSentence[1]")
+    assert f"{MAX_CHILDREN + 1} child elements" in problem.message
+    at_limit = "<Response><SpeakSentence>" + "<s>a</s>" * MAX_CHILDREN + "</SpeakSentence></Response>"
+    assert _named(at_limit) == []
+    # The root is not limited: its verbs are checked in parts.
+    assert _named("<Response>" + "<Hangup/>" * (MAX_CHILDREN * 4) + "</Response>") == []
