@@ -318,7 +318,8 @@ CODE_RULES: tuple[Rule, ...] = (
         _no_repair,
         "error",
         f'conference BXML: "BXML containing unsupported verbs will be rejected completely"; transferAnswer '
-        f"BXML may not contain Bridge, Conference, Forward or Transfer ({_DOCS}, webhooks/transferAnswer)",
+        f"BXML may not contain Bridge, Conference, Forward or Transfer ({_DOCS}conference, "
+        "https://dev.bandwidth.com/docs/voice/webhooks/transferAnswer)",
     ),
     Rule(
         "repeat-count-limit",

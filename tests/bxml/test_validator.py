@@ -280,3 +280,37 @@ def test_url_characters_are_judged_alike_by_both_engines(url: str, valid: bool) 
     assert bool(lxml_schema().validate(tree)) is valid
     assert bool(xmlschema_schema().is_valid(tree)) is valid
     assert is_valid(etree.tostring(root)) is valid
+
+
+def test_every_rule_has_a_severity_and_a_fact_and_the_readme_lists_them() -> None:
+    from conformance.resources import xsd_path
+
+    assert {fact.name for fact in RULE_TABLE} == set(RULES)
+    assert all(fact.fact and fact.severity in ("error", "warning") for fact in RULE_TABLE)
+    assert {
+        "diversion-reason-without-stack", "stabilized-without-destination", "credentials-need-https",
+        "start-gather-with-forward",
+    } == WARNING_RULES  # fmt: skip
+    readme = (xsd_path().parent / "README.md").read_text()
+    section = readme.split("## Rules and severities", 1)[1]
+    rows = {
+        cells[1].strip("` "): cells[2].strip()
+        for line in section.splitlines()
+        if line.startswith("| `") and len(cells := line.split("|")) > 3
+    }
+    assert rows == {fact.name: fact.severity for fact in RULE_TABLE}
+
+
+def test_warnings_do_not_make_a_document_invalid() -> None:
+    document = "<Response><Forward to='+15551230000' diversionReason='away'/><Pause duration='0'/></Response>"
+    assert [e.rule for e in iter_errors(document)] == ["attribute-range"]
+    (warning,) = iter_warnings(document)
+    assert (warning.rule, warning.severity) == ("diversion-reason-without-stack", "warning")
+    assert str(warning).startswith("line 1: warning: diversion-reason-without-stack: ")
+    alone = "<Response><Forward to='+15551230000' diversionReason='away'/></Response>"
+    assert is_valid(alone)
+    validate(alone)
+    from conformance.bxml import first_blocking_error
+
+    assert first_blocking_error(alone) is None
+    assert first_blocking_error(document) is not None
