@@ -174,3 +174,39 @@ def test_schema_location_hints_are_accepted_but_never_followed(httpserver: HTTPS
     # An invalid document is explained by xmlschema: still nothing fetched.
     assert _rules(hint + "<Pause duration='0'/></Response>") == ["attribute-range"]
     assert httpserver.log == []
+
+
+@pytest.mark.parametrize(
+    ("encoding", "named"),
+    [
+        ("utf-16-le", "UTF-16 little-endian"),
+        ("utf-16-be", "UTF-16 big-endian"),
+        ("utf-32-le", "UTF-32 little-endian"),
+        ("utf-32-be", "UTF-32 big-endian"),
+        ("utf-16", "UTF-16 (little-endian byte-order mark)"),
+        ("utf-32", "UTF-32 (little-endian byte-order mark)"),
+        ("cp500", "EBCDIC"),
+    ],
+)
+def test_encodings_without_declaration_or_bom_cannot_carry_a_dtd(
+    encoding: str, named: str, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-VALUE")
+    document = (
+        f'<?xml version="1.0"?><!DOCTYPE Response [<!ENTITY leak SYSTEM "{secret.as_uri()}">]>'
+        "<Response><SpeakSentence>&leak;</SpeakSentence></Response>"
+    )
+    (error,) = iter_errors(document.encode(encoding))
+    assert error.rule == "invalid-encoding"
+    assert named in error.message
+    assert "TOP-SECRET" not in str(error)
+
+
+def test_too_deep_is_an_error_the_simulator_refuses() -> None:
+    from conformance.bxml import first_blocking_error
+
+    deep = "<Response><SpeakSentence>" + "<s>" * 33 + "x" + "</s>" * 33 + "</SpeakSentence></Response>"
+    error = first_blocking_error(deep)
+    assert error is not None
+    assert (error.rule, error.severity) == ("too-deep", "error")
