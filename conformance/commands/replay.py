@@ -181,9 +181,10 @@ def replay(report: Path, wanted: str, target_url: str | None, auth: str | None) 
                 url = _rebase(exchange["url"], target.base_url)
                 headers = {k: v for k, v in exchange["headers"] if k.lower() not in _DROPPED_HEADERS}
                 path = urlsplit(url).path
-                auth_flow = (
-                    None if path.startswith(("/_sim/", "/health")) else target.authenticator.httpx_auth
-                )
+                control = path.startswith(("/_sim/", "/health"))
+                if control:  # the control API's own token (when the simulator has one), not the run's
+                    headers |= target.control_headers
+                auth_flow = None if control else target.authenticator.httpx_auth
                 request = client.build_request(
                     exchange["method"], url, headers=headers, content=str(exchange["body"] or "").encode()
                 )
