@@ -220,7 +220,8 @@ def parse(document: str | bytes) -> etree._Element:
         if line is not None:
             raise _fail("forbidden-dtd", "a DOCTYPE (DTD, entity declarations) is not allowed in BXML", line)
     root = _libxml2(data, doctype)
-    if _TOO_DEEP_XPATH(root):
+    # Nesting deeper than MAX_DEPTH takes more than MAX_DEPTH start tags, each with its own "<".
+    if data.count(b"<") > MAX_DEPTH and _TOO_DEEP_XPATH(root):
         deepest = _FIRST_TOO_DEEP(root)
         line = deepest[0].sourceline if isinstance(deepest, list) and deepest else None
         error = BxmlError(
