@@ -164,7 +164,14 @@ def recording_ids() -> st.SearchStrategy[str]:
 
 @cache
 def transcription_ids() -> st.SearchStrategy[str]:
+    """A real-time transcription's id: ``t-`` and 45 characters, 47 in all."""
     return _id_body().map(lambda body: f"t-{body}")
+
+
+@cache
+def recording_transcription_ids() -> st.SearchStrategy[str]:
+    """A recording's transcription id: ``t-`` and a UUID, 38 in all (the documented format)."""
+    return uuids().map(lambda uuid: f"t-{uuid}")
 
 
 @cache
@@ -364,6 +371,7 @@ __all__ = [
     "iso_durations",
     "media_urls",
     "recording_ids",
+    "recording_transcription_ids",
     "sip_call_ids",
     "sip_header_maps",
     "sip_uris",

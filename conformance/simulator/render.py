@@ -47,7 +47,7 @@ def iso_time(value: datetime | None) -> str | None:
     return _format_time(value)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _format_time(value: datetime) -> str:
     # A record's timestamps are read far more often than they change: format each once.
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -137,7 +137,7 @@ def seed_conference(store: Store, call: Call, *, name: str = "standup") -> tuple
 def seed_transcribed(store: Store, call: Call) -> Recording:
     rec = seed_recording(store, call)
     rec.transcription = Transcription(
-        id=store.new_transcription_id(),
+        id=store.new_recording_transcription_id(),
         status="available",
         completed_time=datetime.now(UTC),
         text="hello there",

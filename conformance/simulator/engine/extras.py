@@ -1,9 +1,12 @@
 """``<Refer>``, media streams and real-time transcriptions.
 
-Streams and transcriptions are announced with their webhooks (started / rejected / stopped, and
-available for transcriptions); no websocket is opened.  A real-time transcription's transcript is
-what was said on its tracks (``inbound``: the party, ``outbound``: what the platform played), and
-it is stored so the REST endpoints can serve it.
+A stream opens a real websocket to its ``destination`` (see :mod:`.streams`): the verb waits for
+the handshake, then ``mediaStreamStarted`` (or ``mediaStreamRejected``, cause
+``connection-error``) follows what really happened, and ``mediaStreamStopped`` follows the
+socket's end (``<StopStream>``, the call's end, the app closing it, the app not reading).  A
+real-time transcription with a ``destination`` does the same with its websocket.  A real-time
+transcription's transcript is what was said on its tracks (``inbound``: the party, ``outbound``:
+what the platform played), and it is stored so the REST endpoints can serve it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from conformance.simulator.engine import payloads
 from conformance.simulator.engine.delivery import Target, method_of, resolve
 from conformance.simulator.engine.documents import Document, Verb
+from conformance.simulator.engine.streams import MediaStream, StreamFailed, TranscriptionFeed
 from conformance.simulator.models import RealTimeTranscription
 
 if TYPE_CHECKING:
@@ -26,6 +30,13 @@ def _tracks(verb: Verb) -> list[str]:
     return ["inbound", "outbound"] if value == "both" else [value]
 
 
+def _params(verb: Verb, child: str) -> dict[str, str]:
+    """``<StreamParam>`` / ``<CustomParam>`` children as a name-to-value object."""
+    return {
+        c.get("name") or "": c.get("value") or "" for c in verb.children if c.name == child and c.get("name")
+    }
+
+
 def _event_target(verb: Verb, base: str | None, url_attr: str, method_attr: str) -> Target | None:
     url = resolve(base, verb.get(url_attr))
     if url is None:
@@ -37,33 +48,52 @@ def _used_tracks(items: dict[str, dict[str, Any]]) -> int:
     return sum(len(item["info"]["tracks"]) for item in items.values())
 
 
-def _admit(
+def _problem(running: dict[str, dict[str, Any]], info: dict[str, Any], kind: str) -> tuple[str, str] | None:
+    """Why a stream or transcription may not start: names are unique per call and at most four
+    tracks run at once (``both`` counts as two)."""
+    name = info["name"]
+    if name in running:
+        return ("duplicate", f"a {kind} named {name!r} is already running on this call")
+    if _used_tracks(running) + len(info["tracks"]) > MAX_TRACK_STREAMS:
+        return ("track-limit", f"at most {MAX_TRACK_STREAMS} track {kind}s may run on one call")
+    return None
+
+
+async def _admit(
     leg: Leg,
     running: dict[str, dict[str, Any]],
     info: dict[str, Any],
     target: Target | None,
+    feed: MediaStream | TranscriptionFeed | None,
+    verb: Verb,
     *,
     kind: str,
     key: str,
     original_key: str,
     events: tuple[str, str],
 ) -> None:
-    """Start a stream or transcription named ``info["name"]``, or reject it as the docs say: names
-    are unique per call and at most four tracks run at once (``both`` counts as two).
-    ``events`` is (started, rejected); the payload carries ``info`` under ``key``."""
-    name = info["name"]
+    """Start a stream or transcription named ``info["name"]`` (opening ``feed``'s websocket), or
+    reject it.  ``events`` is (started, rejected); the payload carries ``info`` under ``key``."""
     started, rejected = events
-    problem = None
-    if name in running:
-        problem = ("duplicate", f"a {kind} named {name!r} is already running on this call")
-    elif _used_tracks(running) + len(info["tracks"]) > MAX_TRACK_STREAMS:
-        problem = ("track-limit", f"at most {MAX_TRACK_STREAMS} track {kind}s may run on one call")
+    problem = _problem(running, info, kind)
+    if problem is None and feed is not None:
+        try:
+            await feed.open(
+                info["destination"], verb.get("destinationUsername"), verb.get("destinationPassword")
+            )
+        except StreamFailed as failure:
+            problem = (failure.cause, failure.message)
+        else:
+            problem = _problem(running, info, kind)  # another verb may have run meanwhile
+            if problem is not None:
+                feed.on_end = None
+                feed.fail("error", problem[1])
     if problem is not None:
-        original = running.get(name, {}).get("info")
+        original = running.get(info["name"], {}).get("info")
         extra = {key: info, original_key: original, "cause": problem[0], "errorMessage": problem[1]}
         leg.post(rejected, target, **extra)
         return
-    running[name] = {"info": info, "target": target, "started": leg.clock.time()}
+    running[info["name"]] = {"info": info, "target": target, "started": leg.clock.time(), "feed": feed}
     leg.post(started, target, **{key: info})
 
 
@@ -82,11 +112,16 @@ async def start_stream(leg: Leg, verb: Verb, doc: Document) -> Document | None:
         "type": "WebSocket",
     }
     target = _event_target(verb, doc.base_url, "streamEventUrl", "streamEventMethod")
-    _admit(
+    mode = (verb.get("mode") or "unidirectional").lower()
+    stream = MediaStream(leg, info, _params(verb, "StreamParam"), mode == "bidirectional")
+    stream.on_end = lambda s, cause, message: _stop_stream(leg, s.info["name"], cause, message)
+    await _admit(
         leg,
         leg.streams,
         info,
         target,
+        stream,
+        verb,
         kind="stream",
         key="mediaStream",
         original_key="originalMediaStream",
@@ -95,13 +130,16 @@ async def start_stream(leg: Leg, verb: Verb, doc: Document) -> Document | None:
     return None
 
 
-def _stop_stream(leg: Leg, name: str, cause: str) -> None:
+def _stop_stream(leg: Leg, name: str, cause: str, message: str | None = None) -> None:
     item = leg.streams.pop(name, None)
     if item is None:
         return
+    feed = item.get("feed")
+    if feed is not None:
+        feed.stop(cause, message)  # sends `stop` and closes (its on_end finds nothing left to pop)
     info = dict(item["info"])
     info["duration"] = payloads.iso_duration(leg.clock.time() - item["started"])
-    leg.post("mediaStreamStopped", item["target"], mediaStream=info, cause=cause)
+    leg.post("mediaStreamStopped", item["target"], mediaStream=info, cause=cause, errorMessage=message)
 
 
 async def stop_stream(leg: Leg, verb: Verb, doc: Document) -> Document | None:
@@ -121,16 +159,21 @@ async def start_transcription(leg: Leg, verb: Verb, doc: Document) -> Document |
         "startTime": payloads.iso(leg.clock.now()),
         "tracks": _tracks(verb),
     }
+    feed: TranscriptionFeed | None = None
     destination = verb.get("destination")
     if destination:
         info["destination"] = destination
         info["stabilized"] = verb.flag("stabilized", True)
+        feed = TranscriptionFeed(leg, info, _params(verb, "CustomParam"))
+        feed.on_end = lambda f, cause, message: _stop_transcription(leg, f.info["name"], cause, message)
     target = _event_target(verb, doc.base_url, "transcriptionEventUrl", "transcriptionEventMethod")
-    _admit(
+    await _admit(
         leg,
         leg.live_transcriptions,
         info,
         target,
+        feed,
+        verb,
         kind="transcription",
         key="realTimeTranscription",
         original_key="originalTranscription",
@@ -144,14 +187,23 @@ def _transcript(leg: Leg, track: str, since: float) -> str:
     return " ".join(s.data for s in sounds if s.kind == "speech" and s.start >= since)
 
 
-def _stop_transcription(leg: Leg, name: str, cause: str) -> None:
+def _stop_transcription(leg: Leg, name: str, cause: str, message: str | None = None) -> None:
     item = leg.live_transcriptions.pop(name, None)
     if item is None:
         return
+    feed = item.get("feed")
+    if feed is not None:
+        feed.stop(cause, message)
     info = dict(item["info"])
     started: float = item["started"]
     info["duration"] = payloads.iso_duration(leg.clock.time() - started)
-    leg.post("realTimeTranscriptionStopped", item["target"], realTimeTranscription=info, cause=cause)
+    leg.post(
+        "realTimeTranscriptionStopped",
+        item["target"],
+        realTimeTranscription=info,
+        cause=cause,
+        errorMessage=message,
+    )
     tracks = [
         {
             "detectedLanguage": "en-US",
@@ -170,12 +222,11 @@ def _stop_transcription(leg: Leg, name: str, cause: str) -> None:
             tracks=tracks,
         )
     )
-    base = leg.engine.base_url.rstrip("/")
     available = dict(info)
     available.pop("duration", None)
     available.update(
         status="available",
-        url=f"{base}/accounts/{leg.call.account_id}/calls/{leg.id}/transcriptions/{info['id']}",
+        url=payloads.realtime_transcription_url(leg.engine.base_url, leg.call.account_id, leg.id, info["id"]),
         completedTime=payloads.iso(leg.clock.now()),
     )
     leg.post("realTimeTranscriptionAvailable", item["target"], realTimeTranscription=available)

@@ -226,10 +226,7 @@ def transcribe(store: Store, clock: VirtualClock, recording: Recording, text: st
 
 def transcription_json(base_url: str, recording: Recording) -> dict[str, Any]:
     """The ``transcription`` object of transcriptionAvailable: where the transcript is."""
-    url = (
-        f"{base_url.rstrip('/')}/accounts/{recording.account_id}/calls/{recording.call_id}"
-        f"/recordings/{recording.recording_id}/transcription"
-    )
+    url = payloads.transcription_url(base_url, recording)
     transcription = recording.transcription
     if transcription is None:
         return {"status": "none", "url": url}
