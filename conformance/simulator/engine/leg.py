@@ -90,6 +90,7 @@ class Leg:
         self.heard: list[Sound] = []
         self.played: list[Sound] = []
         self._listeners: list[Mailbox[Sound]] = []
+        self.media_taps: list[Callable[[str, Sound], None]] = []  # (track, sound): real-time transcriptions
         self.runner: asyncio.Task[None] | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.watchers: list[Callable[[Leg], None]] = []
@@ -142,6 +143,8 @@ class Leg:
         if self.done:
             return
         self.played.append(sound)
+        for tap in list(self.media_taps):
+            tap("outbound", sound)
         if self.peer is not None:
             self.peer.hear(sound)
 
@@ -150,6 +153,8 @@ class Leg:
         if self.done:
             return
         self.heard.append(sound)
+        for tap in list(self.media_taps):
+            tap("inbound", sound)
         for box in list(self._listeners):
             box.put(sound)
         if self.bridge is not None and not self.bridge.done:
