@@ -10,7 +10,6 @@ import base64
 import io
 import math
 import wave
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,16 +17,7 @@ from conformance.simulator.engine import pcmu
 from conformance.simulator.engine.streams import FRAME_BYTES
 
 from .conftest import ACCOUNT, LOOPBACK, Harness
-from .ws_sink import WebsocketApp
-
-
-@pytest.fixture
-def ws_app() -> Iterator[WebsocketApp]:
-    app = WebsocketApp()
-    try:
-        yield app
-    finally:
-        app.close()
+from .ws_sink import WebsocketApp, ws_app_fixture  # noqa: F401 (the ws_app fixture)
 
 
 def _energy(pcm: bytes, freq: float) -> float:
@@ -74,7 +64,8 @@ def test_a_stream_sends_start_media_and_stop_with_the_calls_audio(
     conn = ws_app.on("/agent")[0]
     assert conn.headers["Authorization"] == "Basic " + base64.b64encode(b"app:secret").decode()
     events = conn.events()
-    assert events[0] == "start" and events[-1] == "stop"
+    assert events[0] == "start"
+    assert events[-1] == "stop"
     assert set(events[1:-1]) == {"media"}
     start = conn.messages[0]
     assert start["metadata"] == {
@@ -141,15 +132,18 @@ def test_stop_stream_by_name_and_the_app_closing(harness: Harness, ws_app: Webso
     stops = harness.app.wait_event("mediaStreamStopped", count=3)
     by_name = {h.body["mediaStream"]["name"]: h.body for h in stops}
     assert [h.body["mediaStream"]["name"] for h in stops][:2] == ["c", "a"]  # c closed after 5 messages
-    assert by_name["c"]["cause"] == "closed" and "app closed" in by_name["c"]["errorMessage"]
+    assert by_name["c"]["cause"] == "closed"
+    assert "app closed" in by_name["c"]["errorMessage"]
     assert _seconds(by_name["a"]["mediaStream"]["duration"]) < _seconds(
         by_name["b"]["mediaStream"]["duration"]
     )
     ws_app.wait(lambda: len(ws_app.connections) == 3 and all(c.closed for c in ws_app.connections))
     a, b, c = ws_app.on("/a")[0], ws_app.on("/b")[0], ws_app.on("/c")[0]
-    assert a.events()[-1] == "stop" and b.events()[-1] == "stop"
+    assert a.events()[-1] == "stop"
+    assert b.events()[-1] == "stop"
     assert len(a.media("inbound")) < len(b.media("inbound"))
-    assert "stop" not in c.events() and len(c.messages) == 5
+    assert "stop" not in c.events()
+    assert len(c.messages) == 5
 
 
 def test_hang_up_during_a_stream_stops_it(harness: Harness, ws_app: WebsocketApp) -> None:
@@ -199,11 +193,13 @@ def test_transcription_over_a_websocket(harness: Harness, ws_app: WebsocketApp) 
     harness.route_loopback()
     harness.app.reply(
         "/initiate",
-        '<Response><Pause duration="0.2"/><SpeakSentence>order number five</SpeakSentence><Pause duration="5"/></Response>',
+        '<Response><Pause duration="0.2"/><SpeakSentence>order number five</SpeakSentence>'
+        '<Pause duration="5"/></Response>',
     )
     harness.app.reply(
         "/answer",
-        f'<Response><StartTranscription name="live" destination="{ws_app.url("/rtt")}" transcriptionEventUrl="/rtt">'
+        f'<Response><StartTranscription name="live" destination="{ws_app.url("/rtt")}" '
+        'transcriptionEventUrl="/rtt">'
         '<CustomParam name="agent" value="7"/></StartTranscription>'
         '<Pause duration="3"/><StopTranscription name="live"/><Hangup/></Response>',
     )
@@ -223,9 +219,11 @@ def test_transcription_over_a_websocket(harness: Harness, ws_app: WebsocketApp) 
     assert start["metadata"]["transcriptionName"] == "live"
     assert start["metadata"]["tracks"] == ["inbound"]
     assert start["customParams"] == {"agent": "7"}
-    assert result["transcript"] == "order number five" and result["track"] == "inbound"
+    assert result["transcript"] == "order number five"
+    assert result["track"] == "inbound"
     assert [i["content"] for i in result["items"]] == ["order", "number", "five"]
-    assert result["isPartial"] is False and 0 < result["startTime"] < result["endTime"]
+    assert result["isPartial"] is False
+    assert 0 < result["startTime"] < result["endTime"]
 
 
 def test_a_stuck_websocket_does_not_hold_another_call(harness: Harness, ws_app: WebsocketApp) -> None:
@@ -246,7 +244,8 @@ def test_a_stuck_websocket_does_not_hold_another_call(harness: Harness, ws_app: 
     harness.wait_ended(fine)
     ws_app.wait(lambda: bool(ws_app.on("/fine")) and ws_app.on("/fine")[0].closed)
     conn = ws_app.on("/fine")[0]
-    assert conn.events()[0] == "start" and conn.events()[-1] == "stop"
+    assert conn.events()[0] == "start"
+    assert conn.events()[-1] == "stop"
     assert len(conn.media("inbound")) >= 45  # the whole second, though the other app reads nothing
     harness.wait_ended(stuck)
     assert len(harness.app.wait_event("mediaStreamStopped", count=2)) == 2
@@ -264,6 +263,8 @@ def test_pcmu_round_trip_is_within_one_quantisation_step(sample: int) -> None:
 
 def test_pcmu_matches_the_g711_reference_points() -> None:
     assert pcmu.encode_sample(0) == 0xFF
-    assert pcmu.encode_sample(32767) == 0x80 and pcmu.encode_sample(-32768) == 0x00
-    assert pcmu.decode_sample(0xFF) == 0 and pcmu.decode_sample(0x80) == 32124
+    assert pcmu.encode_sample(32767) == 0x80
+    assert pcmu.encode_sample(-32768) == 0x00
+    assert pcmu.decode_sample(0xFF) == 0
+    assert pcmu.decode_sample(0x80) == 32124
     assert pcmu.decode_sample(0x00) == -32124

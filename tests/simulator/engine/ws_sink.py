@@ -11,10 +11,11 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -47,7 +48,7 @@ class WebsocketApp:
         self._thread.start()
         ready.wait(5)
         assert self._server is not None
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port: int = self._server.sockets[0].getsockname()[1]
 
     def url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
@@ -114,3 +115,13 @@ class WebsocketApp:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
+
+
+@pytest.fixture(name="ws_app")
+def ws_app_fixture() -> Iterator[WebsocketApp]:
+    """A websocket app for one test, closed after it."""
+    app = WebsocketApp()
+    try:
+        yield app
+    finally:
+        app.close()
