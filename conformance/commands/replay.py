@@ -14,6 +14,8 @@ that cannot be reached or refuses the credentials.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
 from collections.abc import Iterable
@@ -87,6 +89,7 @@ def _from_har(har: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
                 "url": str(request["url"]),
                 "headers": [(h["name"], h["value"]) for h in request.get("headers", [])],
                 "body": (request.get("postData") or {}).get("text", ""),
+                "base64": (request.get("postData") or {}).get("_encoding") == "base64",
                 "status": response.get("status") or None,
                 "response": (response.get("content") or {}).get("text", ""),
             }
@@ -109,6 +112,7 @@ def _from_ndjson(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], st
                 "url": str(event["url"]),
                 "headers": [tuple(pair) for pair in event.get("headers", [])],
                 "body": event.get("body", ""),
+                "base64": event.get("encoding") == "base64",
                 "status": None,
                 "response": "",
             }
@@ -185,9 +189,14 @@ def replay(report: Path, wanted: str, target_url: str | None, auth: str | None) 
                 if control:  # the control API's own token (when the simulator has one), not the run's
                     headers |= target.control_headers
                 auth_flow = None if control else target.authenticator.httpx_auth
-                request = client.build_request(
-                    exchange["method"], url, headers=headers, content=str(exchange["body"] or "").encode()
-                )
+                body = str(exchange["body"] or "")
+                try:
+                    content = (
+                        base64.b64decode(body, validate=True) if exchange.get("base64") else body.encode()
+                    )
+                except binascii.Error as exc:
+                    raise ReplayError(f"{exchange['id']}: the recorded body is not base64: {exc}") from exc
+                request = client.build_request(exchange["method"], url, headers=headers, content=content)
                 try:
                     response = client.send(request, auth=auth_flow)
                 except httpx.HTTPError as exc:

@@ -7,13 +7,14 @@ the simulator's live view (``/_sim/ui``); neither needs a script or a network to
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 from xml.etree import ElementTree as ET
 
-__all__ = ["LANES", "Arrow", "Style", "sequence_svg"]
+__all__ = ["LANES", "Arrow", "Style", "clean", "sequence_svg"]
 
 Style = Literal["rest", "response", "webhook", "reply", "missing", "note"]
 
@@ -49,6 +50,14 @@ class Arrow:
     time: str = ""
     flag: str = ""  # drawn in red beside the label: "out of order", "unexpected", ...
     ids: tuple[str, ...] = ()  # the records it stands for (several for a collapsed run)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """``text`` without the control characters HTML and XML cannot hold (shown as U+FFFD)."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 def _lines(text: str) -> list[str]:
@@ -120,7 +129,7 @@ def sequence_svg(
             {"x": str(x - 75), "y": "8", "width": "150", "height": "26", "rx": "4", "class": "lane"},
         )
         label = ET.SubElement(svg, "text", {"x": str(x), "y": "26", "class": "lane-name"})
-        label.text = names[lane]
+        label.text = clean(names[lane])
     for arrow, lines, y in rows:
         _draw(svg, arrow, lines, y, x_of, key)
     return svg
@@ -136,10 +145,10 @@ def _draw(svg: ET.Element, arrow: Arrow, lines: list[str], y: int, x_of: dict[st
     tooltip = arrow.detail or arrow.label
     if len(tooltip) > _TOOLTIP_LIMIT:
         tooltip = tooltip[:_TOOLTIP_LIMIT] + " …"
-    ET.SubElement(group, "title").text = tooltip
+    ET.SubElement(group, "title").text = clean(tooltip)
     if arrow.time:
         stamp = ET.SubElement(group, "text", {"x": "6", "y": str(y), "class": "time"})
-        stamp.text = arrow.time
+        stamp.text = clean(arrow.time)
     style = arrow.style
     line = {
         "x1": str(x1),
@@ -157,4 +166,4 @@ def _draw(svg: ET.Element, arrow: Arrow, lines: list[str], y: int, x_of: dict[st
     text = ET.SubElement(group, "text", {"x": f"{middle:g}", "y": str(y - 4 - _LINE * (len(lines) - 1))})
     for index, part in enumerate(lines):
         span = ET.SubElement(text, "tspan", {"x": f"{middle:g}", "dy": "0" if index == 0 else str(_LINE)})
-        span.text = part
+        span.text = clean(part)

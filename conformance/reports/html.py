@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
-from conformance.reports.diagram import Arrow, sequence_svg
+from conformance.reports.diagram import Arrow, clean, sequence_svg
 from conformance.reports.run import CaseResult, RunData
 
 __all__ = ["diagram_arrows", "drawn", "html_text"]
@@ -69,8 +69,15 @@ _LABELS = {
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     element = ET.SubElement(parent, tag, {k.rstrip("_").replace("_", "-"): v for k, v in attrs.items()})
     if text is not None:
-        element.text = text
+        element.text = clean(text)
     return element
+
+
+def _body(side: dict[str, Any]) -> str:
+    """A recorded body as text, a binary one described by its size."""
+    if side.get("encoding") == "base64":
+        return f"({side.get('size', '?')} bytes, not text)"
+    return str(side.get("body", ""))
 
 
 def _clock(value: Any) -> str:
@@ -102,7 +109,7 @@ def _detail(record: dict[str, Any], part: str) -> str:
     if part == "response":
         head = f"{side.get('status')} {side.get('error', '')}".strip()
     headers = "\n".join(f"{name}: {value}" for name, value in side.get("headers", []))
-    body = side.get("body", "")
+    body = _body(side)
     if body and part == "request" and record.get("type") == "webhook":
         with contextlib.suppress(ValueError):
             body = json.dumps(json.loads(body), indent=1)
@@ -175,7 +182,7 @@ def diagram_arrows(exchanges: Sequence[dict[str, Any]], flows: Sequence[dict[str
                     "target",
                     "suite",
                     f"{status if status is not None else response.get('error', 'no response')} "
-                    + _body_excerpt(str(response.get("body", "")), 40),
+                    + _body_excerpt(_body(response), 40),
                     "response",
                     detail=_detail(record, "response"),
                 )
@@ -194,7 +201,7 @@ def diagram_arrows(exchanges: Sequence[dict[str, Any]], flows: Sequence[dict[str
         lane = f"{record.get('leg', 'caller')} app"
         ids = tuple(str(r["id"]) for r in group)
         if len(group) > 1:
-            digits = "".join(str((r.get("fields") or {}).get("digits", "")) for r in group)
+            digits = "".join(str((r.get("fields") or {}).get("digit", "")) for r in group)
             label = f"dtmf x{len(group)} digits={digits}"
         else:
             label = _webhook_label(record)

@@ -115,6 +115,7 @@ def _har_entry(record: dict[str, Any]) -> dict[str, Any]:
                 "size": int(response.get("size", 0)),
                 "mimeType": _mime(response_headers),
                 "text": response.get("body", ""),
+                **({"encoding": "base64"} if response.get("encoding") == "base64" else {}),
             },
             "redirectURL": "",
             "headersSize": -1,
@@ -128,6 +129,8 @@ def _har_entry(record: dict[str, Any]) -> dict[str, Any]:
     }
     if request.get("body"):
         entry["request"]["postData"] = {"mimeType": _mime(request_headers), "text": request["body"]}
+        if request.get("encoding") == "base64":  # not text: HAR has no encoding for postData
+            entry["request"]["postData"]["_encoding"] = "base64"
     if record.get("type") == "webhook":
         entry["_webhook"] = _webhook_fields(record) | {"request": None, "reply": None}
     return entry

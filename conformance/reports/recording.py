@@ -15,6 +15,7 @@ the run's :class:`~conformance.redaction.Redactor` as well.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -66,6 +67,7 @@ _SECRET_FIELD = re.compile(
     r"""(?i)(["']?(?:password|client_?secret|access_token|refresh_token|id_token|secret)["']?\s*[:=]\s*)"""
     r"""("[^"]*"|'[^']*'|[^&\s,}]+)"""
 )
+_BINARY = re.compile("[\x00-\x08\x0e-\x1f]")  # control characters: not a text body
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 
 
@@ -86,8 +88,16 @@ def _text(body: bytes | str | None) -> dict[str, Any]:
         return {"body": ""}
     raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
     cut = len(raw) > BODY_LIMIT
-    text = mask_secrets(raw[:BODY_LIMIT].decode("utf-8", "replace"))
-    return {"body": text, "size": len(raw), **({"truncated": True} if cut else {})}
+    extra = {"size": len(raw), **({"truncated": True} if cut else {})}
+    try:
+        text = raw[:BODY_LIMIT].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not (cut and exc.start >= BODY_LIMIT - 3):  # not just a character cut at the limit
+            return {"body": base64.b64encode(raw[:BODY_LIMIT]).decode("ascii"), "encoding": "base64", **extra}
+        text = raw[: exc.start].decode("utf-8")
+    if _BINARY.search(text):
+        return {"body": base64.b64encode(raw[:BODY_LIMIT]).decode("ascii"), "encoding": "base64", **extra}
+    return {"body": mask_secrets(text), **extra}
 
 
 def bxml_verbs(body: str) -> list[str]:
@@ -245,6 +255,7 @@ def _httpx_body(request: Any) -> bytes:
 
 # ------------------------------------------------------------------------------------- webhooks
 _KEY_FIELDS = (
+    "digit",
     "digits",
     "cause",
     "errorMessage",

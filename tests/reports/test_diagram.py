@@ -65,7 +65,7 @@ def _flow(order: list[str], selected: list[str], *mismatches: dict[str, Any]) ->
 def test_repeated_dtmf_of_a_leg_is_one_arrow_standing_for_each_webhook() -> None:
     records = [
         _webhook(1, "answer"),
-        *(_webhook(n, "dtmf", digits=str(n)) for n in (2, 3, 4)),
+        *(_webhook(n, "dtmf", digit=str(n)) for n in (2, 3, 4)),
         _webhook(5, "hangup"),
     ]
     arrows = diagram_arrows(records)
@@ -99,7 +99,7 @@ def test_nothing_received_still_draws_the_missing_event() -> None:
 
 
 def test_hostile_payload_text_is_escaped_in_the_page(tmp_path: Path) -> None:
-    hostile = '</title><script>alert(1)</script><img src=x onerror="alert(2)">'
+    hostile = '</title><script>alert(1)</script><img src=x onerror="alert(2)">\x00\x1b'
     records = [_webhook(1, "answer", digits=hostile, reply="<Response><Hangup/></Response>")]
     test = CaseResult(TEST, "flows", "failed", rule=hostile, evidence=hostile, reproduce="run -k x")
     data = RunData({"bw.target": hostile}, {}, [test], records, [])
@@ -108,6 +108,8 @@ def test_hostile_payload_text_is_escaped_in_the_page(tmp_path: Path) -> None:
     assert "<script" not in page
     assert "<img" not in page
     assert "&lt;script&gt;" in page
+    assert "\x00" not in page
+    assert "\x1b" not in page
     svg = ET.fromstring(ET.tostring(sequence_svg(diagram_arrows(records))))  # well-formed XML
     assert svg.tag.endswith("svg")
 
