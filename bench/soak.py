@@ -5,8 +5,8 @@ reset mid-reply, stalled head or body, endless or flooding body, oversized, inva
 302, 404, 500, an unrequestable URL, and well-behaved replies in pieces or chunks), in turn.  The
 calls are created in waves; after each wave the script waits until every call of it has ended.
 
-Printed: threads, open descriptors (both ends of idle keep-alive connections count: the app and
-the simulator run in this process) and resident memory before and after, the calls that did not
+Printed: threads, open descriptors (counted once the app has closed its idle keep-alive
+connections) and resident memory before and after, the calls that did not
 get exactly one disconnect webhook or got another cause than documented (both must be 0), and the
 same figures for a reference batch of healthy calls (``<Hangup/>`` at once) from the same run, so
 growth that every call causes (call records are kept, see ``--max-ended-calls`` of ``serve``) is
@@ -102,6 +102,8 @@ def run_batch(
     http: httpx.Client,
     wave: int,
 ) -> Batch:
+    faults.close_connections()  # idle keep-alive connections of the last batch, both ends
+    time.sleep(0.2)
     before = Snapshot.now()
     start = time.perf_counter()
     expected: dict[str, str] = {}
@@ -130,6 +132,8 @@ def run_batch(
         _wait(functools.partial(_all_ended, faults, tuple(ids)), f"wave {first // wave}'s disconnects", 120)
     _wait(lambda: engine.running_tasks() == 0, "the engine's tasks to finish", 60)
     seconds = time.perf_counter() - start
+    faults.close_connections()
+    time.sleep(0.2)
     counts = faults.disconnects()
     causes = {str(p["callId"]): p.get("cause") for p in faults.received("/status")}
     return Batch(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,8 +27,6 @@ if TYPE_CHECKING:
     from conformance.simulator.engine.conference import ConferenceRoom, Membership
     from conformance.simulator.engine.core import Engine
     from conformance.simulator.engine.recording import Recorder
-
-log = logging.getLogger(__name__)
 
 
 class CallFailure(ConformanceError, RuntimeError):
@@ -252,8 +249,8 @@ class Leg:
                 raise
             except Exception as exc:  # whatever it was, the call ends with one disconnect
                 failure = ending(exc)
-                if failure.cause == "application-error":
-                    log.error("call %s failed", self.id, exc_info=exc)
+                if failure is not exc and failure.cause == "application-error":
+                    self.engine.fault(f"call {self.id}", exc)  # a bug of ours, not the app's
                 self.hangup(failure.cause, failure.message)
 
         self.runner = self.engine.spawn(runner(), name=f"bxml-{self.id}")

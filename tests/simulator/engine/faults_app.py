@@ -90,6 +90,7 @@ class FaultApp:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stopping: asyncio.Event | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._thread = threading.Thread(target=self._run, name="fault-app", daemon=True)
         self.port = 0
 
@@ -115,6 +116,15 @@ class FaultApp:
             port = sock.getsockname()[1]
         return f"http://127.0.0.1:{port}/refused"
 
+    def close_connections(self) -> None:
+        """Close every connection the app holds (idle keep-alive ones too); call between batches."""
+
+        def cancel_all() -> None:
+            for task in list(self._handlers):
+                task.cancel()
+
+        self._loop.call_soon_threadsafe(cancel_all)
+
     def received(self, path: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return [payload for p, _, payload in self.requests if path is None or p == path]
@@ -131,7 +141,7 @@ class FaultApp:
 
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
-        handlers: set[asyncio.Task[Any]] = set()
+        handlers = self._handlers
 
         async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from conformance.simulator.engine import extras, verbs
+
 from .conftest import ACCOUNT, APP_ID, CALLER, PERSON, Harness
 from .faults_app import EXPECTED_CAUSE, FaultApp
 
@@ -71,6 +73,13 @@ def _open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def _settled() -> int:
+    """The descriptor count once it stays the same for a tenth of a second."""
+    before = _open_descriptors()
+    time.sleep(0.1)
+    return before if _open_descriptors() == before else -1
+
+
 def _batch(harness: Harness, faults: FaultApp) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """One call per fault class, all at once; each call's id and final state, once all are over."""
     calls = {
@@ -103,13 +112,16 @@ def test_each_fault_class_ends_its_call_once_with_the_documented_cause(
 
 
 def test_faulty_calls_leak_no_task_thread_or_descriptor(harness: Harness, faults: FaultApp) -> None:
-    _batch(harness, faults)  # the first batch opens what is kept (keep-alive connections, pools)
+    _batch(harness, faults)  # the first batch starts what is kept (the client's pool, the app's loop)
+    faults.close_connections()  # idle keep-alive connections: both ends are in this process
+    _until(lambda: _open_descriptors() == _settled(), "the descriptors to settle")
     threads, descriptors = threading.active_count(), _open_descriptors()
     calls, _ = _batch(harness, faults)
     counts = faults.disconnects()
     assert sorted(counts[call_id] for call_id in calls.values()) == [1] * len(calls)
     assert harness.engine.running_tasks() == 0
     assert threading.active_count() == threads
+    faults.close_connections()
     _until(
         lambda: _open_descriptors() <= descriptors,
         f"descriptors back to {descriptors} (now {_open_descriptors()})",
@@ -142,3 +154,36 @@ def test_a_reply_written_in_pieces_and_closed_is_read_whole(harness: Harness, fa
     _until(lambda: faults.disconnects()[call_id] >= 1, "the disconnect webhook")
     state = harness.state(call_id)
     assert (state["disconnectCause"], state.get("errorMessage")) == ("hangup", None)
+
+
+def test_a_bug_of_the_simulator_in_a_verb_is_application_error_once(
+    harness: Harness, faults: FaultApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(leg: Any, document: Any) -> None:
+        raise RuntimeError("planted bug")
+
+    monkeypatch.setattr(verbs, "interpret", broken)
+    call_id = _create(harness, faults.url("/hangup"), faults.url("/status"))
+    _until(lambda: faults.disconnects()[call_id] >= 1, "the disconnect webhook")
+    _until(lambda: harness.engine.running_tasks() == 0, "the engine's tasks to finish")
+    disconnect = faults.received("/status")[0]
+    assert (disconnect["cause"], faults.disconnects()[call_id]) == ("application-error", 1)
+    assert "planted bug" in disconnect["errorMessage"]
+    assert [e for e in harness.engine.errors if "planted bug" in e] == harness.engine.errors != []
+    harness.engine.errors.clear()  # seen: the harness fails a test that leaves simulator errors
+
+
+def test_a_failing_step_of_hanging_up_does_not_cost_the_disconnect(
+    harness: Harness, faults: FaultApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(leg: Any) -> None:
+        raise RuntimeError("planted bug in stopping streams")
+
+    monkeypatch.setattr(extras, "stop_all_streams", broken)
+    call_id = _create(harness, faults.url("/hangup"), faults.url("/status"))
+    _until(lambda: faults.disconnects()[call_id] >= 1, "the disconnect webhook")
+    _until(lambda: harness.engine.running_tasks() == 0, "the engine's tasks to finish")
+    assert (harness.state(call_id)["disconnectCause"], faults.disconnects()[call_id]) == ("hangup", 1)
+    assert len(harness.engine.errors) == 1
+    assert "stopping streams" in harness.engine.errors[0]
+    harness.engine.errors.clear()
