@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import closing
 from functools import cache
 from itertools import islice
 from typing import Any
@@ -25,7 +26,7 @@ from conformance.bxml.grammar import ElementDecl, grammar
 from conformance.bxml.parsing import element_path
 from conformance.resources import xsd_path
 
-__all__ = ["lxml_schema", "schema_errors", "xmlschema_schema"]
+__all__ = ["lxml_schema", "schema_errors", "schema_valid", "xmlschema_schema"]
 
 #: xmlschema explains a document only within these bounds: serialised bytes, libxml2 log
 #: entries, elements, and attributes on any one element.
@@ -115,21 +116,42 @@ def schema_errors(root: etree._Element, limit: int) -> tuple[list[BxmlError], in
     return _from_libxml(root, log, limit)
 
 
+def schema_valid(root: etree._Element) -> bool:
+    """libxml2's yes or no for the XSD; a root with many verbs is checked in parts (see
+    :func:`_chunked`), stopping at the first part with a problem."""
+    if len(root) <= _CHUNK:
+        return bool(lxml_schema().validate(root))
+    with closing(_invalid_chunks(root)) as invalid:
+        return next(invalid, None) is None
+
+
 def _chunked(root: etree._Element, limit: int) -> tuple[list[BxmlError], int]:
-    """Validate a root with many verbs ``_CHUNK`` verbs at a time (a root takes any sequence of
-    verbs, so the document is valid exactly when every chunk is).
+    """The problems of a root with many verbs, checked ``_CHUNK`` verbs at a time (a root takes
+    any sequence of verbs, so the document is valid exactly when every part is).
 
     libxml2 spends time on each error in proportion to the element's siblings (it writes the
     element's path), so thousands of broken verbs side by side cost quadratic time in one pass;
-    in chunks they cost linear time.  Each chunk's verbs are moved under a wrapper with the
-    root's name, attributes and text, checked, and moved back in place whatever happens; the
-    problems are worded once they are back.
+    in parts they cost linear time.  Problems are worded once the verbs are back in place.
     """
-    schema = lxml_schema()
-    verbs = list(root)
     pending: list[tuple[etree._Element, str, str]] = []
     seen: set[tuple[str, str, str]] = set()
     unlisted = 0
+    for start, wrapper, log in _invalid_chunks(root):
+        found, more = _pending(wrapper, log, limit - len(pending), seen, f"{start}:")
+        pending.extend((root if element is wrapper else element, m, k) for element, m, k in found)
+        unlisted += more
+    return [_libxml_error(*problem) for problem in pending], unlisted
+
+
+def _invalid_chunks(root: etree._Element) -> Generator[tuple[int, etree._Element, list[Any]], None, None]:
+    """``(offset, wrapper, libxml2 log)`` for each part of the root's verbs that is invalid.
+
+    Each part's verbs are moved under a wrapper with the root's name, attributes and text (the
+    first part's), checked, and moved back in place after the consumer has seen them, whatever
+    happens (close the generator to stop early).
+    """
+    schema = lxml_schema()
+    verbs = list(root)
     for start in range(0, len(verbs), _CHUNK):
         wrapper = etree.Element(root.tag, dict(root.attrib))
         if start == 0:
@@ -138,14 +160,9 @@ def _chunked(root: etree._Element, limit: int) -> tuple[list[BxmlError], int]:
         try:
             wrapper.extend(chunk)
             if not schema.validate(wrapper):
-                found, more = _pending(
-                    wrapper, list(schema.error_log), limit - len(pending), seen, f"{start}:"
-                )
-                pending.extend((root if element is wrapper else element, m, k) for element, m, k in found)
-                unlisted += more
+                yield start, wrapper, list(schema.error_log)
         finally:
             root[start:start] = chunk
-    return [_libxml_error(*problem) for problem in pending], unlisted
 
 
 def _within_xmlschema_bounds(root: etree._Element, log: list[Any]) -> bool:

@@ -15,7 +15,7 @@ from conformance.bxml.errors import BxmlError, BxmlValidationError
 from conformance.bxml.grammar import grammar
 from conformance.bxml.parsing import element_path, parse
 from conformance.bxml.rules import check_context, check_rules
-from conformance.bxml.schema import lxml_schema, schema_errors
+from conformance.bxml.schema import schema_errors, schema_valid
 
 __all__ = ["MAX_REPORTED", "is_valid", "iter_errors", "iter_problems", "iter_warnings", "validate"]
 
@@ -117,6 +117,6 @@ def is_valid(document: str | bytes, context: str = "call") -> bool:
         root = parse(document)
     except BxmlValidationError:
         return False
-    if root.tag not in _ROOTS or not lxml_schema().validate(root):
+    if root.tag not in _ROOTS or not schema_valid(root):
         return False
     return not any(error.severity == "error" for error in check_rules(root, context))
