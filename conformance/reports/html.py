@@ -33,8 +33,8 @@ table{border-collapse:collapse;margin:6px 0}td,th{padding:3px 10px;border:1px so
 vertical-align:top}th{background:#f4f4f4}td.n{text-align:right}
 .verdict{display:inline-block;min-width:64px;text-align:center;border-radius:3px;padding:0 6px;
 font-weight:600;font-size:12px;color:#fff;margin-right:8px}
-.passed{background:#2e7d32}.failed{background:#c62828}.skipped{background:#8a8a8a}
-.error{background:#b26a00}.not-run{background:#5c6bc0}
+.verdict.passed{background:#2e7d32}.verdict.failed{background:#c62828}.verdict.skipped{background:#8a8a8a}
+.verdict.error{background:#b26a00}.verdict.not-run{background:#5c6bc0}
 details{border:1px solid #e2e2e2;border-radius:4px;margin:4px 0;padding:4px 8px}
 details[open]{background:#fcfcfc}summary{cursor:pointer}summary code{font-size:13px}
 pre{white-space:pre-wrap;word-break:break-word;background:#f6f6f6;padding:8px;border-radius:3px;
