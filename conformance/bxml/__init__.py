@@ -5,9 +5,9 @@
 ['attribute-range']
 
 Problems are errors (the platform refuses the document: ``iter_errors``) or warnings (it is
-accepted, probably not as meant: ``conformance.bxml.validator.iter_warnings``);
-``conformance.bxml.validator.iter_problems`` yields both, each with its ``severity``, and
-``conformance.bxml.rules.RULE_TABLE`` gives every rule's severity and the fact behind it.
+accepted, probably not as meant: ``conformance.bxml.iter_warnings``);
+``conformance.bxml.iter_problems`` yields both, each with its ``severity``, and
+``conformance.bxml.RULE_TABLE`` gives every rule's severity and the fact behind it.
 
 ``conformance.bxml.strategies`` (imported separately, it needs hypothesis) generates valid and
 deliberately broken documents from the same grammar.
@@ -26,7 +26,7 @@ from conformance.bxml.errors import (
 from conformance.bxml.grammar import grammar
 from conformance.bxml.parsing import MAX_DEPTH, MAX_DOCUMENT_BYTES, element_path, parse
 from conformance.bxml.rules import CODE_RULES, CONTEXTS, RULE_TABLE, WARNING_RULES, allowed_verbs
-from conformance.bxml.validator import is_valid, iter_errors, validate
+from conformance.bxml.validator import is_valid, iter_errors, iter_problems, iter_warnings, validate
 
 #: Every BXML verb (the elements a <Response> may hold), read from the grammar.
 VERBS: tuple[str, ...] = grammar().verbs
@@ -59,7 +59,9 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "ROOTS",
     "RULES",
+    "RULE_TABLE",
     "VERBS",
+    "WARNING_RULES",
     "BxmlArgumentError",
     "BxmlError",
     "BxmlValidationError",
@@ -71,6 +73,8 @@ __all__ = [
     "first_blocking_error",
     "is_valid",
     "iter_errors",
+    "iter_problems",
+    "iter_warnings",
     "parse",
     "validate",
 ]

@@ -69,8 +69,9 @@ def page(
 def check_bxml(document: str, context: str) -> None:
     """400 with the validator's message when ``document`` is not valid BXML in ``context``.
 
-    Advisory rules (documented in prose, enforcement by the platform unconfirmed) do not make the
-    simulator refuse a document; ``bw-conformance bxml validate`` still reports them.
+    Warnings (the platform accepts the document: the attribute is ignored, or a documented
+    requirement is not known to be enforced) do not make the simulator refuse it;
+    ``bw-conformance bxml validate`` still prints them.
     """
     try:
         error = first_blocking_error(document, context)

@@ -11,9 +11,11 @@ from conformance.bxml.errors import GrammarError
 from conformance.bxml.grammar import grammar, read_grammar
 
 EXPECTED = {
-    "ADVISORY_RULES", "CODE_RULES", "CONTEXTS", "MAX_DEPTH", "MAX_DOCUMENT_BYTES", "ROOTS", "RULES", "VERBS",
+    "ADVISORY_RULES", "CODE_RULES", "CONTEXTS", "MAX_DEPTH", "MAX_DOCUMENT_BYTES", "ROOTS", "RULES",
+    "RULE_TABLE", "VERBS", "WARNING_RULES",
     "BxmlArgumentError", "BxmlError", "BxmlValidationError", "DocumentTypeError", "GrammarError",
     "UnknownContextError", "allowed_verbs", "element_path", "first_blocking_error", "is_valid", "iter_errors",
+    "iter_problems", "iter_warnings",
     "parse", "validate",
 }  # fmt: skip
 
