@@ -19,6 +19,8 @@ from conformance.reports.recording import read_spool
 
 __all__ = ["FORMATS", "CaseResult", "RunData", "gather", "redacted", "write_atomic"]
 
+_INTERRUPTED = 2  # pytest.ExitCode.INTERRUPTED
+
 #: Report formats and the file each writes in the report directory.
 FORMATS = {"html": "report.html", "junit": "junit.xml", "ndjson": "events.ndjson", "har": "exchanges.har"}
 
@@ -95,7 +97,7 @@ def gather(
         tests=tests,
         exchanges=exchanges,
         flows=flows,
-        stopped=outcomes.stopped,
+        stopped=outcomes.stopped or ("the run was interrupted" if exit_code == _INTERRUPTED else None),
         exit_code=exit_code,
         started=started,
         finished=finished,
