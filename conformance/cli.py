@@ -20,6 +20,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("conformance.commands.serve", "Run the embedded reference simulator."),
     "bxml": ("conformance.commands.bxml", "Validate or generate BXML documents."),
     "fuzz-app": ("conformance.commands.fuzz_app", "Fuzz a voice app's webhook handlers."),
+    "fuzz-stream": ("conformance.commands.fuzz_stream", "Fuzz a voice agent's media-stream websocket."),
     "sink": ("conformance.commands.sink", "Run a standalone webhook sink that records callbacks."),
     "replay": (
         "conformance.commands.replay",

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import httpx
 
     from conformance.fuzz.fixture import AppFuzzer
+    from conformance.fuzz.streams import StreamFuzzer
+    from conformance.streams.sink import StreamSink
     from conformance.target import Target
     from conformance.webhooks.sink import SinkScope, WebhookSink
 
@@ -253,6 +255,24 @@ def bw_fuzz_app(request: pytest.FixtureRequest) -> AppFuzzer:
     from conformance.fuzz.fixture import fuzz_app_fixture
 
     return fuzz_app_fixture(request)
+
+
+@pytest.fixture(scope="session")
+def bw_stream_sink() -> Iterator[StreamSink]:
+    """A websocket sink on 127.0.0.1 for media streams, shared by the session; tests take scopes."""
+    from conformance.streams.sink import StreamSink
+
+    with StreamSink() as sink:
+        yield sink
+        sink.check()
+
+
+@pytest.fixture
+def bw_fuzz_stream() -> StreamFuzzer:
+    """Fuzz an app's stream handler from a test: ``bw_fuzz_stream.assert_clean("ws://...")``."""
+    from conformance.fuzz.streams import StreamFuzzer
+
+    return StreamFuzzer()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,122 @@
+"""G.711 mu-law (PCMU) at 8 kHz, in pure Python: the audio every Bandwidth media stream carries.
+
+The standard library's ``audioop`` is deprecated (and gone in Python 3.13), so the codec is written
+out here: 256-entry decode table, encode by the segment search of ITU-T G.711.  Also tones (DTMF
+pairs) and a Goertzel power measure, for tests that check what a stream carried.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+SAMPLE_RATE = 8000
+#: Bytes (= samples) in one 20 ms PCMU frame, the usual real-time frame.
+FRAME_BYTES = 160
+_BIAS = 0x84
+_CLIP = 32635
+
+#: The DTMF keypad: digit -> (row frequency, column frequency) in Hz.
+DTMF_FREQUENCIES: dict[str, tuple[int, int]] = {
+    digit: (row, column)
+    for row, keys in zip((697, 770, 852, 941), ("123A", "456B", "789C", "*0#D"), strict=True)
+    for column, digit in zip((1209, 1336, 1477, 1633), keys, strict=True)
+}
+
+
+def _decode_byte(value: int) -> int:
+    value = ~value & 0xFF
+    exponent = (value >> 4) & 0x07
+    magnitude = (((value & 0x0F) << 3) + _BIAS) << exponent
+    magnitude -= _BIAS
+    return -magnitude if value & 0x80 else magnitude
+
+
+_DECODE = tuple(_decode_byte(v) for v in range(256))
+
+
+def ulaw_decode(data: bytes) -> list[int]:
+    """16-bit linear samples of PCMU bytes (every byte value is a valid sample)."""
+    table = _DECODE
+    return [table[b] for b in data]
+
+
+def _encode_sample(sample: int) -> int:
+    sign = 0x80 if sample < 0 else 0
+    magnitude = min(-sample if sign else sample, _CLIP) + _BIAS
+    exponent = 7
+    mask = 0x4000
+    while exponent > 0 and not magnitude & mask:
+        exponent -= 1
+        mask >>= 1
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+
+
+def ulaw_encode(samples: Iterable[int]) -> bytes:
+    """PCMU bytes of 16-bit linear samples (values beyond +-32635 are clipped)."""
+    return bytes(_encode_sample(int(s)) for s in samples)
+
+
+#: The PCMU byte of a zero sample: what silence is made of.
+SILENCE_BYTE = _encode_sample(0)
+
+
+def silence(duration: float) -> bytes:
+    """``duration`` seconds of PCMU silence."""
+    return bytes([SILENCE_BYTE]) * round(duration * SAMPLE_RATE)
+
+
+def tones(frequencies: Sequence[float], duration: float, *, amplitude: int = 8000) -> bytes:
+    """PCMU of the sum of sine ``frequencies`` (each at ``amplitude``) for ``duration`` seconds."""
+    count = round(duration * SAMPLE_RATE)
+    steps = [2 * math.pi * f / SAMPLE_RATE for f in frequencies]
+    return ulaw_encode(round(amplitude * sum(math.sin(step * n) for step in steps)) for n in range(count))
+
+
+def dtmf(digits: str, *, tone: float = 0.1, gap: float = 0.06) -> bytes:
+    """PCMU of ``digits`` as DTMF pairs, ``tone`` seconds each with ``gap`` seconds of silence after."""
+    out = bytearray()
+    for digit in digits:
+        pair = DTMF_FREQUENCIES.get(digit.upper())
+        if pair is None:
+            raise ValueError(f"not a DTMF digit: {digit!r}")
+        out += tones(pair, tone)
+        out += silence(gap)
+    return bytes(out)
+
+
+def goertzel_power(samples: Sequence[int], frequency: float) -> float:
+    """Power of ``frequency`` in ``samples`` (Goertzel), normalised by the block length."""
+    if not samples:
+        return 0.0
+    coefficient = 2 * math.cos(2 * math.pi * frequency / SAMPLE_RATE)
+    previous = before = 0.0
+    for sample in samples:
+        previous, before = sample + coefficient * previous - before, previous
+    return (previous * previous + before * before - coefficient * previous * before) / len(samples)
+
+
+def tone_share(data: bytes, frequency: float) -> float:
+    """How much of the PCMU ``data``'s energy sits at ``frequency``: 0 to 1, about 1 for a pure tone
+    at it and 0.5 for each tone of a DTMF pair."""
+    samples = ulaw_decode(data)
+    energy = sum(s * s for s in samples)
+    if not energy:
+        return 0.0
+    return goertzel_power(samples, frequency) * 2 / energy
+
+
+__all__ = [
+    "DTMF_FREQUENCIES",
+    "FRAME_BYTES",
+    "SAMPLE_RATE",
+    "SILENCE_BYTE",
+    "dtmf",
+    "goertzel_power",
+    "silence",
+    "tone_share",
+    "tones",
+    "ulaw_decode",
+    "ulaw_encode",
+]

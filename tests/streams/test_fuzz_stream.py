@@ -1,0 +1,109 @@
+"""``fuzz-stream``: the example agent passes, copies with one planted bug fail with that bug, and the
+exit codes, deadline, replay and fixture behave as for ``fuzz-app``."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from click.testing import CliRunner
+from websockets.asyncio.server import ServerConnection
+
+from conformance.cli import main
+from conformance.errors import ConfigurationError, TargetUnreachableError
+from conformance.fuzz.streams import KINDS, StreamFuzzer, fuzz_stream, plan_session
+
+from .agents import BROKEN, agent_module, load, serving, serving_handler
+
+
+def _invoke(*args: str) -> object:
+    return CliRunner().invoke(main, ["fuzz-stream", *args], catch_exceptions=False)
+
+
+def test_the_example_agent_passes_every_kind_in_bidirectional_mode() -> None:
+    with serving(agent_module.Agent()) as url:
+        report = fuzz_stream(url, sessions=2 * len(KINDS), seed=3, bidirectional=True)
+    assert report.ok, report.format_text()
+    assert set(report.stats) == set(KINDS)
+    assert all(stat.sessions == 2 for stat in report.stats.values())
+
+
+@pytest.mark.parametrize("bug", sorted(BROKEN))
+def test_a_planted_bug_exits_1_naming_its_check_and_how_to_replay(bug: str) -> None:
+    replace, check = BROKEN[bug]
+    module = load(f"stream_agent_{bug.replace('-', '_')}", replace)
+    with serving(module.Agent()) as url:
+        result = _invoke(url, "--sessions", "16", "--seed", "5", "--bidirectional")
+        assert result.exit_code == 1, result.output  # type: ignore[attr-defined]
+        output = result.stdout  # type: ignore[attr-defined]
+        assert check in output
+        assert "reproduce: bw-conformance fuzz-stream" in output
+        # the replay command names one session; run alone it finds the same check again
+        line = next(line for line in output.splitlines() if "reproduce:" in line)
+        session = line.split("--session ")[1].split()[0]
+        alone = fuzz_stream(url, seed=5, only_session=int(session), bidirectional=True)
+    assert check in {finding.check for finding in alone.findings}
+    assert alone.sessions == 1
+
+
+def test_a_clean_run_exits_0_with_the_table() -> None:
+    with serving(agent_module.Agent()) as url:
+        result = _invoke(url, "--sessions", "8", "--seed", "1", "--kinds", "call,garbage")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert "no problems found" in result.stdout  # type: ignore[attr-defined]
+    assert "garbage" in result.stdout  # type: ignore[attr-defined]
+
+
+def test_nothing_listening_exits_2() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = _invoke(f"ws://127.0.0.1:{port}/agent", "--sessions", "1")
+    assert result.exit_code == 2
+    assert "does not answer" in result.stderr  # type: ignore[attr-defined]
+    with pytest.raises(TargetUnreachableError):
+        fuzz_stream(f"ws://127.0.0.1:{port}/agent", sessions=1)
+
+
+def test_usage_errors_exit_2() -> None:
+    assert _invoke("http://127.0.0.1:1/", "--sessions", "1").exit_code == 2  # type: ignore[attr-defined]
+    assert _invoke("ws://127.0.0.1:1/", "--kinds", "nonsense").exit_code == 2  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError):
+        fuzz_stream("ws://127.0.0.1:1/", sessions=0)
+
+
+def test_an_app_that_stops_reading_misses_its_deadline() -> None:
+    async def handler(connection: ServerConnection) -> None:
+        starts = 0
+        async for message in connection:
+            starts += isinstance(message, str) and '"eventType": "start"' in message
+            if starts == 2:
+                await connection.wait_closed()  # stuck: reads nothing more, so the close is never seen
+
+    with serving_handler(handler, max_queue=1) as url:
+        report = fuzz_stream(url, kinds=("duplicate-start",), sessions=1, seed=2, timeout=0.5)
+    assert [(f.kind, f.check) for f in report.findings] == [("duplicate-start", "deadline")]
+
+
+def test_an_app_that_dies_on_a_binary_frame_is_reported_down_or_error_close() -> None:
+    async def handler(connection: ServerConnection) -> None:
+        async for message in connection:
+            if isinstance(message, bytes):
+                raise RuntimeError("cannot handle bytes")  # websockets closes with 1011
+
+    with serving_handler(handler) as url:
+        report = fuzz_stream(url, kinds=("garbage",), sessions=6, seed=4)
+    assert ("garbage", "error-close") in report.checks_failed()
+    assert all(f.kind == "garbage" for f in report.findings)
+
+
+def test_sessions_are_deterministic_per_seed_and_index() -> None:
+    for kind in KINDS:
+        assert plan_session(11, 3, kind) == plan_session(11, 3, kind)
+    assert plan_session(11, 3, "call") != plan_session(12, 3, "call")
+
+
+def test_the_fixture_fuzzes_and_keeps_its_reports(bw_fuzz_stream: StreamFuzzer) -> None:
+    with serving(agent_module.Agent()) as url:
+        report = bw_fuzz_stream.assert_clean(url, sessions=4, seed=9)
+    assert bw_fuzz_stream.reports == [report]
