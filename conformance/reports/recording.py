@@ -64,16 +64,60 @@ def _headers(items: Sequence[tuple[str, str]] | Any) -> list[list[str]]:
 
 # Secret values in bodies (token answers, control-API account lists, form posts) and bearer tokens.
 _SECRET_FIELD = re.compile(
-    r"""(?i)(["']?(?:password|client_?secret|access_token|refresh_token|id_token|secret)["']?\s*[:=]\s*)"""
+    r"""(?i)((?:password|client_?secret|access_token|refresh_token|id_token|secret)["']?\s*[:=]\s*)"""
     r"""("[^"]*"|'[^']*'|[^&\s,}]+)"""
 )
+_SECRET_WORDS = ("password", "secret", "token")  # cheap test before the pattern (which scans slowly)
 _BINARY = re.compile("[\x00-\x08\x0e-\x1f]")  # control characters: not a text body
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 
 
 def mask_secrets(text: str) -> str:
-    """``text`` with the values of secret-named fields and any JWT replaced by ``*****``."""
-    return _JWT.sub(MASK, _SECRET_FIELD.sub(_masked, text))
+    """``text`` with the values of secret-named fields and any JWT replaced by ``*****``.
+
+    A JSON body is parsed and walked (exact, and fast on a long list of calls that each carry
+    ``"password": null``); other text goes through a pattern for ``key: value`` and ``key=value``."""
+    lowered = text.lower()
+    if any(word in lowered for word in _SECRET_WORDS):
+        text = _mask_json(text) if text.lstrip()[:1] in ("{", "[") else _SECRET_FIELD.sub(_masked, text)
+    return _JWT.sub(MASK, text) if "eyJ" in text else text
+
+
+def _secret_key(key: str) -> bool:
+    key = key.lower()
+    return "password" in key or "secret" in key or key.endswith("token")
+
+
+def _mask_value(value: Any) -> bool:
+    """Mask secret-named members of ``value`` in place; whether anything changed."""
+    changed = False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _secret_key(str(key)) and item is not None and item != MASK:
+                value[key] = MASK
+                changed = True
+            else:
+                changed = _mask_value(item) or changed
+    elif isinstance(value, list):
+        for item in value:
+            changed = _mask_value(item) or changed
+    return changed
+
+
+# A secret-named JSON member whose value is not null (case variants of the usual spellings only).
+_SET_SECRET = re.compile(r"""(?:assword|ecret|oken|ASSWORD|ECRET|OKEN)["']?\s*:\s*[^\sn]""")
+
+
+def _mask_json(text: str) -> str:
+    if _SET_SECRET.search(text) is None:
+        return text  # nothing to mask: no need to parse (call lists carry many "password": null)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return _SECRET_FIELD.sub(_masked, text)
+    if not _mask_value(data):
+        return text
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _masked(match: re.Match[str]) -> str:
