@@ -71,6 +71,8 @@ class StreamFailed(Exception):
 class _RealTime:
     users: int = 0
     switched: bool = False
+    streams: set[MediaStream] = field(default_factory=set)  # advanced by one ticker per clock
+    ticker: asyncio.Task[Any] | None = None
 
 
 _REAL_TIME: weakref.WeakKeyDictionary[VirtualClock, _RealTime] = weakref.WeakKeyDictionary()
@@ -83,6 +85,33 @@ def hold_real_time(clock: VirtualClock) -> None:
     if state.users == 1 and clock.virtual:
         clock.time_scale = 1.0
         state.switched = True
+
+
+def _tick(clock: VirtualClock, stream: MediaStream, spawn: Callable[..., asyncio.Task[Any]]) -> None:
+    """Have ``stream`` advanced every 20 ms by its clock's one ticker (one timer for all streams)."""
+    state = _REAL_TIME.setdefault(clock, _RealTime())
+    state.streams.add(stream)
+    if state.ticker is None or state.ticker.done():
+        state.ticker = spawn(_ticker(clock, state), name="media-ticker")
+
+
+def _untick(clock: VirtualClock, stream: MediaStream) -> None:
+    state = _REAL_TIME.get(clock)
+    if state is not None:
+        state.streams.discard(stream)
+
+
+async def _ticker(clock: VirtualClock, state: _RealTime) -> None:
+    while state.streams:
+        await clock.sleep(FRAME_SECONDS)
+        now = clock.time()
+        for stream in list(state.streams):
+            try:
+                stream.advance(now)
+            except Exception as exc:  # one stream's fault never stops the others
+                stream.leg.engine.fault(f"stream {stream.info['id']}", exc)
+                stream.fail("error", "the simulator failed to send this stream")
+    state.ticker = None
 
 
 def release_real_time(clock: VirtualClock) -> None:
@@ -134,10 +163,14 @@ class Socket:
 
     def send(self, message: dict[str, Any]) -> bool:
         """Queue ``message``; ``False`` when the app has not read the last :data:`MAX_BACKLOG`."""
+        return self.send_text(json.dumps(message, separators=(",", ":")))
+
+    def send_text(self, text: str) -> bool:
+        """Queue a message already in JSON."""
         if self._finishing:
             return True
         try:
-            self._queue.put_nowait(json.dumps(message, separators=(",", ":")))
+            self._queue.put_nowait(text)
         except asyncio.QueueFull:
             return False
         return True
@@ -147,6 +180,11 @@ class Socket:
             while (text := await self._queue.get()) is not None:
                 await self.ws.send(text)
                 self.sent += 1
+                while not self._queue.empty():  # what else is queued, without waking up again
+                    if (text := self._queue.get_nowait()) is None:
+                        return
+                    await self.ws.send(text)
+                    self.sent += 1
         except (ConnectionClosed, OSError):
             pass  # the reader reports how the connection ended
 
@@ -159,6 +197,10 @@ class Socket:
                     self.ignored += 1
         except ConnectionClosed:
             pass
+        except asyncio.CancelledError:  # the simulator is shutting down: no socket is left open
+            self._finishing = True
+            self.ws.transport.abort()
+            raise
         except Exception as exc:  # a broken transport: reported like a close
             log.debug("websocket reader ended: %r", exc)
         if not self._finishing:
@@ -223,7 +265,11 @@ async def open_socket(
     if not url.lower().startswith(("ws://", "wss://")):
         raise StreamFailed("connection-error", f"{url!r} is not a ws:// or wss:// URL")
     if not egress.allows(url):
-        raise StreamFailed("connection-error", egress.refusal(url))
+        try:
+            refusal = egress.refusal(url)
+        except ValueError:
+            refusal = f"the simulator cannot open {url!r}"
+        raise StreamFailed("connection-error", refusal)
 
     async def opening() -> ClientConnection:
         return await connect(
@@ -289,7 +335,6 @@ class MediaStream:
         self.tracks = [_Track(t, leg.heard if t == "inbound" else leg.played) for t in info["tracks"]]
         self.playback = bytearray()  # PCMU bytes the app sent, not played yet
         self.on_end: Callable[[MediaStream, str, str | None], None] | None = None
-        self._pump: asyncio.Task[Any] | None = None
         self.done = False
         self.frames = 0
 
@@ -307,15 +352,9 @@ class MediaStream:
         self.position = self.leg.clock.time()
         self.socket.send({"eventType": "start", "metadata": self.metadata(), "streamParams": self.params})
         hold_real_time(self.leg.clock)
-        self._pump = self.leg.engine.spawn(self._run(), name=f"stream-{self.info['id']}")
+        _tick(self.leg.clock, self, self.leg.engine.spawn)
 
     # -- sending the call's audio -------------------------------------------------------------
-
-    async def _run(self) -> None:
-        clock = self.leg.clock
-        while not self.done:
-            await clock.sleep(self.position + FRAME_SECONDS - clock.time())
-            self.advance(clock.time())
 
     def advance(self, now: float) -> None:
         """Send every whole frame that ended by ``now``."""
@@ -330,8 +369,8 @@ class MediaStream:
         payloads = {track.name: self._frames(track, begin, end, count) for track in self.tracks}
         for index in range(count):
             for name, frames in payloads.items():
-                message = {"eventType": "media", "track": name, "payload": frames[index]}
-                if not self.socket.send(message):
+                message = f'{{"eventType":"media","track":"{name}","payload":"{frames[index]}"}}'
+                if not self.socket.send_text(message):
                     self.fail("error", f"the app read none of the last {MAX_BACKLOG} messages")
                     return
         self.frames += count
@@ -407,8 +446,7 @@ class MediaStream:
         if self.done:
             return
         self.done = True
-        if self._pump is not None and self._pump is not asyncio.current_task():
-            self._pump.cancel()
+        _untick(self.leg.clock, self)
         release_real_time(self.leg.clock)
         if closing and self.socket is not None:
             self.socket.finish({"eventType": "stop", "metadata": self.metadata()})

@@ -92,6 +92,7 @@ class WebsocketApp:
                     await ws.send(json.dumps(reply))
                 if mode == "close" and len(record.messages) >= self.close_after.get(path, 1):
                     await ws.close(1000, "bye")
+                    break  # messages already on their way are not read
         finally:
             record.closed = True
 
