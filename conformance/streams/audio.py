@@ -107,6 +107,22 @@ def tone_share(data: bytes, frequency: float) -> float:
     return goertzel_power(samples, frequency) * 2 / energy
 
 
+def pair_share(data: bytes, pair: Sequence[float], *, window: float = 0.05) -> float:
+    """The largest share of energy the weaker tone of ``pair`` holds in any ``window``-second slice of
+    the PCMU ``data`` (slices overlap by half): about 0.5 where a DTMF digit of that pair sounds,
+    near 0 where it does not.  Slices quieter than -50 dBFS count as silence."""
+    size = max(1, round(window * SAMPLE_RATE))
+    samples = ulaw_decode(data)
+    best = 0.0
+    for start in range(0, max(1, len(samples) - size + 1), max(1, size // 2)):
+        block = samples[start : start + size]
+        energy = sum(s * s for s in block)
+        if energy < len(block) * 100**2:
+            continue
+        best = max(best, min(goertzel_power(block, f) * 2 / energy for f in pair))
+    return best
+
+
 __all__ = [
     "DTMF_FREQUENCIES",
     "FRAME_BYTES",
@@ -114,6 +130,7 @@ __all__ = [
     "SILENCE_BYTE",
     "dtmf",
     "goertzel_power",
+    "pair_share",
     "silence",
     "tone_share",
     "tones",
