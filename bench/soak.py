@@ -66,6 +66,7 @@ class Batch:
     after: Snapshot
     not_once: int  # calls without exactly one disconnect webhook
     wrong_cause: int
+    examples: list[str]  # a few calls with another cause than expected
 
     def lines(self) -> list[str]:
         b, a = self.before, self.after
@@ -77,13 +78,19 @@ class Batch:
             f"  RSS          {b.rss_mb:.1f} -> {a.rss_mb:.1f} MB ({a.rss_mb - b.rss_mb:+.1f} MB, "
             f"{(a.rss_mb - b.rss_mb) * 1024 / self.calls:+.2f} KB a call)",
             f"  not exactly one disconnect: {self.not_once}; unexpected cause: {self.wrong_cause}",
+            *(f"    e.g. {example}" for example in self.examples),
         ]
 
 
-def _wait(condition: Callable[[], bool], what: str, timeout: float) -> None:
+def _wait(condition: Callable[[], bool], what: str, timeout: float, http: httpx.Client | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
+            if http is not None and isinstance(condition, functools.partial):
+                faults, ids = condition.args
+                missing = [i for i in ids if not faults.disconnects()[i]]
+                states = [http.get(f"/accounts/{ACCOUNT}/calls/{i}").json() for i in missing[:3]]
+                print(f"calls without a disconnect: {len(missing)}; e.g. {states}")
             raise SystemExit(f"not within {timeout:.0f} s: {what}")
         time.sleep(0.02)
 
@@ -96,17 +103,17 @@ def _all_ended(faults: FaultApp, ids: tuple[str, ...]) -> bool:
 def run_batch(
     name: str,
     paths: list[str],
-    sim: Simulator,
     engine: Engine,
     faults: FaultApp,
     http: httpx.Client,
     wave: int,
+    timeout: float,
 ) -> Batch:
     faults.close_connections()  # idle keep-alive connections of the last batch, both ends
     time.sleep(0.2)
     before = Snapshot.now()
     start = time.perf_counter()
-    expected: dict[str, str] = {}
+    expected: dict[str, tuple[str, str]] = {}  # call id -> (path, cause)
     for first in range(0, len(paths), wave):
         ids = []
         for path in paths[first : first + wave]:
@@ -117,7 +124,7 @@ def run_batch(
                 "applicationId": APP_ID,
                 "answerUrl": answer,
                 "disconnectUrl": faults.url("/status"),
-                "callbackTimeout": 1,
+                "callbackTimeout": timeout,
             }
             response = http.post(
                 f"/accounts/{ACCOUNT}/calls",
@@ -127,15 +134,26 @@ def run_batch(
             if response.status_code != 201:
                 raise SystemExit(f"createCall answered {response.status_code}: {response.text[:200]}")
             call_id = response.json()["callId"]
-            expected[call_id] = EXPECTED_CAUSE[path]
+            expected[call_id] = (path, EXPECTED_CAUSE[path])
             ids.append(call_id)
-        _wait(functools.partial(_all_ended, faults, tuple(ids)), f"wave {first // wave}'s disconnects", 120)
+        _wait(
+            functools.partial(_all_ended, faults, tuple(ids)),
+            f"wave {first // wave}'s disconnects",
+            120,
+            http,
+        )
     _wait(lambda: engine.running_tasks() == 0, "the engine's tasks to finish", 60)
     seconds = time.perf_counter() - start
     faults.close_connections()
     time.sleep(0.2)
     counts = faults.disconnects()
-    causes = {str(p["callId"]): p.get("cause") for p in faults.received("/status")}
+    disconnects = {str(p["callId"]): p for p in faults.received("/status")}
+    got = {call_id: disconnects.get(call_id, {}) for call_id in expected}
+    wrong = [
+        f"{path}: {got[call_id].get('cause')} ({got[call_id].get('errorMessage')})"
+        for call_id, (path, cause) in expected.items()
+        if got[call_id].get("cause") != cause
+    ]
     return Batch(
         name,
         len(paths),
@@ -143,7 +161,8 @@ def run_batch(
         before,
         Snapshot.now(),
         sum(1 for call_id in expected if counts[call_id] != 1),
-        sum(1 for call_id, cause in expected.items() if causes.get(call_id) != cause),
+        len(wrong),
+        wrong[:3],
     )
 
 
@@ -153,6 +172,7 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=2000, help="faulty calls (default 2000)")
     parser.add_argument("--wave", type=int, default=200, help="calls created before waiting for them (200)")
+    parser.add_argument("--callback-timeout", type=float, default=3.0, help="of every call, seconds (3)")
     args = parser.parse_args()
     classes = list(EXPECTED_CAUSE)
     faulty = [classes[i % len(classes)] for i in range(args.calls)]
@@ -161,9 +181,11 @@ def main() -> None:
         assert isinstance(engine, Engine)
         engine.base_url = sim.base_url
         with httpx.Client(base_url=sim.base_url, auth=AUTH, timeout=30) as http:
-            run_batch("warm-up", classes, sim, engine, faults, http, args.wave)
-            healthy = run_batch("healthy", ["/hangup"] * args.calls, sim, engine, faults, http, args.wave)
-            faulty_batch = run_batch("faulty", faulty, sim, engine, faults, http, args.wave)
+            run_batch("warm-up", classes, engine, faults, http, args.wave, args.callback_timeout)
+            healthy = run_batch(
+                "healthy", ["/hangup"] * args.calls, engine, faults, http, args.wave, args.callback_timeout
+            )
+            faulty_batch = run_batch("faulty", faulty, engine, faults, http, args.wave, args.callback_timeout)
         errors = list(engine.errors)
     kinds = Counter(EXPECTED_CAUSE[p] for p in faulty)
     print(f"fault classes         {len(classes)} ({', '.join(f'{n} {c}' for c, n in sorted(kinds.items()))})")

@@ -20,7 +20,7 @@ path                   what the app does                                        
 ``/slow-head``         never answers                                                    callback-error
 ``/slow-body``         sends the head and a few bytes, then stalls                     callback-error
 ``/endless``           a chunked body that never ends (a chunk every 20 ms)             callback-error
-``/flood``             a chunked body of 64 KB chunks, as fast as it goes               callback-error
+``/flood``             a chunked body of 64 KB chunks, one a millisecond                callback-error
 ``/oversized``         announces a 2 MB body                                            callback-error
 ``/bad-utf8``          BXML with a byte that is not UTF-8                              invalid-bxml
 ``/html``              an HTML page with status 200                                     invalid-bxml
@@ -152,6 +152,8 @@ class FaultApp:
                     pass
             except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 pass
+            except asyncio.CancelledError:
+                pass  # close_connections(): end normally (asyncio logs a handler that ends cancelled)
             finally:
                 writer.close()
                 handlers.discard(task)
@@ -224,7 +226,7 @@ class FaultApp:
             while True:
                 writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 await writer.drain()
-                await asyncio.sleep(0.02 if path == "/endless" else 0)
+                await asyncio.sleep(0.02 if path == "/endless" else 0.001)
         elif path == "/oversized":
             writer.write(_head("200 OK", xml, f"Content-Length: {2 * 1024 * 1024}") + b" " * 1024)
         elif path == "/bad-utf8":
