@@ -188,6 +188,7 @@ def main() -> None:
     parser.add_argument("--listen-only", action="store_true", help="never send audio back")
     options = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # the agent's own lines only
 
     async def run() -> None:
         server = await start_agent(Agent(answer=not options.listen_only), options.host, options.port)
