@@ -26,7 +26,6 @@ import itertools
 import json
 import multiprocessing
 import os
-import statistics
 import sys
 import threading
 import time
@@ -85,8 +84,10 @@ class Phase:
     streams: int
     seconds: float
     frames: list[int]
-    max_lag: list[float]
-    max_gap: list[float]
+    max_lag: list[float]  # per stream: its worst frame's lag behind schedule
+    max_gap: list[float]  # per stream: its longest silence between two frames
+    lags: list[float]  # every frame's lag
+    steady: list[float]  # lags of the frames that arrived once every stream had started
 
     @property
     def sustained(self) -> bool:
@@ -99,26 +100,39 @@ class Phase:
         )
 
     def line(self) -> str:
-        lags = sorted(self.max_lag) or [0.0]
+        def p99(values: list[float]) -> float:
+            ordered = sorted(values) or [0.0]
+            return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+        late = sum(1 for lag in self.lags if lag > LATE) / max(1, len(self.lags))
+        worst = max(self.max_lag, default=0) * 1000
+        gap = max(self.max_gap, default=0) * 1000
         return (
             f"{self.name:<10} {self.streams:>4} streams x {self.seconds:g} s: "
             f"frames/stream {min(self.frames, default=0)}-{max(self.frames, default=0)} "
-            f"(expected {self.seconds / FRAME:.0f}), worst lag per stream median "
-            f"{statistics.median(lags) * 1000:.0f} ms max {lags[-1] * 1000:.0f} ms, "
-            f"largest gap {max(self.max_gap, default=0) * 1000:.0f} ms -> "
-            f"{'real time' if self.sustained else 'NOT real time'}"
+            f"(expected {self.seconds / FRAME:.0f}); lag p99 {p99(self.lags):.0f} ms, "
+            f"once all had started p99 {p99(self.steady):.0f} ms, worst {worst:.0f} ms; "
+            f"frames >{LATE * 1000:.0f} ms late {late:.2%}; largest gap {gap:.0f} ms"
+            f" -> {'real time' if self.sustained else 'NOT real time'}"
         )
 
 
 def _phase(name: str, streams: int, seconds: float, arrivals: list[list[float]]) -> Phase:
-    lags, gaps = [], []
+    all_started = max((t[0] for t in arrivals if t), default=0.0)
+    max_lags: list[float] = []
+    gaps: list[float] = []
+    lags: list[float] = []
+    steady: list[float] = []
     for times in arrivals:
         if not times:
             continue
         first = times[0]
-        lags.append(max(t - (first + i * FRAME) for i, t in enumerate(times)))
+        mine = [t - (first + i * FRAME) for i, t in enumerate(times)]
+        lags.extend(mine)
+        steady.extend(lag for lag, t in zip(mine, times, strict=True) if t > all_started)
+        max_lags.append(max(mine))
         gaps.append(max((b - a for a, b in itertools.pairwise(times)), default=0.0))
-    return Phase(name, streams, seconds, [len(t) for t in arrivals], lags, gaps)
+    return Phase(name, streams, seconds, [len(t) for t in arrivals], max_lags, gaps, lags, steady)
 
 
 # ------------------------------------------------------------------------------ plain senders

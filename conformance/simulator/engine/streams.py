@@ -37,6 +37,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from conformance.simulator.clock import VirtualClock
 from conformance.simulator.engine import pcmu
 from conformance.simulator.engine.media import RATE, Sound, render
+from conformance.simulator.engine.tones import DtmfDetector
 
 if TYPE_CHECKING:
     from conformance.simulator.engine.leg import Leg
@@ -334,6 +335,7 @@ class MediaStream:
         self.position = leg.clock.time()
         self.tracks = [_Track(t, leg.heard if t == "inbound" else leg.played) for t in info["tracks"]]
         self.playback = bytearray()  # PCMU bytes the app sent, not played yet
+        self.detector = DtmfDetector()  # key presses in what the app plays
         self.on_end: Callable[[MediaStream, str, str | None], None] | None = None
         self.done = False
         self.frames = 0
@@ -389,11 +391,15 @@ class MediaStream:
     def _play_back(self, start: float) -> None:
         """Play the next 20 ms of what the app sent into the call (bidirectional mode)."""
         if not self.playback:
+            self.detector.feed(b"")
             return
         chunk = bytes(self.playback[:FRAME_BYTES])
         del self.playback[:FRAME_BYTES]
         pcm = pcmu.decode(chunk)
         self.leg.send(Sound(start, len(chunk) / RATE, "audio", f"stream:{self.info['name']}", pcm))
+        digit = self.detector.feed(pcm)
+        if digit is not None:  # the party's DTMF gathers get the key the app's audio pressed
+            self.leg.send(Sound(start, FRAME_SECONDS, "dtmf", digit))
 
     # -- what the app sends -------------------------------------------------------------------
 

@@ -170,6 +170,7 @@ def test_bidirectional_audio_is_heard_by_the_other_leg(harness: Harness, ws_app:
     harness.app.reply(
         "/initiate",
         '<Response><StartRecording multiChannel="true" recordingAvailableUrl="/available"/>'
+        '<StartGather dtmfUrl="/dtmf"/>'
         '<Pause duration="0.2"/><SendDtmf toneDuration="300">9</SendDtmf><Pause duration="0.6"/>'
         "<Hangup/></Response>",
     )
@@ -187,6 +188,35 @@ def test_bidirectional_audio_is_heard_by_the_other_leg(harness: Harness, ws_app:
     samples.frombytes(frames)
     party = samples[0::2].tobytes()  # what the recording leg heard: our echo of its own "9"
     assert _energy(party, 1477) > 10 * _energy(party, 1209)  # "9" is 852 + 1477 Hz
+    # The leg's DTMF gather hears the key its own tone pressed, coming back through the agent.
+    assert [h.body["digit"] for h in harness.app.events("/dtmf")] == ["9"]
+
+
+def test_an_agent_sending_garbage_is_ignored_and_its_valid_audio_played(
+    harness: Harness, ws_app: WebsocketApp
+) -> None:
+    ws_app.behaviour["/bad"] = "garbage"
+    harness.app.reply(
+        "/answer",
+        '<Response><StartRecording multiChannel="true" recordingAvailableUrl="/available"/>'
+        f'<StartStream name="bot" mode="bidirectional" destination="{ws_app.url("/bad")}" '
+        'streamEventUrl="/stream"/><Pause duration="0.5"/><StopStream name="bot"/><Hangup/></Response>',
+    )
+    harness.wait_ended(harness.create_call())
+    stopped = harness.app.wait_event("mediaStreamStopped")[0].body
+    assert stopped["cause"] == "closed"  # the garbage did not end the stream
+    ws_app.wait(lambda: bool(ws_app.on("/bad")) and ws_app.on("/bad")[0].closed)
+    assert ws_app.on("/bad")[0].events()[-1] == "stop"
+    available = harness.app.wait_event("recordingAvailable")[0].body
+    media = harness.http.get(available["mediaUrl"].replace(harness.sim.base_url, ""))
+    with wave.open(io.BytesIO(media.content)) as wav:
+        samples = array.array("h")
+        samples.frombytes(wav.readframes(wav.getnframes()))
+    # Only the last message was valid: base64 "AAAA..." is PCMU 0x00, the sample -32124, and
+    # 300,000 bytes of it (37.5 s) were queued; the call played it for as long as the stream ran.
+    played = samples[1::2]
+    assert played.count(-32124) >= 0.3 * 8000
+    assert samples[0::2].count(-32124) == 0  # played to the party, not heard from it
 
 
 def test_transcription_over_a_websocket(harness: Harness, ws_app: WebsocketApp) -> None:

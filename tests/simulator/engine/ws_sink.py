@@ -1,7 +1,8 @@
 """A websocket app for the stream tests: a ``websockets`` server on 127.0.0.1 (port 0) in a thread.
 
 Each path behaves as a test scripted it (``record`` by default): record every message; ``echo``
-answers every ``media`` frame with a ``playAudio`` of the same payload; ``close`` closes (code 1000)
+answers every ``media`` frame with a ``playAudio`` of the same payload; ``garbage`` answers ``start``
+with :data:`GARBAGE`; ``close`` closes (code 1000)
 after ``close_after`` messages; ``stuck`` never reads.  ``reject`` answers the handshake 403.
 """
 
@@ -19,6 +20,22 @@ import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+
+# What a confused or hostile agent might send back on a bidirectional stream.
+GARBAGE: list[str | bytes] = [
+    "not json",
+    "[1, 2]",
+    '{"eventType": "playAudio"}',
+    '{"eventType": "playAudio", "media": {"contentType": "audio/pcmu", "payload": "@@not base64@@"}}',
+    '{"eventType": "playAudio", "media": {"contentType": "audio/wav", "payload": "AAAA"}}',
+    '{"eventType": "playAudio", "media": "AAAA"}',
+    '{"eventType": "bogus"}',
+    b"\x00\x01binary",
+    '{"eventType": "playAudio", "media": {"contentType": "audio/pcmu", "payload": '
+    + '"'
+    + "A" * 400_000
+    + '"}}',
+]
 
 
 @dataclass
@@ -84,6 +101,9 @@ class WebsocketApp:
                 message = json.loads(text)
                 record.messages.append(message)
                 record.arrivals.append(time.monotonic())
+                if mode == "garbage" and message.get("eventType") == "start":
+                    for bad in GARBAGE:
+                        await ws.send(bad)
                 if mode == "echo" and message.get("eventType") == "media":
                     reply = {
                         "eventType": "playAudio",

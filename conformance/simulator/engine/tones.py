@@ -1,0 +1,83 @@
+"""DTMF detection in audio an app plays into a call (a bidirectional stream's ``playAudio``).
+
+Each 20 ms frame (160 samples at 8 kHz) is correlated with the eight DTMF frequencies (the
+Goertzel power, computed as two dot products per frequency with ``sum(map(mul, ...))`` so no
+Python code runs per sample).  A frame holds a digit when the strongest low and high frequencies
+carry most of its energy; a key press is reported once, when two frames in a row hold the same
+digit (40 ms, the shortest tone ITU-T Q.24 asks receivers to accept), and ends at the first frame
+without it.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+import operator
+
+from conformance.simulator.engine.media import RATE
+
+_LOW = (697.0, 770.0, 852.0, 941.0)
+_HIGH = (1209.0, 1336.0, 1477.0, 1633.0)
+_KEYS = ("123A", "456B", "789C", "*0#D")
+FRAME = 160
+_MIN_MEAN_SQUARE = 200.0**2  # quieter frames are silence (about -44 dBFS)
+_MIN_SHARE = 0.2  # each of the two tones carries at least this share of the frame's energy
+_MIN_BOTH = 0.6  # and together at least this much
+
+
+def _tables(freq: float) -> tuple[array.array[float], array.array[float]]:
+    cos = array.array("d", (math.cos(2 * math.pi * freq * i / RATE) for i in range(FRAME)))
+    sin = array.array("d", (math.sin(2 * math.pi * freq * i / RATE) for i in range(FRAME)))
+    return cos, sin
+
+
+_TABLES = {f: _tables(f) for f in _LOW + _HIGH}
+
+
+def _share(samples: array.array[float], freq: float, energy: float) -> float:
+    """The share of the frame's energy at ``freq``."""
+    cos, sin = _TABLES[freq]
+    c: float = sum(map(operator.mul, samples, cos))
+    s: float = sum(map(operator.mul, samples, sin))
+    return 2 * (c * c + s * s) / (len(samples) * energy)
+
+
+def frame_digit(pcm: bytes) -> str | None:
+    """The DTMF digit one 20 ms frame of 16-bit samples holds, if any."""
+    ints = array.array("h")
+    ints.frombytes(pcm[: 2 * FRAME])
+    if len(ints) < FRAME:
+        return None
+    samples = array.array("d", ints)  # float products: no big-int arithmetic
+    energy = float(sum(map(operator.mul, samples, samples)))
+    if energy / FRAME < _MIN_MEAN_SQUARE:
+        return None
+    shares = {f: _share(samples, f, energy) for f in _TABLES}
+    low = max(_LOW, key=shares.__getitem__)
+    high = max(_HIGH, key=shares.__getitem__)
+    if min(shares[low], shares[high]) < _MIN_SHARE or shares[low] + shares[high] < _MIN_BOTH:
+        return None
+    return _KEYS[_LOW.index(low)][_HIGH.index(high)]
+
+
+class DtmfDetector:
+    """Key presses in a stream of 20 ms frames: :meth:`feed` returns a digit once per press."""
+
+    def __init__(self) -> None:
+        self._candidate: str | None = None
+        self._pressed: str | None = None
+
+    def feed(self, pcm: bytes) -> str | None:
+        digit = frame_digit(pcm)
+        if digit is None or digit != self._candidate:
+            self._candidate = digit
+            if digit != self._pressed:
+                self._pressed = None
+            return None
+        if self._pressed == digit:
+            return None
+        self._pressed = digit
+        return digit
+
+
+__all__ = ["FRAME", "DtmfDetector", "frame_digit"]
