@@ -6,6 +6,7 @@ Streams run the clock at real time, so every call here lasts about a second.
 from __future__ import annotations
 
 import array
+import asyncio
 import base64
 import io
 import math
@@ -13,7 +14,7 @@ import wave
 
 import pytest
 
-from conformance.simulator.engine import pcmu
+from conformance.simulator.engine import pcmu, streams
 from conformance.simulator.engine.streams import FRAME_BYTES
 
 from .conftest import ACCOUNT, LOOPBACK, Harness
@@ -256,11 +257,24 @@ def test_transcription_over_a_websocket(harness: Harness, ws_app: WebsocketApp) 
     assert 0 < result["startTime"] < result["endTime"]
 
 
-def test_a_stuck_websocket_does_not_hold_another_call(harness: Harness, ws_app: WebsocketApp) -> None:
+def test_a_stuck_websocket_does_not_hold_another_call(
+    harness: Harness, ws_app: WebsocketApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The app on /stuck reads nothing.  Filling the OS buffers of a loopback connection takes
+    # minutes of audio, so the socket's writer is made to block as it would on a full buffer.
     ws_app.behaviour["/stuck"] = "stuck"
+    writing = streams.Socket._write
+
+    async def blocked_when_stuck(self: streams.Socket) -> None:
+        if self.ws.request is not None and self.ws.request.path == "/stuck":
+            await asyncio.Event().wait()  # a drain that never returns
+        await writing(self)
+
+    monkeypatch.setattr(streams.Socket, "_write", blocked_when_stuck)
+    monkeypatch.setattr(streams, "MAX_BACKLOG", 20)
     harness.app.reply(
         "/stuck-call",
-        f'<Response><StartStream name="s" destination="{ws_app.url("/stuck")}" streamEventUrl="/stream"/>'
+        f'<Response><StartStream name="s" destination="{ws_app.url("/stuck")}" streamEventUrl="/stuck"/>'
         '<Pause duration="2"/></Response>',
     )
     harness.app.reply(
@@ -277,8 +291,13 @@ def test_a_stuck_websocket_does_not_hold_another_call(harness: Harness, ws_app: 
     assert conn.events()[0] == "start"
     assert conn.events()[-1] == "stop"
     assert len(conn.media("inbound")) >= 45  # the whole second, though the other app reads nothing
+    harness.app.wait_event("mediaStreamStopped", callId=fine)
+    stopped = [h.body for h in harness.app.events("/stuck") if h.event == "mediaStreamStopped"]
+    assert len(stopped) == 1
+    assert stopped[0]["cause"] == "error"
+    assert "read none of the last 20 messages" in stopped[0]["errorMessage"]
     harness.wait_ended(stuck)
-    assert len(harness.app.wait_event("mediaStreamStopped", count=2)) == 2
+    ws_app.wait(lambda: ws_app.on("/stuck")[0].closed)  # the stuck socket was dropped
 
 
 @pytest.mark.parametrize("sample", [0, 1, -1, 100, -100, 8159, -8159, 32767, -32768, 1234, -4321])

@@ -95,6 +95,7 @@ class WebsocketApp:
         mode = self.behaviour.get(path, "record")
         if mode == "stuck":
             await ws.wait_closed()  # reads nothing: the library's buffers fill, then TCP's
+            record.closed = True
             return
         try:
             async for text in ws:
