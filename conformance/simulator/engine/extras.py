@@ -84,6 +84,10 @@ async def _admit(
         except StreamFailed as failure:
             problem = (failure.cause, failure.message)
         else:
+            if leg.done:  # the call ended while the socket opened: it closes at once, unannounced
+                feed.on_end = None
+                feed.stop("closed")
+                return
             problem = _problem(running, info, kind)  # another verb may have run meanwhile
             if problem is not None:
                 feed.on_end = None

@@ -104,7 +104,8 @@ def _untick(clock: VirtualClock, stream: MediaStream) -> None:
 
 async def _ticker(clock: VirtualClock, state: _RealTime) -> None:
     while state.streams:
-        await clock.sleep(FRAME_SECONDS)
+        # Ticks on a fixed 20 ms grid of the clock, so a late tick does not delay the next ones.
+        await clock.sleep(FRAME_SECONDS - clock.time() % FRAME_SECONDS)
         now = clock.time()
         for stream in list(state.streams):
             try:
