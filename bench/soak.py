@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from conformance.simulator import Simulator
 from conformance.simulator.engine import Engine, engine_factory
-from tests.simulator.engine.faults_app import EXPECTED_CAUSE, FaultApp
+from tests.simulator.engine.faults_app import EXPECTED_CAUSE, STALLING, FaultApp
 
 ACCOUNT = "9900000"
 APP_ID = "11111111-1111-4111-8111-111111111111"
@@ -124,7 +124,7 @@ def run_batch(
                 "applicationId": APP_ID,
                 "answerUrl": answer,
                 "disconnectUrl": faults.url("/status"),
-                "callbackTimeout": timeout,
+                "callbackTimeout": timeout if path in STALLING else 15,
             }
             response = http.post(
                 f"/accounts/{ACCOUNT}/calls",
@@ -172,7 +172,12 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=2000, help="faulty calls (default 2000)")
     parser.add_argument("--wave", type=int, default=200, help="calls created before waiting for them (200)")
-    parser.add_argument("--callback-timeout", type=float, default=3.0, help="of every call, seconds (3)")
+    parser.add_argument(
+        "--callback-timeout",
+        type=float,
+        default=1.0,
+        help="of the calls to stalling paths, seconds (1; others 15)",
+    )
     args = parser.parse_args()
     classes = list(EXPECTED_CAUSE)
     faulty = [classes[i % len(classes)] for i in range(args.calls)]

@@ -68,6 +68,10 @@ EXPECTED_CAUSE = {
 }
 
 
+#: The paths that never finish a reply: only the callback timeout ends their webhooks.
+STALLING = frozenset({"/slow-head", "/slow-body", "/endless"})
+
+
 def _head(status: str, *headers: str) -> bytes:
     return ("\r\n".join([f"HTTP/1.1 {status}", *headers]) + "\r\n\r\n").encode()
 
@@ -250,4 +254,4 @@ class FaultApp:
         return True
 
 
-__all__ = ["EXPECTED_CAUSE", "HANGUP", "FaultApp"]
+__all__ = ["EXPECTED_CAUSE", "HANGUP", "STALLING", "FaultApp"]
