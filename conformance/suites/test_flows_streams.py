@@ -313,6 +313,7 @@ def test_bidirectional_echo_is_heard_by_the_other_leg(bw_loopback: Loopback, str
     call_id = loop.place()
     callee_id = loop.callee_id()
     recording = loop.wait_for("recordingAvailable", call_id=callee_id, timeout=15)
+    loop.wait_for("mediaStreamStopped", call_id=call_id)
     (session,) = streams.wait_closed(1)
     _check_stream(loop, streams, flow, session, name="bot", tracks=["inbound"])
     loop.require(

@@ -66,6 +66,9 @@ def serving_handler(handler: Any, **options: Any) -> Iterator[str]:
     finally:
         loop.call_soon_threadsafe(server.close)
         thread.join(10)
+        if thread.is_alive():  # a handler that never returns: cancel what is left
+            loop.call_soon_threadsafe(lambda: [task.cancel() for task in asyncio.all_tasks(loop)])
+            thread.join(10)
         loop.close()
 
 

@@ -3,7 +3,13 @@ exit codes, deadline, replay and fixture behave as for ``fuzz-app``."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
@@ -72,17 +78,95 @@ def test_usage_errors_exit_2() -> None:
         fuzz_stream("ws://127.0.0.1:1/", sessions=0)
 
 
-def test_an_app_that_stops_reading_misses_its_deadline() -> None:
-    async def handler(connection: ServerConnection) -> None:
-        starts = 0
-        async for message in connection:
-            starts += isinstance(message, str) and '"eventType": "start"' in message
-            if starts == 2:
-                await connection.wait_closed()  # stuck: reads nothing more, so the close is never seen
+def _recv_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
 
-    with serving_handler(handler, max_queue=1) as url:
-        report = fuzz_stream(url, kinds=("duplicate-start",), sessions=1, seed=2, timeout=0.5)
-    assert [(f.kind, f.check) for f in report.findings] == [("duplicate-start", "deadline")]
+
+def _answer_close(conn: socket.socket) -> None:
+    """Read client frames until a close frame, then send a close frame back (RFC 6455, unmasked)."""
+    while True:
+        head = _recv_exactly(conn, 2)
+        size = head[1] & 0x7F
+        if size == 126:
+            size = int.from_bytes(_recv_exactly(conn, 2), "big")
+        elif size == 127:
+            size = int.from_bytes(_recv_exactly(conn, 8), "big")
+        _recv_exactly(conn, 4 + size)  # the mask and the payload
+        if head[0] & 0x0F == 0x8:
+            conn.sendall(b"\x88\x02\x03\xe8")  # close, code 1000
+            return
+
+
+@contextmanager
+def _stuck_after(served: int) -> Iterator[str]:
+    """A hand-written websocket endpoint: its first ``served`` connections are served (the close is
+    answered), every later one completes the handshake and is never answered again: a stuck agent."""
+    accepting = socket.create_server(("127.0.0.1", 0))
+    accepting.settimeout(0.1)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = accepting.accept()
+            except TimeoutError:
+                continue
+            held.append(conn)
+            conn.settimeout(5)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(4096) or b"\r\n\r\n"
+            key = next(
+                (
+                    line.split(b":", 1)[1].strip()
+                    for line in request.split(b"\r\n")
+                    if line.lower().startswith(b"sec-websocket-key:")
+                ),
+                b"",
+            )
+            accept = base64.b64encode(hashlib.sha1(key + _WS_GUID).digest())
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            if len(held) <= served:
+                with contextlib.suppress(OSError):
+                    _answer_close(conn)
+                conn.close()  # the server ends the TCP connection after the closing handshake
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{accepting.getsockname()[1]}/"
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        accepting.close()
+
+
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455's constant for Sec-WebSocket-Accept
+
+
+def test_an_app_that_stops_answering_misses_its_deadline_and_is_down() -> None:
+    with _stuck_after(1) as url:
+        report = fuzz_stream(url, kinds=("call",), sessions=3, seed=1, timeout=0.3)
+    assert [f.check for f in report.findings] == ["deadline", "down"]  # the run stops once it is down
+    assert report.sessions == 1
+    assert "was not over after 0.3 s" in report.findings[0].message
+
+
+def test_an_app_stuck_from_the_start_is_unreachable() -> None:
+    with _stuck_after(0) as url, pytest.raises(TargetUnreachableError, match=r"within 0\.3 s"):
+        fuzz_stream(url, sessions=1, timeout=0.3)
 
 
 def test_an_app_that_dies_on_a_binary_frame_is_reported_down_or_error_close() -> None:
