@@ -21,7 +21,8 @@ import json
 import random
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -588,6 +589,16 @@ def _finding(
     )
 
 
+def _run(job: Coroutine[Any, Any, StreamFuzzReport]) -> StreamFuzzReport:
+    """``asyncio.run(job)``; from async code (an async test), on a worker thread's own loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: no event loop in this thread
+        return asyncio.run(job)
+    with ThreadPoolExecutor(1, thread_name_prefix="fuzz-stream") as pool:
+        return pool.submit(asyncio.run, job).result()
+
+
 def fuzz_stream(url: str, *, progress: ProgressHook | None = None, **options: Any) -> StreamFuzzReport:
     """Fuzz the stream handler at ``url`` (``ws://`` or ``wss://``); options as :class:`StreamFuzzSettings`.
 
@@ -601,7 +612,7 @@ def fuzz_stream(url: str, *, progress: ProgressHook | None = None, **options: An
     settings = StreamFuzzSettings(**options)
     seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**32)
     try:
-        return asyncio.run(_fuzz(url, settings, seed, progress))
+        return _run(_fuzz(url, settings, seed, progress))
     except InvalidURI as exc:
         raise ConfigurationError(f"not a websocket URL: {url!r}", reason="bad-url") from exc
 

@@ -3,6 +3,7 @@ exit codes, deadline, replay and fixture behave as for ``fuzz-app``."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -191,3 +192,11 @@ def test_the_fixture_fuzzes_and_keeps_its_reports(bw_fuzz_stream: StreamFuzzer) 
     with serving(agent_module.Agent()) as url:
         report = bw_fuzz_stream.assert_clean(url, sessions=4, seed=9)
     assert bw_fuzz_stream.reports == [report]
+
+
+def test_it_can_be_called_from_async_code() -> None:
+    async def from_a_coroutine(url: str) -> bool:
+        return fuzz_stream(url, sessions=2, seed=1).ok
+
+    with serving(agent_module.Agent()) as url:
+        assert asyncio.run(from_a_coroutine(url))
