@@ -239,8 +239,7 @@ class Socket:
     async def _close(self) -> None:
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(self._writer)
+                await asyncio.wait({self._writer})  # what is queued, then `stop`, goes first
                 await self.ws.close()
         except (TimeoutError, ConnectionClosed, OSError):
             pass

@@ -12,12 +12,14 @@ import io
 import math
 import wave
 
+import httpx
 import pytest
 
-from conformance.simulator.engine import pcmu, streams
+from conformance.simulator import Simulator
+from conformance.simulator.engine import Engine, engine_factory, pcmu, streams
 from conformance.simulator.engine.streams import FRAME_BYTES
 
-from .conftest import ACCOUNT, LOOPBACK, Harness
+from .conftest import ACCOUNT, AUTH, LOOPBACK, Harness, VoiceApp
 from .ws_sink import WebsocketApp, ws_app_fixture  # noqa: F401 (the ws_app fixture)
 
 
@@ -317,3 +319,20 @@ def test_pcmu_matches_the_g711_reference_points() -> None:
     assert pcmu.decode_sample(0xFF) == 0
     assert pcmu.decode_sample(0x80) == 32124
     assert pcmu.decode_sample(0x00) == -32124
+
+
+def test_a_simulator_closed_mid_stream_leaves_no_socket_open(app: VoiceApp, ws_app: WebsocketApp) -> None:
+    app.reply(
+        "/answer",
+        f'<Response><StartStream name="s" destination="{ws_app.url("/s")}"/>'
+        '<Pause duration="30"/></Response>',
+    )
+    with Simulator(engine_factory=engine_factory) as sim:
+        engine = sim.runtime.engine
+        assert isinstance(engine, Engine)
+        engine.base_url = sim.base_url
+        with httpx.Client(base_url=sim.base_url, auth=AUTH, timeout=10) as http:
+            Harness(sim, app, http).create_call()
+            ws_app.wait(lambda: bool(ws_app.on("/s")) and len(ws_app.on("/s")[0].messages) > 5)
+    ws_app.wait(lambda: ws_app.on("/s")[0].closed)  # the app sees the connection go
+    assert not engine.errors
