@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -81,8 +82,19 @@ def _settled() -> int:
     return before if _open_descriptors() == before else -1
 
 
+def _sent_disconnects(harness: Harness) -> tuple[Counter[str], set[str]]:
+    """Disconnect webhooks the engine sent, by call id, and the calls whose disconnect the app took."""
+    sent = [s for s in list(harness.engine.sent) if s.event == "disconnect" and s.call_id is not None]
+    return Counter(str(s.call_id) for s in sent), {str(s.call_id) for s in sent if s.ok}
+
+
 def _batch(harness: Harness, faults: FaultApp) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    """One call per fault class, all at once; each call's id and final state, once all are over."""
+    """One call per fault class, all at once; each call's id and final state, once all are over.
+
+    Checked here for every call: the engine sent exactly one disconnect webhook, and the app
+    received it once when the delivery succeeded (a stalled call's disconnect has the same 1 s
+    callback timeout, which a very busy machine may miss: then the app got none).
+    """
     calls = {
         path: _create(
             harness, faults.refused_url() if path == "/refused" else faults.url(path), faults.url("/status")
@@ -90,10 +102,16 @@ def _batch(harness: Harness, faults: FaultApp) -> tuple[dict[str, str], dict[str
         for path in EXPECTED_CAUSE
     }
     _until(
-        lambda: all(faults.disconnects()[call_id] >= 1 for call_id in calls.values()),
-        f"a disconnect for every call; got {faults.disconnects()}",
+        lambda: all(_sent_disconnects(harness)[0][call_id] >= 1 for call_id in calls.values()),
+        f"a disconnect sent for every call; got {_sent_disconnects(harness)}",
     )
     _until(lambda: harness.engine.running_tasks() == 0, "the engine's tasks to finish")
+    sent, delivered = _sent_disconnects(harness)
+    received = faults.disconnects()
+    assert {path: sent[call_id] for path, call_id in calls.items()} == dict.fromkeys(calls, 1)
+    assert {path: received[call_id] for path, call_id in calls.items()} == {
+        path: 1 if call_id in delivered else 0 for path, call_id in calls.items()
+    }
     return calls, {path: harness.state(call_id) for path, call_id in calls.items()}
 
 
@@ -102,10 +120,11 @@ def test_each_fault_class_ends_its_call_once_with_the_documented_cause(
 ) -> None:
     calls, states = _batch(harness, faults)
     assert {path: state["disconnectCause"] for path, state in states.items()} == EXPECTED_CAUSE
-    counts = faults.disconnects()
-    assert {path: counts[call_id] for path, call_id in calls.items()} == dict.fromkeys(calls, 1)
     webhooks = {str(p["callId"]): p for p in faults.received("/status")}
+    assert len(webhooks) >= len(calls) - len(STALLING)  # only a stalled call's may be missed
     for path, call_id in calls.items():
+        if call_id not in webhooks:
+            continue
         assert webhooks[call_id]["cause"] == states[path]["disconnectCause"], path
         part = MESSAGE_PART.get(path)
         if part is not None:
@@ -117,9 +136,7 @@ def test_faulty_calls_leak_no_task_thread_or_descriptor(harness: Harness, faults
     faults.close_connections()  # idle keep-alive connections: both ends are in this process
     _until(lambda: _open_descriptors() == _settled(), "the descriptors to settle")
     threads, descriptors = threading.active_count(), _open_descriptors()
-    calls, _ = _batch(harness, faults)
-    counts = faults.disconnects()
-    assert sorted(counts[call_id] for call_id in calls.values()) == [1] * len(calls)
+    _batch(harness, faults)  # which checks one disconnect a call
     assert harness.engine.running_tasks() == 0
     assert threading.active_count() == threads
     faults.close_connections()
