@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,7 +42,8 @@ _PRIVATE_NAMES = ("Restricted", "Anonymous", "Private", "Unavailable")
 MAX_URL = 2048
 MAX_CREDENTIAL = 1024
 MAX_TAG = 4096
-MAX_DETECTION_SECONDS = 3600.0
+# The contract gives these no maximum: any double is valid (a wait longer than the call is harmless).
+MAX_DETECTION_SECONDS = sys.float_info.max
 
 
 class Fields:
@@ -206,7 +208,8 @@ def _machine_detection(body: Mapping[str, Any]) -> dict[str, Any] | None:
         raise bad_request("machineDetection", "must be an object")
     f = Fields(raw, "machineDetection.")
     f.enum("mode", ("sync", "async"), nullable=False)
-    # The docs give defaults (15, 10, 10, 5 s) but no maximum; an hour bounds every wait they drive.
+    # The docs give defaults (15, 10, 10, 5 s) and the contract no maximum: any double is accepted
+    # (an integer too large for a double is refused: it cannot be read as the contract's format).
     for key in (
         "detectionTimeout",
         "silenceTimeout",

@@ -169,6 +169,19 @@ def test_call_timeout_outside_the_number_range_is_a_named_400(http: httpx.Client
     assert r.json()["description"].startswith("Invalid ")
 
 
+@pytest.mark.parametrize("literal", ["5.011336257958781e+307", "4.224868880465104e+16", "0", "86400"])
+def test_machine_detection_takes_any_double_the_contract_allows(http: httpx.Client, literal: str) -> None:
+    """The contract gives the detection thresholds a minimum (0) and no maximum: no cap of our own."""
+    body = create_body(machineDetection={"mode": "async"})
+    for field in ("speechThreshold", "machineSpeechEndThreshold", "detectionTimeout"):
+        r = http.post(
+            f"/accounts/{ACCOUNT}/calls",
+            content=_body_text(body, f"machineDetection.{field}", literal),
+            headers=JSON,
+        )
+        assert r.status_code == 201, (field, r.text)
+
+
 def test_a_document_nested_too_deep_is_a_400(http: httpx.Client, hostile_sim: Simulator) -> None:
     call = seed_call(hostile_sim.store)
     deep = "<Response>" + "<Gather>" * 33 + "</Gather>" * 33 + "</Response>"

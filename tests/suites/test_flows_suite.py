@@ -44,7 +44,7 @@ from tests.suites.tampering_proxy import (
 pytest_plugins = ["pytester"]
 
 #: Flows of the suite (every test function; parametrised ones count once per case).
-FLOW_TESTS = 26
+FLOW_TESTS = 34
 
 
 def output_of(result: pytest.RunResult) -> str:
