@@ -1,8 +1,7 @@
 """G.711 mu-law (PCMU) at 8 kHz, in pure Python: the audio every Bandwidth media stream carries.
 
-The standard library's ``audioop`` is deprecated (and gone in Python 3.13), so the codec is written
-out here: 256-entry decode table, encode by the segment search of ITU-T G.711.  Also tones (DTMF
-pairs) and a Goertzel power measure, for tests that check what a stream carried.
+The codec is :mod:`conformance.pcmu` (the simulator's too); here are sample-list conveniences over
+it, tones (DTMF pairs) and a Goertzel power measure, for checks of what a stream carried.
 """
 
 from __future__ import annotations
@@ -10,29 +9,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from conformance import dtmf as keypad
+from conformance import pcmu
+
 SAMPLE_RATE = 8000
 #: Bytes (= samples) in one 20 ms PCMU frame, the usual real-time frame.
 FRAME_BYTES = 160
-_BIAS = 0x84
-_CLIP = 32635
 
 #: The DTMF keypad: digit -> (row frequency, column frequency) in Hz.
-DTMF_FREQUENCIES: dict[str, tuple[int, int]] = {
-    digit: (row, column)
-    for row, keys in zip((697, 770, 852, 941), ("123A", "456B", "789C", "*0#D"), strict=True)
-    for column, digit in zip((1209, 1336, 1477, 1633), keys, strict=True)
-}
+DTMF_FREQUENCIES: dict[str, tuple[float, float]] = keypad.FREQUENCIES
 
 
-def _decode_byte(value: int) -> int:
-    value = ~value & 0xFF
-    exponent = (value >> 4) & 0x07
-    magnitude = (((value & 0x0F) << 3) + _BIAS) << exponent
-    magnitude -= _BIAS
-    return -magnitude if value & 0x80 else magnitude
-
-
-_DECODE = tuple(_decode_byte(v) for v in range(256))
+_DECODE = tuple(pcmu.decode_sample(v) for v in range(256))
 
 
 def ulaw_decode(data: bytes) -> list[int]:
@@ -41,25 +29,13 @@ def ulaw_decode(data: bytes) -> list[int]:
     return [table[b] for b in data]
 
 
-def _encode_sample(sample: int) -> int:
-    sign = 0x80 if sample < 0 else 0
-    magnitude = min(-sample if sign else sample, _CLIP) + _BIAS
-    exponent = 7
-    mask = 0x4000
-    while exponent > 0 and not magnitude & mask:
-        exponent -= 1
-        mask >>= 1
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return ~(sign | (exponent << 4) | mantissa) & 0xFF
-
-
 def ulaw_encode(samples: Iterable[int]) -> bytes:
     """PCMU bytes of 16-bit linear samples (values beyond +-32635 are clipped)."""
-    return bytes(_encode_sample(int(s)) for s in samples)
+    return bytes(pcmu.encode_sample(int(s)) for s in samples)
 
 
 #: The PCMU byte of a zero sample: what silence is made of.
-SILENCE_BYTE = _encode_sample(0)
+SILENCE_BYTE = pcmu.SILENCE
 
 
 def silence(duration: float) -> bytes:

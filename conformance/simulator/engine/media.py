@@ -19,15 +19,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+from conformance import dtmf
 from conformance.simulator.engine.caches import ByteBoundedCache
 
 RATE = 8000
 SoundKind = Literal["dtmf", "speech", "audio", "tone"]
 
-_DTMF_FREQS: dict[str, tuple[float, float]] = {}
-for _row, _low in zip(("123A", "456B", "789C", "*0#D"), (697.0, 770.0, 852.0, 941.0), strict=True):
-    for _key, _high in zip(_row, (1209.0, 1336.0, 1477.0, 1633.0), strict=True):
-        _DTMF_FREQS[_key] = (_low, _high)
+_DTMF_FREQS = dtmf.FREQUENCIES
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from conformance import pcmu
 from conformance.simulator.clock import VirtualClock
-from conformance.simulator.engine import pcmu
 from conformance.simulator.engine.media import RATE, Sound, render
 from conformance.simulator.engine.tones import DtmfDetector
 

@@ -14,11 +14,12 @@ import array
 import math
 import operator
 
+from conformance import dtmf
 from conformance.simulator.engine.media import RATE
 
-_LOW = (697.0, 770.0, 852.0, 941.0)
-_HIGH = (1209.0, 1336.0, 1477.0, 1633.0)
-_KEYS = ("123A", "456B", "789C", "*0#D")
+_LOW = dtmf.ROWS
+_HIGH = dtmf.COLUMNS
+_KEYS = dtmf.KEYS
 FRAME = 160
 _MIN_MEAN_SQUARE = 200.0**2  # quieter frames are silence (about -44 dBFS)
 _MIN_SHARE = 0.2  # each of the two tones carries at least this share of the frame's energy

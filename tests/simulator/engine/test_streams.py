@@ -15,8 +15,9 @@ import wave
 import httpx
 import pytest
 
+from conformance import pcmu
 from conformance.simulator import Simulator
-from conformance.simulator.engine import Engine, engine_factory, pcmu, streams
+from conformance.simulator.engine import Engine, engine_factory, streams
 from conformance.simulator.engine.streams import FRAME_BYTES
 
 from .conftest import ACCOUNT, AUTH, LOOPBACK, Harness, VoiceApp

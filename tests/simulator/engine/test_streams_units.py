@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.simulator.engine import pcmu
+from conformance import pcmu
 from conformance.simulator.engine.media import Sound, render
 from conformance.simulator.engine.tones import FRAME, DtmfDetector, frame_digit
 

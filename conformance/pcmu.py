@@ -1,6 +1,7 @@
 """G.711 μ-law (PCMU) with lookup tables built from the standard library.
 
-``audioop`` is deprecated (and gone in Python 3.13), so the simulator carries its own codec: a
+``audioop`` is deprecated (and gone in Python 3.13), so the project carries its own codec, shared
+by the simulator's streams and the suite's stream checks (:mod:`conformance.streams.audio`): a
 65,536-byte table from every 16-bit sample to its μ-law byte, and two 256-byte tables from a μ-law
 byte to the low and high bytes of its sample.  Encoding maps each sample through the table in C
 (``map`` over an array); decoding is two ``bytes.translate`` calls interleaved by slice
