@@ -126,20 +126,22 @@ def to_bytes(document: str | bytes) -> bytes:
     raise DocumentTypeError(f"a BXML document is str or bytes, not {type(document).__name__}")
 
 
-def _check_encoding(data: bytes) -> None:
+def _check_encoding(data: bytes, encoded_here: bool = False) -> None:
     """Raise ``invalid-encoding`` unless ``data`` is UTF-8 (what libxml2 will be told it is).
 
     No NUL byte and valid UTF-8 rule out every other encoding XML can detect: UTF-16 and UTF-32
     text of ASCII markup holds NUL bytes, and their byte-order marks, like EBCDIC, are not UTF-8.
-    The first bytes then only name what the document is.
+    The first bytes then only name what the document is.  ``encoded_here``: ``data`` is what
+    :func:`to_bytes` made of a ``str``, valid UTF-8 by construction, so it is not decoded again
+    (the NUL and declared-encoding checks still run).
     """
     nul = data.find(b"\x00")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad: UnicodeDecodeError | None = exc
-    else:
-        bad = None
+    bad: UnicodeDecodeError | None = None
+    if not encoded_here:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = exc
     if nul >= 0 or bad is not None:
         for prefix, name in _SNIFFED:
             if data.startswith(prefix):
@@ -212,7 +214,7 @@ def parse(document: str | bytes) -> etree._Element:
             "document-too-large",
             f"document is {len(data)} bytes; BXML is limited to {MAX_DOCUMENT_BYTES} bytes (64 KB)",
         )
-    _check_encoding(data)
+    _check_encoding(data, encoded_here=isinstance(document, str))
     # In UTF-8 (now certain, and what libxml2 is told) a DOCTYPE is spelled exactly so.
     doctype = b"<!DOCTYPE" in data
     if doctype:

@@ -189,16 +189,21 @@ def _repeat_count(gather: etree._Element) -> int | None:
     return int(digits) if len(digits) <= 9 else 10**9
 
 
-def _check_repeat(gather: etree._Element, context: str) -> Iterator[BxmlError]:
+def _check_repeat(gather: etree._Element, context: str) -> Iterable[BxmlError]:
+    children = len(gather)  # every child node; the prompts are its elements, never more
+    if not children:
+        return ()
     count = _repeat_count(gather)
+    if count is None or count * children <= MAX_GATHER_PROMPTS:
+        return ()
     prompts = sum(1 for child in gather if isinstance(child.tag, str))
-    if count is not None and count * prompts > MAX_GATHER_PROMPTS:
-        yield _error(
-            "repeat-count-limit",
-            gather,
-            f"repeatCount {count} x {prompts} nested verbs = {count * prompts} prompts; "
-            f"at most {MAX_GATHER_PROMPTS} allowed",
-        )
+    if count * prompts <= MAX_GATHER_PROMPTS:
+        return ()
+    message = (
+        f"repeatCount {count} x {prompts} nested verbs = {count * prompts} prompts; "
+        f"at most {MAX_GATHER_PROMPTS} allowed"
+    )
+    return (_error("repeat-count-limit", gather, message),)
 
 
 def _repair_repeat(root: etree._Element) -> None:
@@ -247,13 +252,11 @@ def _repair_diversion(root: etree._Element) -> None:
 
 
 # ---- stabilized-without-destination -------------------------------------------------------
-def _check_stabilized(element: etree._Element, context: str) -> Iterator[BxmlError]:
-    if element.get("stabilized") is not None and element.get("destination") is None:
-        yield _error(
-            "stabilized-without-destination",
-            element,
-            "stabilized applies to a websocket destination; set destination or drop stabilized",
-        )
+def _check_stabilized(element: etree._Element, context: str) -> Iterable[BxmlError]:
+    if element.get("stabilized") is None or element.get("destination") is not None:
+        return ()
+    message = "stabilized applies to a websocket destination; set destination or drop stabilized"
+    return (_error("stabilized-without-destination", element, message),)
 
 
 def _repair_stabilized(root: etree._Element) -> None:
@@ -297,10 +300,11 @@ def _repair_https(root: etree._Element) -> None:
 
 
 # ---- start-gather-with-forward ------------------------------------------------------------
-def _check_forward(root: etree._Element, context: str) -> Iterator[BxmlError]:
-    if any(True for _ in root.iterchildren("StartGather")):
-        for forward in root.iterchildren("Forward"):
-            yield _error("start-gather-with-forward", forward, "<StartGather> cannot be used with <Forward>")
+def _check_forward(root: etree._Element, context: str) -> Iterable[BxmlError]:
+    if next(root.iterchildren("StartGather"), None) is None:
+        return ()
+    message = "<StartGather> cannot be used with <Forward>"
+    return [_error("start-gather-with-forward", forward, message) for forward in root.iterchildren("Forward")]
 
 
 def _repair_forward(root: etree._Element) -> None:
