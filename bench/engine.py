@@ -15,6 +15,12 @@ every call's webhooks are checked: each expected event delivered exactly once, i
 order.
 
     .venv/bin/python bench/engine.py --calls 1000
+
+``--compare-client FILE`` runs the calls a second time with the engine's webhooks sent through
+another client (the hand-written HTTP/1.1 client of the project's history, saved to a file outside
+the repository: ``git show c01a4e5^:conformance/simulator/engine/http1.py > /tmp/http1.py``) and
+prints both webhook rates and the process CPU per webhook of each, from the same run.  That client
+is never part of the project; this only tells how far aiohttp is from it.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib.util
 import json
 import multiprocessing
 import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -35,6 +43,7 @@ import httpx
 
 from conformance.simulator import Simulator
 from conformance.simulator.engine import Engine, engine_factory
+from conformance.simulator.engine.delivery import USER_AGENT, Deliverer, Reply
 
 ACCOUNT = "9900000"
 APP_ID = "11111111-1111-4111-8111-111111111111"
@@ -303,7 +312,56 @@ def verify(log: list[list[Any]], calls: int) -> list[str]:
     return problems
 
 
-async def main_async(calls: int, concurrency: int) -> int:
+def use_client_from(path: str) -> Callable[[], None]:
+    """Send the engine's webhooks through ``Http1Pool`` of the file at ``path``; undo with the result.
+
+    Only :meth:`Deliverer._exchange` (one request, one reply) is replaced: the egress check, the
+    deadline per attempt, the fallback and the retries stay the engine's own.
+    """
+    spec = importlib.util.spec_from_file_location("_compared_client", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load a client from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    original = Deliverer._exchange
+    pools: dict[int, Any] = {}
+
+    async def exchange(
+        self: Deliverer, method: str, url: Any, headers: Mapping[str, str], body: bytes | None
+    ) -> Reply:
+        pool = pools.setdefault(id(self), module.Http1Pool())
+        sent = {"User-Agent": USER_AGENT, "Accept": "*/*", **headers}
+        # No deadline of its own: the engine's one deadline per attempt is around this call.
+        response = await pool.request(method, str(url), sent, body or b"", 3600.0)
+        return Reply(response.status, response.body, response.headers.get("content-type", ""), str(url))
+
+    setattr(Deliverer, "_exchange", exchange)  # noqa: B010 - a method swapped for the comparison only
+    return lambda: setattr(Deliverer, "_exchange", original)
+
+
+async def engine_run(sink: str, calls: int) -> tuple[float, float, list[list[Any]], int, float, float]:
+    """One run of ``calls`` pairs on a fresh simulator: seconds creating, seconds in all, the sink's
+    log, the clock's jumps and skipped seconds, and this process's CPU seconds over the run."""
+    with Simulator(engine_factory=engine_factory) as sim:
+        engine = sim.runtime.engine
+        assert isinstance(engine, Engine)
+        engine.base_url = sim.base_url
+        application = sim.store.accounts[ACCOUNT].applications[APP_ID]
+        application.call_initiated_callback_url = f"{sink}/initiate"
+        application.call_status_callback_url = f"{sink}/status"
+        cpu = time.process_time()
+        created, elapsed = await run_calls(sim.base_url, sink, calls)
+        cpu = time.process_time() - cpu
+        await asyncio.sleep(0.5)  # let trailing asynchronous webhooks land before reading the log
+        async with httpx.AsyncClient(timeout=60) as probe:
+            log = (await probe.get(f"{sink}/_log")).json()
+            (await probe.get(f"{sink}/_reset")).raise_for_status()
+        clock = engine.clock
+        return created, elapsed, log, clock.jumps, clock.jumped_seconds, cpu
+
+
+async def main_async(calls: int, concurrency: int, compare_client: str | None = None) -> int:
     port = multiprocessing.Value("i", 0)
     ready = multiprocessing.Event()
     process = multiprocessing.Process(target=_sink_process, args=(port, ready), daemon=True)
@@ -314,19 +372,18 @@ async def main_async(calls: int, concurrency: int) -> int:
         sink = f"http://127.0.0.1:{port.value}"
         capacity = await raw_capacity(sink, max(2000, calls * 4), concurrency)
         through_client = await client_capacity(sink, max(2000, calls * 4), concurrency)
-        with Simulator(engine_factory=engine_factory) as sim:
-            engine = sim.runtime.engine
-            assert isinstance(engine, Engine)
-            engine.base_url = sim.base_url
-            application = sim.store.accounts[ACCOUNT].applications[APP_ID]
-            application.call_initiated_callback_url = f"{sink}/initiate"
-            application.call_status_callback_url = f"{sink}/status"
-            created, elapsed = await run_calls(sim.base_url, sink, calls)
-            await asyncio.sleep(0.5)  # let trailing asynchronous webhooks land before reading the log
-            async with httpx.AsyncClient(timeout=60) as probe:
-                log = (await probe.get(f"{sink}/_log")).json()
-            clock = engine.clock
-            jumps, virtual = clock.jumps, clock.jumped_seconds
+        created, elapsed, log, jumps, virtual, cpu = await engine_run(sink, calls)
+        # With a client to compare: three more runs, the other client twice then aiohttp again, so
+        # that neither gains from coming second (warm caches) or loses to a passing load.
+        compared: dict[str, list[tuple[float, list[list[Any]], float]]] = {"aiohttp": [(elapsed, log, cpu)]}
+        for name in ("compared", "compared", "aiohttp") if compare_client is not None else ():
+            restore = use_client_from(compare_client) if name == "compared" and compare_client else None
+            try:
+                _, more_elapsed, more_log, _, _, more_cpu = await engine_run(sink, calls)
+            finally:
+                if restore is not None:
+                    restore()
+            compared.setdefault(name, []).append((more_elapsed, more_log, more_cpu))
     finally:
         process.terminate()
         process.join(5)
@@ -344,6 +401,25 @@ async def main_async(calls: int, concurrency: int) -> int:
     )
     print(f"through aiohttp       {through_client:.0f} requests/s (the engine's client, same run)")
     print(f"ratio                 {rate / capacity:.2f} of the sink's raw capacity")
+    per_webhook = cpu / webhooks * 1e6
+    print(f"CPU per webhook       {per_webhook:.0f} us (this process: engine, REST and the bench's client)")
+    if len(compared) > 1:
+        figures: dict[str, tuple[float, float]] = {}
+        for name, runs in compared.items():
+            for _, run_log, _ in runs[1:] if name == "aiohttp" else runs:
+                problems += [f"{name} run: {p}" for p in verify(run_log, calls)]
+            sent = sum(len(run_log) for _, run_log, _ in runs)
+            figures[name] = (
+                sent / sum(run_elapsed for run_elapsed, _, _ in runs),
+                sum(run_cpu for _, _, run_cpu in runs) / sent * 1e6,
+            )
+            print(
+                f"{name + ' x' + str(len(runs)):22s}{figures[name][0]:.0f} webhooks/s ="
+                f" {figures[name][0] / capacity:.2f} of the raw capacity, {figures[name][1]:.0f} us CPU"
+                " per webhook (order: aiohttp, compared, compared, aiohttp)"
+            )
+        (ours, our_cpu), (theirs, their_cpu) = figures["aiohttp"], figures["compared"]
+        print(f"aiohttp vs compared   {ours / theirs:.2f} of its rate, {our_cpu / their_cpu:.2f}x its CPU")
     cores = os.cpu_count() or 1
     load = os.getloadavg()[0]
     print(f"machine               {cores} cores, load average {load:.1f} (other work skews the figures)")
@@ -360,8 +436,11 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=200, help="concurrent loopback calls (default 200)")
     parser.add_argument("--concurrency", type=int, default=256, help="client connections for the raw test")
+    parser.add_argument(
+        "--compare-client", metavar="FILE", help="a second run with webhooks sent by FILE's Http1Pool"
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(main_async(args.calls, args.concurrency)))
+    sys.exit(asyncio.run(main_async(args.calls, args.concurrency, args.compare_client)))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import aiohttp
 import httpx
+from yarl import URL
 
 from conformance.errors import ConformanceError
 from conformance.simulator.clock import VirtualClock
@@ -44,6 +45,10 @@ USER_AGENT = "BandwidthAPI/v2 (bw-conformance simulator)"
 #: Largest webhook reply read.  BXML is limited to 64 KB; a bigger reply is refused (the validator
 #: would refuse it anyway), and one beyond this cap is not even read: ``callback-error``.
 MAX_REPLY_BYTES = 1024 * 1024
+
+#: How many distinct callback URLs keep their parsed form and egress verdict (a call's handful
+#: repeats for every webhook; a fuzzer's random ones just cycle through).
+_URL_CACHE_SIZE = 1024
 
 
 class DeliveryError(ConformanceError, ConnectionError):
@@ -196,6 +201,8 @@ class Deliverer:
         self.failed = 0
         self.attempts: Counter[str] = Counter()  # requests tried, by URL (retries and fallbacks count)
         self.egress = EgressPolicy()  # the simulator sets its configured policy
+        # Per URL string: the policy it was checked against, its verdict and its parsed form.
+        self._urls: dict[str, tuple[EgressPolicy, bool, URL | None]] = {}
 
     def _http(self) -> httpx.AsyncClient:
         """An httpx client for requests other than webhooks (PlayAudio fetches)."""
@@ -228,14 +235,38 @@ class Deliverer:
             await self._client.aclose()
             self._client = None
 
+    def _allowed(self, url: str) -> tuple[bool, URL | None]:
+        """Whether the egress policy lets ``url`` through, and its parsed form (``None``: unparsable).
+
+        Both are kept per URL string (until the policy changes): a call's few callback URLs are
+        checked and parsed once, not for every webhook.
+        """
+        cached = self._urls.get(url)
+        if cached is not None and cached[0] == self.egress:
+            return cached[1], cached[2]
+        allowed = self.egress.allows(url)
+        try:
+            parsed: URL | None = URL(url)
+        except (ValueError, TypeError, UnicodeError):
+            parsed = None
+        if len(self._urls) >= _URL_CACHE_SIZE:
+            self._urls.clear()
+        self._urls[url] = (self.egress, allowed, parsed)
+        return allowed, parsed
+
     def _request(
-        self, url: str, method: Method, username: str | None, password: str | None, payload: Mapping[str, Any]
-    ) -> tuple[str, dict[str, str], bytes | None]:
+        self,
+        url: URL,
+        method: Method,
+        username: str | None,
+        password: str | None,
+        payload: Mapping[str, Any],
+    ) -> tuple[URL, dict[str, str], bytes | None]:
         headers: dict[str, str] = {}
         if username:
             headers["Authorization"] = basic_authorization(username, password)
         if method == "GET":
-            return query_url(url, payload), headers, None
+            return URL(query_url(str(url), payload)), headers, None
         headers["Content-Type"] = "application/json"
         return url, headers, json.dumps(payload, separators=(",", ":")).encode()
 
@@ -250,15 +281,18 @@ class Deliverer:
     ) -> Reply:
         """One attempt; the reply, or :class:`_AttemptFailed` (never another ``Exception``)."""
         self.attempts[url] += 1
-        if not self.egress.allows(url):
+        allowed, parsed = self._allowed(url)
+        if not allowed:
             try:
                 refusal = self.egress.refusal(url)
             except ValueError:
                 refusal = f"the simulator cannot send requests to {url!r}"
             raise _AttemptFailed("connect", refusal)
+        if parsed is None:
+            raise _AttemptFailed("invalid-url", f"cannot request {url!r}: not a valid URL")
         try:
-            address, headers, body = self._request(url, method, username, password, payload)
-        except (ValueError, UnicodeError) as exc:
+            address, headers, body = self._request(parsed, method, username, password, payload)
+        except (ValueError, TypeError, UnicodeError) as exc:
             raise _AttemptFailed("invalid-url", f"cannot request {url!r}: {exc}") from None
         with self.clock.busy():
             try:
@@ -267,7 +301,7 @@ class Deliverer:
             except TimeoutError:
                 raise _AttemptFailed("timeout", f"no answer within {timeout:g} s") from None
 
-    async def _exchange(self, method: Method, url: str, headers: dict[str, str], body: bytes | None) -> Reply:
+    async def _exchange(self, method: Method, url: URL, headers: dict[str, str], body: bytes | None) -> Reply:
         session = self._webhooks()
         for fresh in (False, True):
             _REUSED.set(False)
@@ -278,7 +312,7 @@ class Deliverer:
                 ) as response:
                     answered = True
                     if not 200 <= response.status < 300:
-                        return Reply(response.status, b"", response.content_type, url)
+                        return Reply(response.status, b"", response.content_type, str(url))
                     raw = await self._read(response)
                     ctype = response.headers.get("Content-Type", "")
                     return Reply(response.status, raw, ctype, str(response.url))
@@ -299,8 +333,12 @@ class Deliverer:
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
         cap = self.max_reply_bytes
         too_big = f"the reply is larger than {cap} bytes (BXML is limited to 64 KB); not read"
-        if response.content_length is not None and response.content_length > cap:
-            raise _AttemptFailed("broken", too_big)
+        length = response.content_length
+        if length is not None and "Content-Encoding" not in response.headers:
+            # The usual reply: its size is known and it arrives as sent, so it is read in one go.
+            if length > cap:
+                raise _AttemptFailed("broken", too_big)
+            return await response.read()
         parts: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_any():

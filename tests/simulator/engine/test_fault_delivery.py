@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance.simulator.clock import VirtualClock
+from conformance.simulator.egress import EgressPolicy
 from conformance.simulator.engine.delivery import Deliverer, DeliveryError, Reply, Target
 from conformance.simulator.engine.documents import InvalidBxml
 
@@ -162,6 +164,55 @@ def test_a_new_connection_closed_unanswered_is_not_sent_again() -> None:
     with pytest.raises(DeliveryError, match="closed"):
         asyncio.run(main())
     assert connections == [1]
+
+
+def _replying(head: bytes, body: bytes) -> Handler:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            await _read_request(reader)
+            writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+        writer.close()
+
+    return handler
+
+
+async def _send_to(handler: Handler, *, max_reply_bytes: int | None = None) -> Reply:
+    server, url = await _serve(handler)
+    try:
+        return await _send(url, max_reply_bytes=max_reply_bytes)
+    finally:
+        server.close()
+
+
+def test_a_gzipped_reply_is_decompressed_and_its_decompressed_size_capped() -> None:
+    gzipped = b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Encoding: gzip\r\n"
+    reply = asyncio.run(_send_to(_replying(gzipped, gzip.compress(HANGUP))))
+    assert reply.raw == HANGUP
+    bomb = gzip.compress(b"<Response>" + b" " * 300_000 + b"</Response>")  # ~300 bytes on the wire
+    with pytest.raises(DeliveryError, match="larger than 200000 bytes"):
+        asyncio.run(_send_to(_replying(gzipped, bomb), max_reply_bytes=200_000))
+
+
+def test_a_changed_egress_policy_applies_to_a_url_already_sent_to() -> None:
+    """The egress verdict kept per URL is the current policy's, not the one of the first send."""
+
+    async def main() -> tuple[str, bytes]:
+        server, url = await _serve(_replying(b"HTTP/1.1 200 OK\r\n", b"ok"))
+        other = url.replace("127.0.0.1", "0.0.0.0")  # this machine, but not a loopback address
+        deliverer = Deliverer(VirtualClock())
+        try:
+            with pytest.raises(DeliveryError) as refused:
+                await deliverer.send(Target(other), PAYLOAD, timeout=5)
+            deliverer.egress = EgressPolicy("any")
+            return str(refused.value), (await deliverer.send(Target(other), PAYLOAD, timeout=5)).raw
+        finally:
+            await deliverer.aclose()
+            server.close()
+
+    refusal, raw = asyncio.run(main())
+    assert "only to loopback hosts" in refusal
+    assert raw == b"ok"
 
 
 _URLS = st.one_of(
