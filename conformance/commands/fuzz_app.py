@@ -75,8 +75,16 @@ def render(report: FuzzReport, console: Console) -> None:
     help="Seconds the app has to send its whole reply to each webhook (one deadline, however it streams).",
 )
 @click.option("--method", type=click.Choice(["GET", "POST"]), default="POST", show_default=True)
-@click.option("--username", metavar="U", help="Basic auth user name.")
-@click.option("--password", metavar="P", help="Basic auth password.")
+@click.option(
+    "--username", metavar="U", envvar="BW_FUZZ_USERNAME", help="Basic auth user name. [env: BW_FUZZ_USERNAME]"
+)
+@click.option(
+    "--password",
+    metavar="P",
+    envvar="BW_FUZZ_PASSWORD",
+    help="Basic auth password; prefer the environment variable, which no process list shows. "
+    "[env: BW_FUZZ_PASSWORD]",
+)
 @click.pass_context
 def command(
     ctx: click.Context,

@@ -63,8 +63,19 @@ def _kinds(value: str | None) -> tuple[str, ...] | None:
     metavar="S",
     help="Seconds for one whole exchange: handshake, every message, the close.",
 )
-@click.option("--username", metavar="U", help="Basic auth user name on the upgrade request.")
-@click.option("--password", metavar="P", help="Basic auth password.")
+@click.option(
+    "--username",
+    metavar="U",
+    envvar="BW_FUZZ_USERNAME",
+    help="Basic auth user name on the upgrade request. [env: BW_FUZZ_USERNAME]",
+)
+@click.option(
+    "--password",
+    metavar="P",
+    envvar="BW_FUZZ_PASSWORD",
+    help="Basic auth password; prefer the environment variable, which no process list shows. "
+    "[env: BW_FUZZ_PASSWORD]",
+)
 @click.pass_context
 def command(
     ctx: click.Context,

@@ -79,6 +79,21 @@ def test_get_routes_and_basic_auth(live: Any) -> None:
     assert result.exit_code == 0, result.output
 
 
+def test_basic_auth_from_the_environment_is_used_and_never_printed(live: Any) -> None:
+    """BW_FUZZ_USERNAME / BW_FUZZ_PASSWORD keep the password off the command line (and the output)."""
+    secret = "fuzz-secret-8c1d"
+    with live(apps.create_app(credentials=("u", secret))) as url:
+        args = ["fuzz-app", url, "--events", "answer", "--max-examples", "3", "--seed", "3"]
+        env = {"BW_FUZZ_USERNAME": "u", "BW_FUZZ_PASSWORD": secret}
+        result = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+        refused = CliRunner().invoke(
+            main, args, env={**env, "BW_FUZZ_PASSWORD": "wrong"}, catch_exceptions=False
+        )
+    assert result.exit_code == 0, result.output
+    assert secret not in result.output
+    assert refused.exit_code == 1, refused.output  # the app refuses a wrong password: a finding
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
