@@ -39,6 +39,7 @@ _OPTIONS = {
     "--bw-spec": ("spec", "OpenAPI document to test against (default: the packaged contract)"),
     "--bw-account-id": ("account_id", "account id used in every path"),
     "--bw-callback-base-url": ("callback_base_url", "base URL at which the target reaches the webhook sink"),
+    "--bw-stream-base-url": ("stream_base_url", "ws(s) base URL at which the target reaches the stream sink"),
     "--bw-profile": ("profile", "simulator (everything) or sandbox (only what is safe on a real account)"),
     "--bw-max-examples": ("max_examples", "hypothesis examples per operation or property"),
     "--bw-seed": ("seed", "seed for every hypothesis-driven test (default: a random one, printed)"),
@@ -258,11 +259,13 @@ def bw_fuzz_app(request: pytest.FixtureRequest) -> AppFuzzer:
 
 
 @pytest.fixture(scope="session")
-def bw_stream_sink() -> Iterator[StreamSink]:
-    """A websocket sink on 127.0.0.1 for media streams, shared by the session; tests take scopes."""
+def bw_stream_sink(bw_settings: Settings) -> Iterator[StreamSink]:
+    """A websocket sink on 127.0.0.1 for media streams, shared by the session; tests take scopes.
+
+    Its URLs use ``stream_base_url`` (``BW_STREAM_BASE_URL``, a tunnel to this machine) when set."""
     from conformance.streams.sink import StreamSink
 
-    with StreamSink() as sink:
+    with StreamSink(public_base_url=bw_settings.stream_base_url) as sink:
         yield sink
         sink.check()
 

@@ -277,6 +277,7 @@ def pytest_args(
         ("--bw-spec", settings.spec),
         ("--bw-account-id", settings.account_id),
         ("--bw-callback-base-url", settings.callback_base_url),
+        ("--bw-stream-base-url", settings.stream_base_url),
         ("--bw-profile", settings.profile),
         ("--bw-max-examples", str(settings.max_examples)),
         ("--bw-seed", None if settings.seed is None else str(settings.seed)),

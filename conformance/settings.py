@@ -48,6 +48,8 @@ ENVIRONMENT = {
     "number": "BW_NUMBER",
     "loopback_number": "BW_LOOPBACK_NUMBER",
     "callback_base_url": "BW_CALLBACK_BASE_URL",
+    # Where the target reaches the suite's media-stream sink (a ws:// or wss:// tunnel to this machine).
+    "stream_base_url": "BW_STREAM_BASE_URL",
     # A second account, for 403/404 across accounts (the official SDK's tests name the
     # credentials BW_USERNAME_FORBIDDEN / BW_PASSWORD_FORBIDDEN).
     "other_account_id": "BW_OTHER_ACCOUNT_ID",
@@ -83,6 +85,7 @@ class Settings:
     number: str | None = None  # the caller number
     loopback_number: str | None = None  # callee number whose app sends initiate to the sink
     callback_base_url: str | None = None  # where the target can reach the sink
+    stream_base_url: str | None = None  # where the target can reach the stream sink (ws:// or wss://)
     other_account_id: str | None = None  # a second account, for cross-account checks
     other_username: str | None = None
     other_password: str | None = field(default=None, repr=False)
@@ -161,10 +164,11 @@ def _pyproject_table(start: Path) -> dict[str, Any]:
     return {}
 
 
-def _check_url(name: str, value: str) -> None:
+def _check_url(name: str, value: str, schemes: tuple[str, ...] = ("http", "https")) -> None:
     parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ConfigurationError(f"{name} must be an http(s) URL, got {value!r}", reason="bad-url")
+    if parts.scheme not in schemes or not parts.netloc:
+        kind = "an http(s)" if schemes == ("http", "https") else "a ws(s)"
+        raise ConfigurationError(f"{name} must be {kind} URL, got {value!r}", reason="bad-url")
 
 
 def load_settings(
@@ -217,6 +221,9 @@ def load_settings(
         if values.get(name):
             values[name] = str(values[name]).rstrip("/")
             _check_url(name, values[name])
+    if values.get("stream_base_url"):
+        values["stream_base_url"] = str(values["stream_base_url"]).rstrip("/")
+        _check_url("stream_base_url", values["stream_base_url"], ("ws", "wss"))
 
     if not values.get("target"):
         if profile == "sandbox":

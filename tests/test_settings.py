@@ -42,6 +42,7 @@ def test_precedence_override_beats_environment_beats_pyproject(tmp_path: Path) -
     [
         ({"profile": "sandbox"}, {}, "no-target"),
         ({"target": "ftp://x"}, {}, "bad-url"),
+        ({"stream_base_url": "https://tunnel.example"}, {}, "bad-url"),
         ({"target": "http://x"}, {}, "missing-credentials"),
         ({"profile": "prod"}, {}, "configuration"),
         ({"max_examples": "many"}, {}, "configuration"),
@@ -56,6 +57,12 @@ def test_bad_settings_are_configuration_errors(
         load_settings(overrides, environ=environ, project_dir=tmp_path)
     assert info.value.reason == reason
     assert isinstance(info.value, ValueError)
+
+
+def test_stream_base_url_is_a_websocket_url_from_the_environment(tmp_path: Path) -> None:
+    environ = {"BW_STREAM_BASE_URL": "wss://tunnel.example/streams/"}
+    settings = load_settings(environ=environ, project_dir=tmp_path)
+    assert settings.stream_base_url == "wss://tunnel.example/streams"
 
 
 def test_unknown_pyproject_key_is_named(tmp_path: Path) -> None:

@@ -157,6 +157,9 @@ def _exit_code(pytest_code: int, outcomes: Outcomes) -> int:
 )
 @click.option("--account-id", metavar="ID", help="Account id (default: BW_ACCOUNT_ID).")
 @click.option("--callback-base-url", metavar="URL", help="Where the target can reach the webhook sink.")
+@click.option(
+    "--stream-base-url", metavar="URL", help="ws(s) URL where the target can reach the media-stream sink."
+)
 def command(
     target: str | None,
     markexpr: str | None,
@@ -175,6 +178,7 @@ def command(
     spec: str | None,
     account_id: str | None,
     callback_base_url: str | None,
+    stream_base_url: str | None,
 ) -> None:
     """Run the conformance suites (api, bxml, flows) against a target.
 
@@ -208,6 +212,7 @@ def command(
                 "spec": spec,
                 "account_id": account_id,
                 "callback_base_url": callback_base_url,
+                "stream_base_url": stream_base_url,
             }
         )
         code, outcomes = run_suites(
