@@ -3,8 +3,9 @@
 A leg *emits* :class:`Sound` events (DTMF tones, spoken text, played audio); whoever is joined
 to it *hears* them.  Each leg keeps two timelines, what it heard and what it played itself, so a
 recording over any set of (virtual) time intervals can be rendered into real 8 kHz 16-bit PCM:
-DTMF as the standard dual tones, speech as a voice-band signal, played audio as its own samples
-when it is PCM WAV, and silence everywhere else.
+DTMF as the standard dual tones, speech as the stand-in of :mod:`conformance.speech` (tones that
+carry the text, so a listener recovers the words), played audio as its own samples when it is PCM
+WAV, and silence everywhere else.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from conformance import dtmf
+from conformance import dtmf, speech
 from conformance.simulator.engine.caches import ByteBoundedCache
 
 RATE = 8000
@@ -44,9 +45,10 @@ class Sound:
 
 
 def speech_seconds(text: str) -> float:
-    """How long a text-to-speech rendering of ``text`` lasts (about 150 words a minute)."""
+    """How long a text-to-speech rendering of ``text`` lasts: about 150 words a minute, or longer
+    when the speech stand-in that carries the text needs longer (long words, non-ASCII text)."""
     words = len(text.split())
-    return round(max(0.5, 0.4 * words), 3)
+    return round(max(0.5, 0.4 * words, speech.seconds(text)), 3)
 
 
 @cache
@@ -86,8 +88,8 @@ def _samples(sound: Sound, offset: int, count: int) -> array.array[int] | None:
     """
     if sound.kind == "dtmf":
         return _tile(_dtmf_second(sound.data or "1"), offset, count)
-    if sound.kind == "speech":
-        return _tile(_voice_second(zlib.crc32(sound.data.encode())), offset, count)
+    if sound.kind == "speech":  # the stand-in, then silence for the rest of the sentence's time
+        return speech.samples(sound.data, offset, count)
     if sound.kind == "audio" and sound.pcm:
         pcm = array.array("h")
         pcm.frombytes(sound.pcm[2 * offset : 2 * (offset + count)])
