@@ -200,6 +200,14 @@ class SpeechDecoder:
         del self._pending[:usable]
         return found
 
+    def skip(self, count: int) -> None:
+        """``count`` samples of silence: only counted while no utterance is under way."""
+        if self._active:
+            self.feed(bytes(2 * count))
+            return
+        self.position += len(self._pending) + count
+        del self._pending[:]
+
     def _window(self, window: array.array[float]) -> Utterance | None:
         if not self._active:
             energy = _energy(window)

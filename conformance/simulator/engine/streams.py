@@ -4,7 +4,9 @@
 ``start``, then ``media`` frames of the call's real audio, then ``stop``; ``<StartTranscription
 destination=...>`` sends ``start``, ``transcription`` and ``stop``.  In bidirectional mode the
 audio the app sends back (``playAudio``) is played into the call and ``clear`` drops what is still
-queued.  The choices the docs leave open are listed in ``openapi/NOTES.md`` ("Media streams over
+queued; DTMF tones and the speech stand-in (:mod:`conformance.speech`) in it reach the other
+party's gathers and transcriptions as key presses and words.
+The choices the docs leave open are listed in ``openapi/NOTES.md`` ("Media streams over
 websockets").
 
 Time: frames are 20 ms of audio (160 PCMU bytes) per track, sent as the simulator's clock passes
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from conformance import pcmu
+from conformance import pcmu, speech
 from conformance.simulator.clock import VirtualClock
 from conformance.simulator.engine.media import RATE, Sound, render
 from conformance.simulator.engine.tones import DtmfDetector
@@ -336,6 +338,7 @@ class MediaStream:
         self.tracks = [_Track(t, leg.heard if t == "inbound" else leg.played) for t in info["tracks"]]
         self.playback = bytearray()  # PCMU bytes the app sent, not played yet
         self.detector = DtmfDetector()  # key presses in what the app plays
+        self.speech = speech.SpeechDecoder()  # and the speech stand-in's words
         self.on_end: Callable[[MediaStream, str, str | None], None] | None = None
         self.done = False
         self.frames = 0
@@ -392,6 +395,7 @@ class MediaStream:
         """Play the next 20 ms of what the app sent into the call (bidirectional mode)."""
         if not self.playback:
             self.detector.feed(b"")
+            self.speech.skip(FRAME_BYTES)
             return
         chunk = bytes(self.playback[:FRAME_BYTES])
         del self.playback[:FRAME_BYTES]
@@ -400,6 +404,12 @@ class MediaStream:
         digit = self.detector.feed(pcm)
         if digit is not None:  # the party's DTMF gathers get the key the app's audio pressed
             self.leg.send(Sound(start, FRAME_SECONDS, "dtmf", digit))
+        # the speech stand-in the app played: the party's speech gathers and transcriptions get
+        # its words, as if the party had been spoken a SpeakSentence (placed where it was heard)
+        frame_end = start + FRAME_SECONDS
+        for heard in self.speech.feed(pcm.ljust(2 * FRAME_BYTES, b"\0")):
+            begin = frame_end - (self.speech.position - heard.start) / RATE
+            self.leg.send(Sound(begin, (heard.end - heard.start) / RATE, "speech", heard.text))
 
     # -- what the app sends -------------------------------------------------------------------
 
