@@ -1,13 +1,18 @@
-"""An example voice agent on a Bandwidth media stream: it hears DTMF and answers with audio.
+"""An example voice agent on a Bandwidth media stream: it hears DTMF and words, and answers.
 
 Point ``<StartStream destination="ws://127.0.0.1:8765/agent" mode="bidirectional"/>`` at it.  The
 agent decodes the PCMU frames it receives (G.711 mu-law, 8 kHz), finds DTMF digits in them with the
 Goertzel algorithm, keeps a transcript of the digits per stream and, for each digit it hears, sends
 the same tone back as a ``playAudio`` message, so the caller hears each key confirmed.
 
-Only the standard library and ``websockets``.  Hostile input is ignored, never fatal: binary
-frames, text that is not a JSON object, unknown events, media before ``start``, frames longer than a
-second, bad base64.  Run it with ``python examples/stream_agent.py --port 8765``.
+It also hears the simulator's speech stand-in (what a ``<SpeakSentence>`` sounds like there: tones
+that carry the text, see ``openapi/NOTES.md`` §9) with :class:`conformance.speech.SpeechDecoder`,
+keeps the sentences per stream and answers each with the stand-in for "you said ...", which the
+other leg's speech gathers and transcriptions receive as words.
+
+Only the standard library, ``websockets`` and ``conformance.speech`` (itself standard library).
+Hostile input is ignored, never fatal: binary frames, text that is not a JSON object, unknown
+events, media before ``start``, frames longer than a second, bad base64.  Run it with ``python examples/stream_agent.py --port 8765``.
 
 Detection costs about 14 ms of CPU per second of audio in pure Python (measured on a 2-core CI
 machine), on the event loop: fine for a few dozen concurrent calls; beyond that, run the detector
@@ -17,6 +22,7 @@ in a process pool.
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import base64
 import binascii
@@ -28,6 +34,9 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+
+from conformance.speech import SpeechDecoder
+from conformance.speech import encode as speak
 
 RATE = 8000
 BLOCK = 205  # samples per Goertzel block: ~26 ms, the classic size for telephone DTMF
@@ -63,6 +72,13 @@ def tone_pcmu(digit: str, seconds: float = 0.12) -> bytes:
     count = int(seconds * RATE)
     samples = (round(7000 * sum(math.sin(2 * math.pi * f * n / RATE) for f in pair)) for n in range(count))
     return bytes(_linear_to_mulaw(s) for s in samples) + bytes([0xFF]) * int(0.06 * RATE)
+
+
+def speech_pcmu(text: str) -> bytes:
+    """PCMU of the speech stand-in for ``text``."""
+    samples = array.array("h")
+    samples.frombytes(speak(text))
+    return bytes(_linear_to_mulaw(s) for s in samples)
 
 
 def _power(samples: list[int], frequency: int) -> float:
@@ -112,15 +128,18 @@ class DtmfDetector:
 
 @dataclass
 class Agent:
-    """The app: per-stream transcripts of the digits heard (``heard[streamId]``)."""
+    """The app: per-stream transcripts of the digits heard (``heard[streamId]``) and of the
+    sentences heard (``said[streamId]``)."""
 
-    answer: bool = True  # send each heard digit back as playAudio (bidirectional streams)
+    answer: bool = True  # answer each digit and sentence with playAudio (bidirectional streams)
     heard: dict[str, str] = field(default_factory=dict)
+    said: dict[str, list[str]] = field(default_factory=dict)
 
     async def handle(self, connection: ServerConnection) -> None:
         stream_id: str | None = None
         track: str | None = None
         detector = DtmfDetector()
+        listener = SpeechDecoder()
         try:
             async for raw in connection:
                 message = _json_object(raw)
@@ -129,14 +148,21 @@ class Agent:
                     continue
                 if event == "start":
                     stream_id, track = _stream_of(message)
-                    detector = DtmfDetector()
+                    detector, listener = DtmfDetector(), SpeechDecoder()
                     self.heard.setdefault(stream_id, "")
+                    self.said.setdefault(stream_id, [])
                 elif event == "media" and stream_id is not None and message.get("track") == track:
-                    for digit in detector.feed(MULAW[b] for b in _audio(message.get("payload"))):
+                    samples = array.array("h", [MULAW[b] for b in _audio(message.get("payload"))])
+                    for digit in detector.feed(samples):
                         self.heard[stream_id] += digit
                         log.info("stream %s heard %s", stream_id, digit)
                         if self.answer:
                             await connection.send(play_audio(tone_pcmu(digit)))
+                    for utterance in listener.feed(samples.tobytes()):
+                        self.said[stream_id].append(utterance.text)
+                        log.info("stream %s heard %r", stream_id, utterance.text)
+                        if self.answer:
+                            await connection.send(play_audio(speech_pcmu(f"you said {utterance.text}")))
                 elif event == "stop":
                     break  # returning closes the socket normally (1000)
         except ConnectionClosed:
