@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from conformance.commands.app_auth import basic_auth_options, basic_pair
 from conformance.errors import ConformanceError
 from conformance.fuzz.report import FuzzReport
 from conformance.fuzz.runner import Progress as FuzzProgress
@@ -75,16 +76,7 @@ def render(report: FuzzReport, console: Console) -> None:
     help="Seconds the app has to send its whole reply to each webhook (one deadline, however it streams).",
 )
 @click.option("--method", type=click.Choice(["GET", "POST"]), default="POST", show_default=True)
-@click.option(
-    "--username", metavar="U", envvar="BW_FUZZ_USERNAME", help="Basic auth user name. [env: BW_FUZZ_USERNAME]"
-)
-@click.option(
-    "--password",
-    metavar="P",
-    envvar="BW_FUZZ_PASSWORD",
-    help="Basic auth password; prefer the environment variable, which no process list shows. "
-    "[env: BW_FUZZ_PASSWORD]",
-)
+@basic_auth_options("Basic auth user name.")
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -105,8 +97,7 @@ def command(
     always within the callback timeout.  Exit codes: 0 nothing found, 1 problems found, 2 usage
     error or app unreachable at start.
     """
-    if (username is None) != (password is None):
-        raise click.UsageError("give --username and --password together")
+    auth = basic_pair(username, password)
     console = Console(stderr=True)
     out = Console()
     options: dict[str, Any] = {
@@ -116,7 +107,7 @@ def command(
         "seed": seed,
         "callback_timeout": callback_timeout,
         "method": method,
-        "auth": (username, password) if username is not None and password is not None else None,
+        "auth": auth,
     }
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from conformance.commands.app_auth import basic_auth_options, basic_pair
 from conformance.errors import ConformanceError
 from conformance.fuzz.streams import KINDS, StreamFuzzReport, fuzz_stream
 
@@ -63,19 +64,7 @@ def _kinds(value: str | None) -> tuple[str, ...] | None:
     metavar="S",
     help="Seconds for one whole exchange: handshake, every message, the close.",
 )
-@click.option(
-    "--username",
-    metavar="U",
-    envvar="BW_FUZZ_USERNAME",
-    help="Basic auth user name on the upgrade request. [env: BW_FUZZ_USERNAME]",
-)
-@click.option(
-    "--password",
-    metavar="P",
-    envvar="BW_FUZZ_PASSWORD",
-    help="Basic auth password; prefer the environment variable, which no process list shows. "
-    "[env: BW_FUZZ_PASSWORD]",
-)
+@basic_auth_options("Basic auth user name on the upgrade request.")
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -97,8 +86,7 @@ def command(
     only well-formed playAudio/clear messages.  Exit codes: 0 nothing found, 1 problems found, 2 usage
     error or app unreachable.
     """
-    if (username is None) != (password is None):
-        raise click.UsageError("give --username and --password together")
+    auth = basic_pair(username, password)
     options = {
         "sessions": sessions,
         "kinds": _kinds(kinds),
@@ -106,7 +94,7 @@ def command(
         "only_session": only_session,
         "bidirectional": bidirectional,
         "timeout": timeout,
-        "auth": (username, password) if username is not None and password is not None else None,
+        "auth": auth,
     }
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
