@@ -12,7 +12,8 @@ other leg's speech gathers and transcriptions receive as words.
 
 Only the standard library, ``websockets`` and ``conformance.speech`` (itself standard library).
 Hostile input is ignored, never fatal: binary frames, text that is not a JSON object, unknown
-events, media before ``start``, frames longer than a second, bad base64.  Run it with ``python examples/stream_agent.py --port 8765``.
+events, media before ``start``, frames longer than a second, bad base64.  Run it with
+``python examples/stream_agent.py --port 8765``.
 
 Detection costs about 14 ms of CPU per second of audio in pure Python (measured on a 2-core CI
 machine), on the event loop: fine for a few dozen concurrent calls; beyond that, run the detector
