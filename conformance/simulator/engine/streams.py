@@ -169,6 +169,10 @@ class Socket:
         """Queue ``message``; ``False`` when the app has not read the last :data:`MAX_BACKLOG`."""
         return self.send_text(json.dumps(message, separators=(",", ":")))
 
+    def room(self) -> int:
+        """How many more messages the outgoing queue takes now."""
+        return MAX_BACKLOG - self._queue.qsize()
+
     def send_text(self, text: str) -> bool:
         """Queue a message already in JSON."""
         if self._finishing:
@@ -225,11 +229,12 @@ class Socket:
         if self._finishing:
             return None
         self._finishing = True
+        # ``last`` (the ``stop``) and the end marker always fit: the oldest queued frames make room.
+        while self._queue.qsize() > MAX_BACKLOG - 2:
+            self._queue.get_nowait()
         if last is not None:
-            with contextlib.suppress(asyncio.QueueFull):  # a full queue: the stop is dropped
-                self._queue.put_nowait(json.dumps(last, separators=(",", ":")))
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(None)
+            self._queue.put_nowait(json.dumps(last, separators=(",", ":")))
+        self._queue.put_nowait(None)
         return self._spawn(self._close(), name="ws-close")
 
     def abort(self) -> None:
@@ -363,14 +368,21 @@ class MediaStream:
 
     def advance(self, now: float) -> None:
         """Send every whole frame that ended by ``now``."""
-        count = min(int((now - self.position) / FRAME_SECONDS + 1e-6), MAX_CATCH_UP_FRAMES)
-        if count <= 0 or self.socket is None:
+        due = int((now - self.position) / FRAME_SECONDS + 1e-6)
+        if due <= 0 or self.socket is None:
             return
+        room = self.socket.room()
+        if room < len(self.tracks):  # the app has read none of the last MAX_BACKLOG messages
+            self.fail("error", f"the app read none of the last {MAX_BACKLOG} messages")
+            return
+        # After a stall of the simulator's own loop, catch up at most what the queue takes now
+        # (and MAX_CATCH_UP_FRAMES): the rest is skipped, never counted against the app.
+        count = min(due, MAX_CATCH_UP_FRAMES, room // len(self.tracks))
         begin = self.position
         for index in range(count):
             self._play_back(begin + index * FRAME_SECONDS)
         end = begin + count * FRAME_SECONDS
-        self.position = end if count < MAX_CATCH_UP_FRAMES else now  # a long stall is skipped
+        self.position = end if count == due else now  # a long stall is skipped
         payloads = {track.name: self._frames(track, begin, end, count) for track in self.tracks}
         for index in range(count):
             for name, frames in payloads.items():

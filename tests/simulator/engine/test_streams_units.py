@@ -1,10 +1,13 @@
-"""DTMF detection in the audio an agent plays back (bidirectional streams)."""
+"""DTMF detection in the audio an agent plays back (bidirectional streams), and the socket queue."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
 from conformance import pcmu
+from conformance.simulator.engine import streams
 from conformance.simulator.engine.media import Sound, render
 from conformance.simulator.engine.tones import FRAME, DtmfDetector, frame_digit
 
@@ -35,3 +38,51 @@ def test_a_tone_shorter_than_two_frames_is_not_a_press() -> None:
     detector = DtmfDetector()
     frames = _frames([Sound(0.0, 0.02, "dtmf", "5")], 0.2)
     assert [d for d in map(detector.feed, frames) if d] == []
+
+
+class _StalledSocket:
+    """A websocket whose app reads nothing: every send waits forever, nothing ever arrives."""
+
+    close_code = None
+    close_reason = None
+
+    def __init__(self) -> None:
+        self.transport = self
+
+    async def send(self, text: str) -> None:
+        await asyncio.Event().wait()
+
+    def __aiter__(self) -> _StalledSocket:
+        return self
+
+    async def __anext__(self) -> str:
+        await asyncio.Event().wait()
+        raise StopAsyncIteration
+
+    async def close(self) -> None:
+        return None
+
+    def abort(self) -> None:
+        return None
+
+
+def test_stop_is_queued_last_even_when_the_backlog_is_full() -> None:
+    """A full outgoing queue makes room for ``stop`` (dropping the oldest frames), never drops it."""
+
+    async def scenario() -> list[str | None]:
+        socket = streams.Socket(_StalledSocket(), asyncio.create_task, lambda _: None, lambda _: None)  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # the writer takes the first message and stalls on it
+        while socket.room() > 0:
+            assert socket.send_text('{"eventType":"media"}')
+        assert not socket.send_text('{"eventType":"media"}')
+        socket.finish({"eventType": "stop"})
+        queued: list[str | None] = []
+        while not socket._queue.empty():
+            queued.append(socket._queue.get_nowait())
+        socket.abort()
+        await asyncio.sleep(0)
+        return queued
+
+    queued = asyncio.run(scenario())
+    assert queued[-2:] == ['{"eventType":"stop"}', None]
+    assert len(queued) == streams.MAX_BACKLOG
