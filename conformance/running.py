@@ -535,6 +535,12 @@ def run_suites(
                 code = pytest.main(args, plugins=[collector])
         except KeyboardInterrupt:  # the deadline (or Ctrl-C) arrived outside pytest's own handling
             code = pytest.ExitCode.INTERRUPTED
+        except Exception:
+            # The deadline can land anywhere, even in code that then fails reporting it (pytest's
+            # own interrupt report has been seen to raise TypeError): still the deadline, exit 2.
+            if not deadline.fired:
+                raise
+            code = pytest.ExitCode.INTERRUPTED
         finally:
             if deadline.fired:
                 outcomes.stopped = (

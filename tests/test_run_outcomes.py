@@ -66,3 +66,32 @@ def test_deadline_and_operations() -> None:
     assert _exit_code(0, stopped) == 2
     assert operation_of("conformance/suites/test_api.py::test_operation[createCall]") == "createCall"
     assert operation_of("conformance/suites/test_api.py::test_stateful_links") is None
+
+
+def test_a_deadline_that_breaks_pytest_while_it_reports_is_still_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deadline can land where pytest then fails reporting it (seen: a TypeError formatting
+    the interrupt's traceback); the run still ends as stopped by --max-time, never as a crash."""
+    import time
+
+    from conformance import running
+    from conformance.settings import load_settings
+
+    real_main = pytest.main
+
+    def main_that_breaks(args: list[str], plugins: object = None) -> int:
+        if "--collect-only" in args:
+            return int(real_main(args, plugins=plugins))  # type: ignore[arg-type]
+        try:
+            time.sleep(30)
+        except KeyboardInterrupt:
+            raise TypeError("unsupported operand type(s) for -: 'NoneType' and 'int'") from None
+        return 0
+
+    monkeypatch.setattr(running.pytest, "main", main_that_breaks)
+    settings = load_settings({"max_time": 1.0}, environ={})
+    code, outcomes = running.run_suites(settings, markexpr="bxml")
+    assert outcomes.stopped is not None
+    assert "--max-time 1 s" in outcomes.stopped
+    assert _exit_code(code, outcomes) == 2
