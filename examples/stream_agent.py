@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from conformance.speech import SpeechDecoder
 from conformance.speech import encode as speak
@@ -158,16 +159,23 @@ class Agent:
                         self.heard[stream_id] += digit
                         log.info("stream %s heard %s", stream_id, digit)
                         if self.answer:
-                            await connection.send(play_audio(tone_pcmu(digit)))
+                            await _reply(connection, play_audio(tone_pcmu(digit)))
                     for utterance in listener.feed(samples.tobytes()):
                         self.said[stream_id].append(utterance.text)
                         log.info("stream %s heard %r", stream_id, utterance.text)
                         if self.answer:
-                            await connection.send(play_audio(speech_pcmu(f"you said {utterance.text}")))
+                            await _reply(connection, play_audio(speech_pcmu(f"you said {utterance.text}")))
                 elif event == "stop":
                     break  # returning closes the socket normally (1000)
         except ConnectionClosed:
             pass  # the platform went away: nothing to clean up
+
+
+async def _reply(connection: ServerConnection, message: str) -> None:
+    """Send ``message`` unless the platform is already closing: its last frames and ``stop`` may
+    still be waiting to be read, and a send now would wait for the connection to end first."""
+    if connection.state is State.OPEN:
+        await connection.send(message)
 
 
 def _json_object(raw: str | bytes) -> dict[str, object] | None:

@@ -31,6 +31,7 @@ from typing import Any, Self
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from conformance.errors import ConfigurationError, ConformanceError
 from conformance.streams.protocol import (
@@ -430,6 +431,11 @@ class StreamSink:
         if message.get("eventType") == "media" and message.get("track") == track:
             data = decode_payload(message.get("payload"))
             if data:
+                if connection.state is not State.OPEN:
+                    # The platform is closing: its close frame arrived behind messages not read yet
+                    # (its last frames and ``stop``).  Sending now would wait for the connection to
+                    # end while those stay unread, so the echo ends here and the reading goes on.
+                    return None
                 reply = play_audio(data)
                 await connection.send(reply)
                 with self.lock:

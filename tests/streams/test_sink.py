@@ -94,6 +94,27 @@ def test_echo_sends_the_first_tracks_frames_back_as_play_audio(sink: StreamSink)
     assert session.sent == replies
 
 
+def test_echo_keeps_reading_to_the_stop_when_the_platform_closes_at_once(sink: StreamSink) -> None:
+    # The platform sends its last frames, stop and its close frame in one burst: the echo of a frame
+    # then meets a closing socket, and the sink must still read what was sent before the close
+    # (seen under load: a stop lost on the sink's side was reported as the platform's fault).
+    scope = sink.scope("echo-burst").set_echo()
+    frames = [_media("inbound", bytes([i]) * 160) for i in range(40)]
+
+    async def burst() -> None:
+        # the simulator reads every reply as it comes (max_queue=None: no flow control holds its close)
+        async with connect(scope.url(), proxy=None, max_queue=None) as socket:
+            for message in [_start(), *frames, STOP]:
+                await socket.send(json.dumps(message))
+            await socket.close()
+
+    asyncio.run(burst())
+    (session,) = scope.wait_closed(1, timeout=5)
+    assert session.events() == ["start", *["media"] * 40, "stop"]
+    assert session.closed_by == "platform"
+    scope.check()
+
+
 def test_refused_and_unknown_paths_fail_the_handshake(sink: StreamSink) -> None:
     scope = sink.scope("refuse").refuse(403)
     for url, status in (

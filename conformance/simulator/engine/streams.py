@@ -15,7 +15,8 @@ each frame's end.  While any stream is open a virtual clock runs at real time (`
 clock that already runs scaled keeps its scale (frames then come that much faster).
 
 A slow or stuck app never holds anybody else: every socket has a bounded queue of outgoing
-messages and its own writer task; a queue that stays full stops the stream with cause ``error``.
+messages and its own writer task; frames that find it full are skipped, and a queue that stays
+full with nothing written for :data:`STALL_SECONDS` stops the stream with cause ``error``.
 Opening a socket holds the virtual clock at most :data:`HOLD_SECONDS` (as a PlayAudio fetch does),
 and gives up after :data:`OPEN_TIMEOUT` real seconds.
 """
@@ -55,6 +56,7 @@ MAX_BACKLOG = 250  # outgoing messages queued per socket (5 s of one track's fra
 MAX_MESSAGE_BYTES = 1 << 20  # the largest message accepted from an app
 MAX_PLAYBACK_SECONDS = 300.0  # bidirectional audio queued to play, at most
 MAX_CATCH_UP_FRAMES = 500  # frames sent at once after the event loop stalled (10 s per track)
+STALL_SECONDS = 5.0  # real seconds a full outgoing queue may go without one message written
 MEDIA_FORMAT = {"encoding": "audio/PCMU", "sampleRate": RATE}
 
 
@@ -161,6 +163,7 @@ class Socket:
         self._on_lost = on_lost
         self._finishing = False
         self.sent = 0
+        self.progress = asyncio.get_running_loop().time()  # when the writer last sent a message
         self.ignored = 0  # messages from the app that were not understood
         self._writer = spawn(self._write(), name="ws-writer")
         self._reader = spawn(self._read(), name="ws-reader")
@@ -186,15 +189,24 @@ class Socket:
     async def _write(self) -> None:
         try:
             while (text := await self._queue.get()) is not None:
-                await self.ws.send(text)
-                self.sent += 1
+                await self._send(text)
                 while not self._queue.empty():  # what else is queued, without waking up again
                     if (text := self._queue.get_nowait()) is None:
                         return
-                    await self.ws.send(text)
-                    self.sent += 1
+                    await self._send(text)
         except (ConnectionClosed, OSError):
             pass  # the reader reports how the connection ended
+
+    async def _send(self, text: str) -> None:
+        await self.ws.send(text)
+        self.sent += 1
+        self.progress = asyncio.get_running_loop().time()
+
+    def stalled(self) -> bool:
+        """The queue is full and nothing of it was written for :data:`STALL_SECONDS`."""
+        if self.room() > 0:
+            return False
+        return asyncio.get_running_loop().time() - self.progress > STALL_SECONDS
 
     async def _read(self) -> None:
         try:
@@ -366,30 +378,34 @@ class MediaStream:
 
     # -- sending the call's audio -------------------------------------------------------------
 
-    def advance(self, now: float) -> None:
-        """Send every whole frame that ended by ``now``."""
+    def advance(self, now: float, *, last: bool = False) -> None:
+        """Send every whole frame that ended by ``now``.
+
+        What the outgoing queue has no room for is skipped (after a stall of the simulator's own
+        loop, or while the app reads slowly), never counted against the app; the stream fails with
+        cause ``error`` only when the queue stays full without one message written for
+        :data:`STALL_SECONDS`.  ``last`` (the stream is ending): never fails, ``stop`` follows.
+        """
         due = int((now - self.position) / FRAME_SECONDS + 1e-6)
         if due <= 0 or self.socket is None:
             return
-        room = self.socket.room()
-        if room < len(self.tracks):  # the app has read none of the last MAX_BACKLOG messages
-            self.fail("error", f"the app read none of the last {MAX_BACKLOG} messages")
+        if not last and self.socket.stalled():
+            waited = f"the app read nothing for {STALL_SECONDS:g} s while {MAX_BACKLOG} messages waited"
+            self.fail("error", waited)
             return
-        # After a stall of the simulator's own loop, catch up at most what the queue takes now
-        # (and MAX_CATCH_UP_FRAMES): the rest is skipped, never counted against the app.
-        count = min(due, MAX_CATCH_UP_FRAMES, room // len(self.tracks))
+        # Frames of all tracks go in step, at most what the queue takes now.
+        count = min(due, MAX_CATCH_UP_FRAMES, self.socket.room() // len(self.tracks))
         begin = self.position
         for index in range(count):
             self._play_back(begin + index * FRAME_SECONDS)
         end = begin + count * FRAME_SECONDS
-        self.position = end if count == due else now  # a long stall is skipped
+        self.position = end if count == due else now  # what did not fit is skipped
+        if count == 0:
+            return
         payloads = {track.name: self._frames(track, begin, end, count) for track in self.tracks}
         for index in range(count):
             for name, frames in payloads.items():
-                message = f'{{"eventType":"media","track":"{name}","payload":"{frames[index]}"}}'
-                if not self.socket.send_text(message):
-                    self.fail("error", f"the app read none of the last {MAX_BACKLOG} messages")
-                    return
+                self.socket.send_text(f'{{"eventType":"media","track":"{name}","payload":"{frames[index]}"}}')
         self.frames += count
 
     def _frames(self, track: _Track, begin: float, end: float, count: int) -> list[str]:
@@ -465,7 +481,7 @@ class MediaStream:
     def stop(self, cause: str = "closed", message: str | None = None) -> None:
         """``<StopStream>`` or the call's end: the last frames, ``stop``, then the close."""
         if not self.done and self.socket is not None:
-            self.advance(self.leg.clock.time())
+            self.advance(self.leg.clock.time(), last=True)
         self._end(cause, message, closing=True)
 
     def fail(self, cause: str, message: str) -> None:
