@@ -230,3 +230,29 @@ def test_a_reply_beyond_the_cap_is_not_read_to_its_end(live: Any) -> None:
     assert exchange.status == 200
     assert len(exchange.body) == MAX_REPLY_BYTES + 1
     assert "only the first" in exchange.detail
+
+
+def test_a_url_reply_ends_at_the_deadline_even_between_chunks(live: Any) -> None:
+    """Each chunk comes within the timeout of the last, but the reply as a whole is late: the
+    watchdog ends the read at the deadline, before the app's next chunk (not at it)."""
+    order: list[str] = []
+
+    async def dribble(scope: Any, receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/xml")]}
+        )
+        await send({"type": "http.response.body", "body": b"<Response>", "more_body": True})
+        await asyncio.sleep(1.5)  # within the 2 s timeout of the first chunk
+        await send({"type": "http.response.body", "body": b"<!-- -->", "more_body": True})
+        await asyncio.sleep(1.7)  # the deadline passes during this wait
+        order.append("next chunk")
+        await send({"type": "http.response.body", "body": b"</Response>"})
+
+    with live(dribble) as url, Target(url, callback_timeout=2.0) as target:
+        exchange = target.send(url, PAYLOAD)
+        order.append("timed out")
+        time.sleep(2.0)  # the app finishes its schedule
+    assert exchange.error == "timeout"
+    assert order == ["timed out", "next chunk"]
