@@ -53,6 +53,10 @@ class ApiRunner:
         self.authenticator = authenticator
         self.curl_auth = curl_auth
         self.session = requests.Session()  # keep-alive across cases
+        # Operations whose auth enforcement schemathesis' ``ignored_auth`` check has confirmed (see
+        # :func:`_ignored_auth_once`): shared by every case of the run, as ``st run`` shares it.
+        self.auth_enforced: set[str] = set()
+        self._ignored_auth = _ignored_auth_once(self.auth_enforced)
 
     def close(self) -> None:
         self.session.close()
@@ -91,9 +95,37 @@ class ApiRunner:
         __tracebackhide__ = True
         kwargs.setdefault("session", self.session)
         response = self.call(case, **kwargs)
+        original, once = self._ignored_auth
         with naming_the_operation(case, self.curl_auth):
-            case.validate_response(response, transport_kwargs=kwargs)
+            case.validate_response(
+                response, transport_kwargs=kwargs, excluded_checks=[original], additional_checks=[once]
+            )
         return response
+
+
+def _ignored_auth_once(enforced: set[str]) -> tuple[Any, Callable[..., bool | None]]:
+    """Schemathesis' ``ignored_auth`` check, and the same check remembering across cases which
+    operations it has already seen refuse missing and invalid credentials.
+
+    ``ignored_auth`` re-sends a successful case without credentials and with invalid ones.  ``st
+    run`` does that once per operation and run (enforcement is a property of the operation); through
+    ``Case.validate_response`` it has no run to remember it in and probes every successful case
+    again (two more requests each: about two thirds of the requests of the createCall test).  The
+    replacement gives it the runner's set; it runs only where the configuration enables the original,
+    under the original's name, so its failures read the same.
+    """
+    from schemathesis.specs.openapi.checks import ignored_auth
+
+    def check(ctx: Any, response: Any, case: Any) -> bool | None:
+        if not ctx.config.get_by_name(name="ignored_auth").enabled:
+            return None
+        if ctx.auth_enforced_operations is None:
+            ctx.auth_enforced_operations = enforced
+        result: bool | None = ignored_auth(ctx, response, case)
+        return result
+
+    check.__name__ = check.__qualname__ = "ignored_auth"
+    return ignored_auth, check
 
 
 @contextmanager
