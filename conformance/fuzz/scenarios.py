@@ -18,7 +18,7 @@ from typing import Any, Literal
 from hypothesis import strategies as st
 
 from conformance.fuzz import values
-from conformance.fuzz.strategies import Timeline, payloads, timelines, validator_for
+from conformance.fuzz.strategies import Timeline, link_urls, raw_payloads, timelines, validator_for
 from conformance.webhooks.events import EventType
 
 Leg = Literal["A", "B"]
@@ -190,7 +190,7 @@ def sequences(
         out: list[tuple[str, dict[str, Any]]] = []
         for (name, leg), gap in zip(steps, call.gaps, strict=True):
             event = catalogue[name]
-            raw = draw(payloads(event))
+            raw = draw(raw_payloads(event))  # its times, duration and URLs are set here
             moment += timedelta(milliseconds=gap)
             times = {
                 "enqueuedTime": clock.enqueued,
@@ -205,7 +205,7 @@ def sequences(
             for field, when in times.items():
                 if isinstance(raw.get(field), str):
                     shared.setdefault(field, values.format_time(when, clock.style))
-            candidate = _apply(raw, event, shared)
+            candidate = link_urls(_apply(raw, event, shared))  # mediaUrl on this call too
             out.append((name, candidate if checkers[name].is_valid(candidate) else raw))
         return out
 

@@ -73,9 +73,12 @@ class SchemaStrategies:
         self,
         overrides: Mapping[str, Callable[[], st.SearchStrategy[Any]]] | None = None,
         formats: Mapping[str, Callable[[], st.SearchStrategy[str]]] | None = None,
+        fixed: Mapping[str, str] | None = None,
     ) -> None:
         self.overrides = dict(fields.FIELD_VALUES if overrides is None else overrides)
         self.formats = dict(fields.FORMAT_VALUES if formats is None else formats)
+        # top-level string properties drawn as one given value (the caller rewrites them anyway)
+        self.fixed = dict(fixed or {})
 
     def build(self, schema: Mapping[str, Any] | bool, name: str | None = None) -> st.SearchStrategy[Any]:
         """A strategy for values of ``schema``; ``name`` is the property it fills, if any."""
@@ -114,6 +117,8 @@ class SchemaStrategies:
             return self._object(schema, name)
         if kind == "array":
             return self._array(schema, name)
+        if kind == "string" and name in self.fixed:
+            return st.just(self.fixed[name])
         factory = self._override(name)
         if factory is not None and kind in {"string", "integer"}:
             return self._guess(factory, kind, schema)
