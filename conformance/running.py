@@ -302,7 +302,9 @@ def pytest_args(
     if junitxml:
         args += ["--junitxml", junitxml]
     if workers and workers > 1:
-        args += ["-n", str(workers)]
+        # worksteal: a worker that runs out takes tests queued behind another's long one (createCall's
+        # coverage phase, the stateful test), instead of waiting for them (xdist's default `load`).
+        args += ["-n", str(workers), "--dist", "worksteal"]
     if settings.max_failures:
         args += ["--maxfail", str(settings.max_failures)]
     return [*args, *extra]
@@ -350,43 +352,70 @@ class _Deadline:
     """Stops the run once ``seconds`` have passed, wherever the main thread is (even blocked in a
     socket read on a stalled target): an interval timer whose signal handler raises
     :class:`DeadlineExceeded`.  Our own handler, so a SIGINT ignored by the parent shell (a job started
-    with ``&``) cannot disarm it.  Off the main thread it falls back to ``_thread.interrupt_main``."""
+    with ``&``) cannot disarm it.  Off the main thread it falls back to ``_thread.interrupt_main``.
+
+    Library code may catch the interrupt where it lands (hypothesis collects what an explicit example
+    raises, whatever it is, and reports it as that example's failure; seen in CI: the test failed and
+    the run went on waiting on the stalled target).  So the deadline strikes again every
+    :data:`_REPEAT_SECONDS` until pytest's session is finishing (this object is also a pytest plugin
+    whose ``pytest_sessionfinish`` disarms it, so reports are written in peace)."""
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
         self.fired = False
-        self._timer: threading.Timer | None = None
+        self._armed = False
+        self._disarmed = threading.Event()  # for the thread of the fallback
+        self._timer: threading.Thread | None = None
+        self._itimer = False  # SIGALRM's interval timer is ours
         self._previous: Any = None
         self._on_main = threading.current_thread() is threading.main_thread()
 
     def _alarm(self, signum: int, frame: Any) -> None:
+        if not self._armed:
+            return
         self.fired = True
         raise DeadlineExceeded(f"--max-time {self.seconds:g} s")
 
     def _interrupt(self) -> None:  # pragma: no cover - run_suites called from a thread
         import _thread
 
-        self.fired = True
-        _thread.interrupt_main()
+        wait = self.seconds
+        while not self._disarmed.wait(wait):
+            self.fired = True
+            _thread.interrupt_main()
+            wait = _REPEAT_SECONDS
 
     def __enter__(self) -> _Deadline:
         if self.seconds is None:
             return self
+        self._armed = True
         if self._on_main and hasattr(signal, "setitimer"):
             self._previous = signal.signal(signal.SIGALRM, self._alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self._itimer = True
+            signal.setitimer(signal.ITIMER_REAL, self.seconds, _REPEAT_SECONDS)
         else:  # pragma: no cover - no SIGALRM here
-            self._timer = threading.Timer(self.seconds, self._interrupt)
-            self._timer.daemon = True
+            self._timer = threading.Thread(target=self._interrupt, name="bw-deadline", daemon=True)
             self._timer.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._previous is not None:
+    def disarm(self) -> None:
+        self._armed = False
+        self._disarmed.set()
+        if self._itimer:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._previous)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        self.disarm()
+
+    def __exit__(self, *exc: object) -> None:
+        self.disarm()
+        if self._itimer:
+            signal.signal(signal.SIGALRM, self._previous if self._previous is not None else signal.SIG_DFL)
+            self._itimer, self._previous = False, None
+
+
+_REPEAT_SECONDS = 1.0  # the deadline strikes again this often until the session is finishing
 
 
 def _reproduce_prefix(settings: Settings, given_target: str | None) -> list[str]:
@@ -532,7 +561,7 @@ def run_suites(
         deadline = _Deadline(settings.max_time)
         try:
             with deadline:
-                code = pytest.main(args, plugins=[collector])
+                code = pytest.main(args, plugins=[collector, deadline])
         except KeyboardInterrupt:  # the deadline (or Ctrl-C) arrived outside pytest's own handling
             code = pytest.ExitCode.INTERRUPTED
         except Exception:

@@ -4,8 +4,10 @@ Each 20 ms frame (160 samples at 8 kHz) is correlated with the eight DTMF freque
 Goertzel power, computed as two dot products per frequency with ``sum(map(mul, ...))`` so no
 Python code runs per sample).  A frame holds a digit when the strongest low and high frequencies
 carry most of its energy; a key press is reported once, when two frames in a row hold the same
-digit (40 ms, the shortest tone ITU-T Q.24 asks receivers to accept), and ends at the first frame
-without it.
+digit (40 ms, the shortest tone ITU-T Q.24 asks receivers to accept), and ends after two frames in
+a row without it (40 ms, Q.24's shortest pause between digits).  One frame missing from a tone, as
+when the app's audio arrives a little late and the call plays 20 ms of silence, is a dropout
+bridged by the press, not the end of one key press and the start of another.
 """
 
 from __future__ import annotations
@@ -61,23 +63,32 @@ def frame_digit(pcm: bytes) -> str | None:
     return _KEYS[_LOW.index(low)][_HIGH.index(high)]
 
 
+_RELEASE_FRAMES = 2  # frames without the digit that end a press (40 ms)
+
+
 class DtmfDetector:
     """Key presses in a stream of 20 ms frames: :meth:`feed` returns a digit once per press."""
 
     def __init__(self) -> None:
-        self._candidate: str | None = None
+        self._previous: str | None = None  # the digit of the last frame
         self._pressed: str | None = None
+        self._gap = 0  # frames in a row without the pressed digit
 
     def feed(self, pcm: bytes) -> str | None:
         digit = frame_digit(pcm)
-        if digit is None or digit != self._candidate:
-            self._candidate = digit
-            if digit != self._pressed:
-                self._pressed = None
+        repeated = digit is not None and digit == self._previous
+        self._previous = digit
+        if self._pressed is not None:
+            if digit == self._pressed:
+                self._gap = 0
+                return None
+            self._gap += 1
+            if self._gap < _RELEASE_FRAMES:
+                return None
+            self._pressed = None
+        if not repeated:
             return None
-        if self._pressed == digit:
-            return None
-        self._pressed = digit
+        self._pressed, self._gap = digit, 0
         return digit
 
 

@@ -34,6 +34,23 @@ def test_voice_audio_and_silence_press_no_key() -> None:
     assert {frame_digit(f) for f in _frames(sounds, 2.5)} == {None}
 
 
+def test_a_one_frame_dropout_does_not_split_a_press_but_a_40_ms_pause_does() -> None:
+    # A 300 ms tone with one 20 ms frame of silence in it (the app's echo came late once) is one
+    # press; the same tone with two silent frames in a row is two presses (Q.24's 40 ms pause).
+    tone = _frames([Sound(0.0, 0.3, "dtmf", "9")], 0.3)
+    silence = _frames([], 0.04)
+    for gap, presses in ((silence[:1], ["9"]), (silence[:2], ["9", "9"])):
+        detector = DtmfDetector()
+        frames = [*tone[:7], *gap, *tone[7:], *silence]
+        assert [d for d in map(detector.feed, frames) if d] == presses
+
+
+def test_one_key_after_another_without_a_pause_is_two_presses() -> None:
+    detector = DtmfDetector()
+    frames = _frames([Sound(0.0, 0.1, "dtmf", "1"), Sound(0.1, 0.1, "dtmf", "2")], 0.2)
+    assert [d for d in map(detector.feed, frames) if d] == ["1", "2"]
+
+
 def test_a_tone_shorter_than_two_frames_is_not_a_press() -> None:
     detector = DtmfDetector()
     frames = _frames([Sound(0.0, 0.02, "dtmf", "5")], 0.2)
