@@ -195,42 +195,62 @@ class VirtualClock:
             elif not self._loop.is_closed():
                 self._loop.call_soon_threadsafe(self._changed.set)
 
+    def _timer(self, seconds: float) -> asyncio.Future[None]:
+        """A future the driver completes ``seconds`` of simulated time from now.
+
+        When it fires, the driver holds the clock; whoever awaited it calls :meth:`_fired` once it
+        runs again.
+        """
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        deadline = min(self.time() + seconds, MAX_TIMESTAMP)  # a huge wait is capped, never an overflow
+        heapq.heappush(self._timers, (deadline, next(self._seq), fut))
+        self._poke()
+        return fut
+
+    def _fired(self, fut: asyncio.Future[None]) -> None:
+        if fut.done() and not fut.cancelled():
+            self.release()  # the driver held the clock from firing until the waiter resumed
+
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of simulated time."""
         self._bind()
         if not seconds > _EPSILON:  # float dust (or NaN) from deadline arithmetic is not worth a jump
             await asyncio.sleep(0)
             return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        deadline = min(self.time() + seconds, MAX_TIMESTAMP)  # a huge wait is capped, never an overflow
-        heapq.heappush(self._timers, (deadline, next(self._seq), fut))
-        self._poke()
+        fut = self._timer(seconds)
         try:
             await fut
         finally:
-            if fut.done() and not fut.cancelled():
-                self.release()  # the driver held the clock from firing until we resumed
+            self._fired(fut)
 
     async def wait_for(self, aw: Awaitable[T], timeout: float | None) -> T:
         """``aw`` within ``timeout`` simulated seconds; ``TimeoutError`` otherwise."""
         if timeout is None:
             return await aw
-        if timeout <= _EPSILON:
-            timeout = 0.0
+        self._bind()
         task: asyncio.Future[T] = asyncio.ensure_future(aw)
-        timer: asyncio.Future[None] = asyncio.ensure_future(self.sleep(timeout))
+        # The timer is a bare future in the heap, not a task sleeping on one: one task less per wait
+        # (a Gather or Record waits like this for every digit or sound).  With no time left it is
+        # a task that lets the loop turn once, as sleep() does, so that ``aw`` still gets a turn.
+        held = timeout > _EPSILON
+        timer: asyncio.Future[None]
+        timer = self._timer(timeout) if held else asyncio.ensure_future(asyncio.sleep(0))
         both: set[asyncio.Future[Any]] = {task, timer}
         try:
             await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             task.cancel()
             timer.cancel()
+            if held:
+                self._fired(timer)
             raise
         if task.done():
             timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
+            if held:
+                self._fired(timer)
             return task.result()
+        if held:
+            self._fired(timer)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

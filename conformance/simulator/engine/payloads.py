@@ -22,7 +22,9 @@ def iso(moment: datetime | None) -> str | None:
     """``2026-01-02T03:04:05.678Z`` (UTC, milliseconds), or ``None``."""
     if moment is None:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat is C all the way (strftime was 2.4% of the engine's CPU in bench/engine.py); its
+    # first 23 characters are the date and time to the millisecond, before any UTC offset.
+    return moment.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def iso_duration(seconds: float) -> str:

@@ -119,6 +119,50 @@ def test_wait_for_times_out_in_virtual_time() -> None:
     assert elapsed == pytest.approx(5.0)
 
 
+def test_wait_for_leaves_the_clock_free_whichever_way_it_ends() -> None:
+    """A wait that ends by its result, its timeout, no time at all or cancellation holds nothing."""
+
+    async def main() -> list[int]:
+        clock = VirtualClock()
+        box: Mailbox[str] = Mailbox(clock)
+        busy: list[int] = []
+        box.put("ready")
+        assert await clock.wait_for(box.get(), 5) == "ready"  # the result first
+        busy.append(clock.busy_count)
+        with pytest.raises(TimeoutError):
+            await clock.wait_for(box.get(), 3)  # the timer first: fired, then released
+        busy.append(clock.busy_count)
+        box.put("now")
+        assert await clock.wait_for(box.get(), 0) == "now"  # no time left, but a turn for the result
+        with pytest.raises(TimeoutError):
+            await clock.wait_for(box.get(), 0)
+        busy.append(clock.busy_count)
+        waiting = asyncio.ensure_future(clock.wait_for(box.get(), 60))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        busy.append(clock.busy_count)
+        before = clock.jumped_seconds
+        # Time still leaps: no hold was left behind (a real-time guard, so a leftover fails, not hangs).
+        await asyncio.wait_for(clock.sleep(100), 10)
+        busy.append(round(clock.jumped_seconds - before))
+        await clock.aclose()
+        return busy
+
+    assert asyncio.run(main()) == [0, 0, 0, 0, 100]
+
+
+def test_resolve_is_the_same_the_second_time_and_for_long_urls() -> None:
+    long_path = "p/" * 3000
+    for _ in range(2):  # the second time from the cache
+        assert resolve("http://h/app/answer", " gather ") == "http://h/app/gather"
+        assert resolve("http://h/app/answer", long_path) == "http://h/app/" + long_path
+        assert resolve("http://h/other/answer", "gather") == "http://h/other/gather"
+        assert resolve(None, "gather") == "gather"
+        assert resolve("http://h/app/answer", "") is None
+
+
 def test_delivery_helpers() -> None:
     assert resolve("http://h/app/answer", "gather") == "http://h/app/gather"
     assert resolve("http://h/app/answer", "/x") == "http://h/x"
@@ -138,6 +182,9 @@ def test_payload_shape_keeps_only_contract_fields() -> None:
     assert iso_duration(13.67) == "PT13.67S"
     assert iso_duration(5) == "PT5S"
     assert iso(datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)) == "2026-01-02T03:04:05.678Z"
+    assert iso(datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) == "2026-12-31T23:59:59.999Z"  # cut
+    assert iso(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05.000Z"  # no offset to drop
+    assert iso(datetime(999, 1, 2, tzinfo=UTC)) == "0999-01-02T00:00:00.000Z"  # four-digit year
     with pytest.raises(KeyError):
         shape("noSuchEvent", {})
 
