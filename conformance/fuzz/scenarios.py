@@ -18,7 +18,7 @@ from typing import Any, Literal
 from hypothesis import strategies as st
 
 from conformance.fuzz import values
-from conformance.fuzz.strategies import Timeline, link_urls, raw_payloads, timelines, validator_for
+from conformance.fuzz.strategies import PatchChecker, Timeline, link_urls, raw_payloads, timelines
 from conformance.webhooks.events import EventType
 
 Leg = Literal["A", "B"]
@@ -180,7 +180,7 @@ def sequences(
     """``[(event name, payload), ...]`` for ``scenario``; steps whose event is not in ``catalogue``
     are left out."""
     steps = [(name, leg) for name, leg in scenario.steps if name in catalogue]
-    checkers = {name: validator_for(catalogue[name]) for name, _ in steps}
+    checkers = {name: PatchChecker(catalogue[name].schema) for name, _ in steps}
 
     @st.composite
     def build(draw: st.DrawFn) -> list[tuple[str, dict[str, Any]]]:
@@ -206,7 +206,7 @@ def sequences(
                 if isinstance(raw.get(field), str):
                     shared.setdefault(field, values.format_time(when, clock.style))
             candidate = link_urls(_apply(raw, event, shared))  # mediaUrl on this call too
-            out.append((name, candidate if checkers[name].is_valid(candidate) else raw))
+            out.append((name, candidate if checkers[name].accepts(raw, candidate) else raw))
         return out
 
     return build()

@@ -78,6 +78,47 @@ def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
     return Draft202012Validator(dict(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+# Top-level keywords under which a payload is valid exactly when each of its fields is.
+_PER_FIELD = frozenset({"type", "properties", "required", "description", "examples", "$schema", "title"})
+
+
+class PatchChecker:
+    """Whether a payload drawn from its schema still matches it after some fields were replaced.
+
+    Validating a whole payload costs about 0.4 ms (jsonschema, formats checked), as much as a
+    fifth of drawing it; when the schema constrains each field on its own (no ``anyOf`` and the
+    like at the top) only the replaced fields are checked, each against its own schema, and a
+    removed field only against ``required``.  Otherwise the whole payload is validated."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.whole = _validator(schema)
+        self.required = frozenset(schema.get("required", ()))
+        properties = schema.get("properties", {})
+        per_field = set(schema) <= _PER_FIELD and schema.get("type", "object") == "object"
+        self._schemas: Mapping[str, Any] | None = properties if per_field else None
+        self._fields: dict[str, Draft202012Validator] = {}
+
+    def accepts(self, drawn: Mapping[str, Any], patched: Mapping[str, Any]) -> bool:
+        """``drawn`` is a draw of the schema's own strategy; ``patched`` is it with fields replaced."""
+        if self._schemas is None:
+            return bool(self.whole.is_valid(dict(patched)))
+        for key in drawn.keys() - patched.keys():
+            if key in self.required:
+                return False
+        for key, value in patched.items():
+            if key in drawn and drawn[key] is value:
+                continue
+            schema = self._schemas.get(key)
+            if schema is None:  # a field the schema does not name: let the whole schema decide
+                return bool(self.whole.is_valid(dict(patched)))
+            check = self._fields.get(key)
+            if check is None:
+                check = self._fields[key] = _validator(schema)
+            if not check.is_valid(value):
+                return False
+        return True
+
+
 def harmonise(payload: dict[str, Any], timeline: Timeline) -> dict[str, Any]:
     """Return ``payload`` with its times, duration and URLs made consistent (a new dict)."""
     result = dict(payload)
@@ -153,12 +194,12 @@ class PayloadFactory:
         return strategy
 
     def payloads(self, event: EventType) -> st.SearchStrategy[dict[str, Any]]:
-        validator = _validator(event.schema)
+        checker = PatchChecker(event.schema)
 
         def finish(pair: tuple[dict[str, Any], Timeline]) -> dict[str, Any]:
             raw, timeline = pair
             patched = harmonise(raw, timeline)
-            return patched if validator.is_valid(patched) else raw
+            return patched if checker.accepts(raw, patched) else raw
 
         return st.tuples(self.raw(event), timelines()).map(finish)
 
@@ -196,6 +237,7 @@ def validator_for(event: EventType) -> Draft202012Validator:
 
 __all__ = [
     "TIME_FIELDS",
+    "PatchChecker",
     "PayloadFactory",
     "Timeline",
     "harmonise",

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from conformance.fuzz.scenarios import SCENARIOS, applicable, sequences
-from conformance.fuzz.strategies import TIME_FIELDS, payloads, validator_for
+from conformance.fuzz.strategies import TIME_FIELDS, PatchChecker, payloads, raw_payloads, validator_for
 from conformance.webhooks.events import catalogue
 
 EXAMPLES = settings(
@@ -109,5 +110,31 @@ def test_harmonised_recordings_fit_their_duration() -> None:
         hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
         span = (_when(payload["endTime"]) - _when(payload["startTime"])).total_seconds()
         assert hours * 3600 + minutes * 60 + seconds <= span + 1.0
+
+    check()
+
+
+# Replacement values: valid and invalid for the fields they land on (times, ids, enums, nulls).
+_REPLACEMENTS = st.one_of(
+    st.none(),
+    st.integers(-1, 1),
+    st.sampled_from(["", "x", "inbound", "2026-11-21T10:00:04.012Z", "not a time", "PT1S", "c-1"]),
+)
+
+
+@pytest.mark.parametrize("name", ["recordingAvailable", "gather", "realTimeTranscriptionStopped"])
+def test_the_patch_checker_agrees_with_whole_validation(name: str) -> None:
+    """Checking only the replaced fields judges a patched payload as validating all of it does."""
+    event = catalogue()[name]
+    checker = PatchChecker(event.schema)
+    validator = validator_for(event)
+    keys = st.sampled_from([*event.properties, "unknownField"])
+
+    @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(raw_payloads(event), st.dictionaries(keys, _REPLACEMENTS, max_size=4), st.sets(keys, max_size=2))
+    def check(drawn: dict[str, Any], replaced: dict[str, Any], removed: set[str]) -> None:
+        assume(validator.is_valid(drawn))
+        patched = {k: v for k, v in {**drawn, **replaced}.items() if k not in removed}
+        assert checker.accepts(drawn, patched) == validator.is_valid(patched), (replaced, removed)
 
     check()
