@@ -60,10 +60,20 @@ GET      ``/_sim/requests``                                 the request log (``?
                                                             description, durationMs}]}``; ``rule`` names
                                                             the contract rule the request broke
 DELETE   ``/_sim/requests``                                 clear the log (204)
-GET      ``/_sim/clock``                                    ``{"now": ISO time, "timeScale": n | null}``
+GET      ``/_sim/clock``                                    ``{"now": ISO time, "timeScale": n | null,
+                                                            "realTimeLeases": n}``
 PUT      ``/_sim/clock``                                    ``{"timeScale": 1 | null}``: real time
                                                             times a factor from 0.001 to 1000, or
                                                             virtual time (409 if the clock is fixed)
+POST     ``/_sim/clock/real-time``                          a lease on real time (201 ``{"lease",
+                                                            "expiresInSeconds"}``; body optional:
+                                                            ``{"seconds": 1-3600}``, default 600):
+                                                            while any lease (or media stream) holds
+                                                            it a virtual clock runs at real time, so
+                                                            calls stay up while clients talk to them
+DELETE   ``/_sim/clock/real-time/{lease}``                  give it back (204; 404 if unknown or
+                                                            expired); after the last one a clock the
+                                                            leases slowed down leaps again
 =======  =================================================  ===========================================
 """
 
@@ -72,6 +82,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -83,7 +95,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conformance.errors import ConfigurationError
 from conformance.simulator.api_errors import ApiError, bad_request
-from conformance.simulator.clock import MAX_TIME_SCALE, MIN_TIME_SCALE
+from conformance.simulator.clock import MAX_TIME_SCALE, MIN_TIME_SCALE, VirtualClock
 from conformance.simulator.config import (
     MAX_CALLS_PER_SECOND,
     MAX_CONCURRENT_CALLS,
@@ -98,6 +110,7 @@ from conformance.simulator.config import (
     parse_accounts,
     parse_credentials,
 )
+from conformance.simulator.engine.streams import hold_real_time, release_real_time
 from conformance.simulator.models import Account, ApiCredential, PhoneNumber
 from conformance.simulator.render import MASK, iso_time
 from conformance.simulator.runtime import Runtime, json_response
@@ -491,7 +504,66 @@ async def delete_requests(request: Request, runtime: Runtime) -> Response:
 
 
 def _clock_json(runtime: Runtime) -> dict[str, Any]:
-    return {"now": iso_time(runtime.clock.now()), "timeScale": getattr(runtime.clock, "time_scale", None)}
+    leases = len(_live_leases(runtime.clock))  # first: leases past their time change the scale
+    return {
+        "now": iso_time(runtime.clock.now()),
+        "timeScale": getattr(runtime.clock, "time_scale", None),
+        "realTimeLeases": leases,
+    }
+
+
+# Leases on real time, per clock: lease id -> when it expires (time.monotonic()).  Clients that
+# keep a call up while they send it requests (the suites' ``Loopback.real_time``) each hold one, so
+# that one client ending its block never puts the clock back to virtual time under another (two
+# xdist workers on one simulator).  Counted together with the media streams' own holds.
+_LEASES: weakref.WeakKeyDictionary[object, dict[str, float]] = weakref.WeakKeyDictionary()
+_DEFAULT_LEASE_SECONDS = 600
+_MAX_LEASE_SECONDS = 3600
+_MAX_LEASES = 1000
+
+
+def _live_leases(clock: object) -> dict[str, float]:
+    """The clock's leases, those past their time given back first."""
+    leases = _LEASES.get(clock)
+    if leases is None:
+        return {}
+    now = time.monotonic()
+    for lease in [lease for lease, expires in leases.items() if expires <= now]:
+        del leases[lease]
+        release_real_time(clock)  # type: ignore[arg-type]
+    return leases
+
+
+async def post_real_time(request: Request, runtime: Runtime) -> Response:
+    raw = request.headers.get("content-length")
+    body = await _body(request, runtime) if raw not in (None, "0") else {}
+    seconds = body.get("seconds", _DEFAULT_LEASE_SECONDS)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= _MAX_LEASE_SECONDS:
+        raise bad_request("seconds", f"must be a whole number of seconds from 1 to {_MAX_LEASE_SECONDS}")
+    clock = runtime.clock
+    if not isinstance(clock, VirtualClock):
+        raise ApiError(409, "The simulator's clock does not support changing its time scale",
+                       rule="clock-fixed", error_id="")  # fmt: skip
+    leases = _LEASES.setdefault(clock, {})
+    _live_leases(clock)
+    if len(leases) >= _MAX_LEASES:
+        raise ApiError(409, f"At most {_MAX_LEASES} real-time leases may be held at once",
+                       rule="too-many-leases", error_id="")  # fmt: skip
+    lease = "rt-" + secrets.token_hex(8)
+    leases[lease] = time.monotonic() + seconds
+    hold_real_time(clock)
+    return json_response({"lease": lease, "expiresInSeconds": seconds, **_clock_json(runtime)}, status=201)
+
+
+async def delete_real_time(request: Request, runtime: Runtime) -> Response:
+    lease = request.path_params["lease"]
+    leases = _live_leases(runtime.clock)
+    if lease not in leases:
+        raise ApiError(404, f"Real-time lease [{lease}] not found (unknown, returned or expired)",
+                       rule="unknown-lease", error_id="")  # fmt: skip
+    del leases[lease]
+    release_real_time(runtime.clock)  # type: ignore[arg-type]
+    return Response(status_code=204)
 
 
 def _settable_scale(clock: object) -> bool:
@@ -560,6 +632,8 @@ def control_routes(runtime: Runtime) -> list[BaseRoute]:
         ("/_sim/credentials/{clientId}/revoke", {"POST": revoke_credential}),
         ("/_sim/requests", {"GET": get_requests, "DELETE": delete_requests}),
         ("/_sim/clock", {"GET": get_clock, "PUT": put_clock}),
+        ("/_sim/clock/real-time", {"POST": post_real_time}),
+        ("/_sim/clock/real-time/{lease}", {"DELETE": delete_real_time}),
     ]
     routes: list[BaseRoute] = []
     for path, handlers in table:

@@ -27,8 +27,8 @@ other webhook URL is written by the test itself and points into its own scope.  
 application URLs are shared, loopback tests on such a target run one at a time (no ``-n``).
 
 Calls that must stay up while the test sends REST requests run in :meth:`Loopback.real_time`: on
-a target with the control API the simulator's clock runs in real time for that block, and goes
-back to virtual time after.
+a target with the control API the test holds a lease on real time (``POST /_sim/clock/real-time``)
+for that block, and the clock goes back to virtual time once no test holds one.
 
 Every failure raises :class:`FlowFailure`: the flow, the broken rule, what was expected and what
 was received, and a command that reproduces it.
@@ -382,6 +382,19 @@ class Loopback:
         with httpx.Client(
             base_url=self.target.base_url, headers=self.target.control_headers, timeout=10.0
         ) as control:
+            # A lease: other clients of the same simulator (xdist workers) hold their own, and the
+            # clock leaps again only once the last is given back.
+            leased = control.post("/_sim/clock/real-time")
+            if leased.status_code == 201:
+                lease = leased.json()["lease"]
+                self._real_time = True
+                try:
+                    yield
+                finally:
+                    self._real_time = False
+                    control.delete(f"/_sim/clock/real-time/{lease}")
+                return
+            # A simulator without leases: set real time and put back what was there.
             before = control.get("/_sim/clock").json().get("timeScale")
             control.put("/_sim/clock", json={"timeScale": 1})
             self._real_time = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -156,6 +157,49 @@ def test_clock_get_and_switch_time_scale(fresh: Any) -> None:
     assert c.put("/_sim/clock", json={"timeScale": None}).json()["timeScale"] is None
 
 
+def test_real_time_leases_overlap_and_the_clock_leaps_after_the_last(fresh: Any) -> None:
+    # Two clients (xdist workers) on one simulator: the first to finish must not put the clock
+    # back to virtual time under the other.
+    sim, c = fresh
+    first = c.post("/_sim/clock/real-time")
+    assert first.status_code == 201
+    assert first.json()["expiresInSeconds"] == 600
+    assert first.json()["timeScale"] == 1.0
+    second = c.post("/_sim/clock/real-time", json={"seconds": 30}).json()
+    assert second["realTimeLeases"] == 2
+    assert c.delete(f"/_sim/clock/real-time/{first.json()['lease']}").status_code == 204
+    assert c.get("/_sim/clock").json()["timeScale"] == 1.0  # the other lease still holds it
+    assert c.delete(f"/_sim/clock/real-time/{first.json()['lease']}").status_code == 404  # returned
+    assert c.delete(f"/_sim/clock/real-time/{second['lease']}").status_code == 204
+    after = c.get("/_sim/clock").json()
+    assert (after["timeScale"], after["realTimeLeases"]) == (None, 0)
+    assert sim.runtime.clock.virtual
+
+
+def test_a_real_time_lease_leaves_an_explicit_scale_alone_and_expires(fresh: Any) -> None:
+    _, c = fresh
+    c.put("/_sim/clock", json={"timeScale": 2})
+    lease = c.post("/_sim/clock/real-time", json={"seconds": 1}).json()
+    assert lease["timeScale"] == 2.0  # a clock already running scaled keeps its scale
+    c.put("/_sim/clock", json={"timeScale": None})
+    held = c.post("/_sim/clock/real-time", json={"seconds": 1}).json()
+    assert held["timeScale"] == 1.0
+    time.sleep(1.2)  # both are past their time: given back on the next look
+    after = c.get("/_sim/clock").json()
+    assert (after["timeScale"], after["realTimeLeases"]) == (None, 0)
+    assert c.delete(f"/_sim/clock/real-time/{held['lease']}").status_code == 404
+
+
+@pytest.mark.parametrize("body", [{"seconds": 0}, {"seconds": 3601}, {"seconds": 1.5}, {"seconds": True}])
+def test_a_real_time_lease_of_a_bad_length_is_400_and_holds_nothing(fresh: Any, body: dict[str, Any]) -> None:
+    sim, c = fresh
+    r = c.post("/_sim/clock/real-time", json=body)
+    assert r.status_code == 400
+    assert "seconds" in r.json()["description"]
+    assert c.get("/_sim/clock").json()["realTimeLeases"] == 0
+    assert sim.runtime.clock.virtual
+
+
 def test_clock_without_a_settable_scale_is_409(fresh: Any) -> None:
     sim, c = fresh
 
@@ -166,10 +210,15 @@ def test_clock_without_a_settable_scale_is_409(fresh: Any) -> None:
     original = sim.runtime.clock
     sim.runtime.clock = Fixed()
     try:
-        assert c.get("/_sim/clock").json() == {"now": "2026-01-01T00:00:00.000Z", "timeScale": None}
+        assert c.get("/_sim/clock").json() == {
+            "now": "2026-01-01T00:00:00.000Z",
+            "timeScale": None,
+            "realTimeLeases": 0,
+        }
         r = c.put("/_sim/clock", json={"timeScale": 1})
         assert r.status_code == 409
         assert set(r.json()) == {"type", "description", "id"}
+        assert c.post("/_sim/clock/real-time").status_code == 409
     finally:
         sim.runtime.clock = original
 

@@ -84,10 +84,11 @@ _REAL_TIME: weakref.WeakKeyDictionary[VirtualClock, _RealTime] = weakref.WeakKey
 
 
 def hold_real_time(clock: VirtualClock) -> None:
-    """One more open stream: a leaping clock runs at real time from now on."""
+    """One more open stream (or real-time lease, see the control API): a leaping clock runs at real
+    time from now on (also when it was made virtual again while others held it)."""
     state = _REAL_TIME.setdefault(clock, _RealTime())
     state.users += 1
-    if state.users == 1 and clock.virtual:
+    if clock.virtual:
         clock.time_scale = 1.0
         state.switched = True
 
