@@ -46,6 +46,12 @@ MAX_CHILDREN = 1024
 
 _DECLARED_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\bencoding\s*=\s*[\"']([^\"']*)[\"']")
 _UTF8_NAMES = {"utf-8", "utf8", "us-ascii", "ascii"}
+# The declarations SDKs write, whole: UTF-8 without asking _DECLARED_ENCODING.
+_UTF8_DECLARATIONS = tuple(
+    f"<?xml version={q}1.0{q}{encoding}?>".encode()
+    for q in "\"'"
+    for encoding in (f" encoding={q}UTF-8{q}", f" encoding={q}utf-8{q}", "")
+)
 # How XML 1.0 (appendix F) tells encodings apart from the first bytes, before any declaration.
 _SNIFFED: tuple[tuple[bytes, str], ...] = (
     (b"\x00\x00\xfe\xff", "UTF-32 (big-endian byte-order mark)"),
@@ -137,7 +143,7 @@ def _check_encoding(data: bytes, encoded_here: bool = False) -> None:
     """
     nul = data.find(b"\x00")
     bad: UnicodeDecodeError | None = None
-    if not encoded_here:
+    if not encoded_here and not data.isascii():  # ASCII is UTF-8
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -158,6 +164,8 @@ def _check_encoding(data: bytes, encoded_here: bool = False) -> None:
             f"byte {bad.start} is not valid UTF-8 ({bad.reason})",
             _line_at(data, bad.start),
         )
+    if data.startswith(_UTF8_DECLARATIONS):
+        return
     declared = _DECLARED_ENCODING.match(data) if data[:5] == b"<?xml" or data[:3] == b"\xef\xbb\xbf" else None
     if declared is None and data[:1].isspace():
         declared = _DECLARED_ENCODING.match(data)

@@ -143,7 +143,9 @@ class Rule:
     """A named rule outside the XSD: ``check`` finds violations, ``repair`` removes them.
 
     With ``tags``, ``check`` is called for each element of those names (one shared pass over the
-    document); without, once with the root.  ``repair`` always takes the root.
+    document); without, once with the root, and only when the root has a child of each name in
+    ``needs`` (without them it can find nothing; the shared pass looks for them too).  ``repair``
+    always takes the root.
     """
 
     name: str
@@ -153,21 +155,22 @@ class Rule:
     repair: Callable[[etree._Element], None]
     severity: Severity
     fact: str
+    needs: tuple[str, ...] = ()
 
 
 # ---- context-forbidden --------------------------------------------------------------------
-def _check_context(root: etree._Element, context: str) -> Iterator[BxmlError]:
+def _check_context(root: etree._Element, context: str) -> Iterable[BxmlError]:
     if context == "call":
-        return
+        return ()
     allowed = frozenset(allowed_verbs(context))
     known = frozenset(grammar().verbs)
-    for verb in root:
-        if verb.tag in known and verb.tag not in allowed:
-            yield _error(
-                "context-forbidden",
-                verb,
-                f"<{verb.tag}> is not allowed in {context} BXML ({CONTEXTS[context]})",
-            )
+    return [
+        _error(
+            "context-forbidden", verb, f"<{verb.tag}> is not allowed in {context} BXML ({CONTEXTS[context]})"
+        )
+        for verb in root
+        if verb.tag in known and verb.tag not in allowed
+    ]
 
 
 def _no_repair(root: etree._Element) -> None:
@@ -267,6 +270,7 @@ def _repair_stabilized(root: etree._Element) -> None:
 
 # ---- credentials-need-https ---------------------------------------------------------------
 _CREDENTIALS = ("username", "password", "fallbackUsername", "fallbackPassword")
+_CREDENTIALS_SET = frozenset(_CREDENTIALS)
 _HTTPS_WITH_CREDENTIALS = ("Record", "StartStream")
 
 
@@ -279,7 +283,7 @@ def _plain_http_urls(element: etree._Element) -> list[str]:
 
 
 def _check_https(element: etree._Element, context: str) -> Iterable[BxmlError]:
-    if all(element.get(c) is None for c in _CREDENTIALS):
+    if _CREDENTIALS_SET.isdisjoint(element.keys()):  # one call, however many attributes it asks
         return ()
     return [
         _error(
@@ -301,7 +305,7 @@ def _repair_https(root: etree._Element) -> None:
 
 # ---- start-gather-with-forward ------------------------------------------------------------
 def _check_forward(root: etree._Element, context: str) -> Iterable[BxmlError]:
-    if next(root.iterchildren("StartGather"), None) is None:
+    if next(root.iterchildren("StartGather"), None) is None:  # check_rules asks first (needs)
         return ()
     message = "<StartGather> cannot be used with <Forward>"
     return [_error("start-gather-with-forward", forward, message) for forward in root.iterchildren("Forward")]
@@ -383,6 +387,7 @@ CODE_RULES: tuple[Rule, ...] = (
         "warning",
         f'StartGather "cannot be used with <Forward>": no fact says the document is refused rather '
         f"than the gather not running during the forward ({_DOCS}startGather)",
+        ("StartGather", "Forward"),
     ),
 )
 _DOCUMENT_RULES = tuple(rule for rule in CODE_RULES if not rule.tags)
@@ -391,6 +396,8 @@ for _rule in CODE_RULES:
     for _tag in _rule.tags:
         _BY_TAG[_tag] = (*_BY_TAG.get(_tag, ()), _rule)
 _TAGS = tuple(_BY_TAG)
+_NEEDED = frozenset(name for rule in _DOCUMENT_RULES for name in rule.needs)
+_PASS_TAGS = (*_TAGS, *sorted(_NEEDED - set(_TAGS)))
 
 #: Every rule the validator can report, in report order, with its severity and fact.
 #: ``too-many-problems`` closes a list cut at :data:`conformance.bxml.validator.MAX_REPORTED`.
@@ -414,11 +421,21 @@ PROJECT_LIMITS: frozenset[str] = frozenset(fact.name for fact in RULE_TABLE if _
 
 
 def check_rules(root: etree._Element, context: str) -> Iterator[BxmlError]:
-    """Every code-rule violation in the parsed document ``root``: one pass over the elements."""
-    for rule in _DOCUMENT_RULES:
-        yield from rule.check(root, context)
-    for element in root.iter(*_TAGS):
-        for rule in _BY_TAG[element.tag]:
+    """Every code-rule violation in the parsed document ``root``: one pass over the elements.
+
+    The document rules' problems come first, then the others in document order.
+    """
+    later: list[BxmlError] = []
+    children: set[str] = set()  # names in _NEEDED of the root's children
+    for element in root.iter(*_PASS_TAGS):
+        tag = element.tag
+        if tag in _NEEDED and element.getparent() is root:
+            children.add(tag)
+        for rule in _BY_TAG.get(tag, ()):
             found = rule.check(element, context)
             if found:
-                yield from found
+                later.extend(found)
+    for rule in _DOCUMENT_RULES:
+        if children.issuperset(rule.needs):
+            yield from rule.check(root, context)
+    yield from later

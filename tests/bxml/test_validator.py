@@ -314,3 +314,43 @@ def test_warnings_do_not_make_a_document_invalid() -> None:
 
     assert first_blocking_error(alone) is None
     assert first_blocking_error(document) is not None
+
+
+def test_start_gather_with_forward_needs_both_as_verbs_and_comes_before_other_rules() -> None:
+    """check_rules looks for StartGather and Forward in its one pass over the elements: the rule
+    holds for verbs of the root only, and its warnings still come first."""
+    nested = (
+        "<Response><Gather><SpeakSentence>x<StartGather dtmfUrl='/d'/></SpeakSentence></Gather>"
+        "<Forward to='+15551230000'/></Response>"
+    )
+    assert "start-gather-with-forward" not in [e.rule for e in iter_problems(nested)]
+    document = (
+        "<Response><Forward to='+15551230000' diversionReason='away'/><SpeakSentence> </SpeakSentence>"
+        "<StartGather dtmfUrl='/d'/><Forward to='+15551230001'/></Response>"
+    )
+    rules = [(e.rule, e.path) for e in iter_problems(document) if e.rule != "too-few-children"]
+    assert rules == [
+        ("start-gather-with-forward", "/Response/Forward[1]"),
+        ("start-gather-with-forward", "/Response/Forward[2]"),
+        ("diversion-reason-without-stack", "/Response/Forward[1]"),
+        ("missing-text", "/Response/SpeakSentence[1]"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        "<?xml version='1.0' encoding='utf-8'?>",
+        '<?xml version="1.0"?>',
+        '<?xml version="1.0" encoding="UTF-8"?><!-- x -->',
+    ],
+)
+def test_utf8_declarations_and_their_neighbours(declaration: str) -> None:
+    """The declarations SDKs write are accepted without a second look; one a byte away that
+    declares another encoding is still refused."""
+    assert is_valid(declaration + "<Response><Hangup/></Response>")
+    assert is_valid((declaration + "<Response><Hangup/></Response>").encode())
+    other = declaration.replace("?>", " encoding='latin-1'?>", 1).replace("UTF-8", "x").replace("utf-8", "x")
+    other = other.replace(" encoding='x'", "").replace(' encoding="x"', "")
+    assert [e.rule for e in iter_errors(other + "<Response><Hangup/></Response>")] == ["invalid-encoding"]
