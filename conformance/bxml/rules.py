@@ -14,8 +14,9 @@ without a fact that the platform rejects is a warning.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lxml import etree  # type: ignore[import-untyped]
 
@@ -131,11 +132,13 @@ _PARSE_AND_GRAMMAR: tuple[RuleFact, ...] = (
 )
 
 
+_pass = threading.local()  # pass.pathless: check_rules fills in the paths it lists (see there)
+
+
 def _error(rule: str, element: etree._Element, message: str) -> BxmlError:
     severity = _SEVERITIES.get(rule, "error")
-    return BxmlError(
-        rule=rule, path=element_path(element), line=element.sourceline, message=message, severity=severity
-    )
+    path = "" if getattr(_pass, "pathless", False) else element_path(element)
+    return BxmlError(rule=rule, path=path, line=element.sourceline, message=message, severity=severity)
 
 
 @dataclass(frozen=True)
@@ -420,22 +423,32 @@ WARNING_RULES: frozenset[str] = frozenset(name for name, sev in _SEVERITIES.item
 PROJECT_LIMITS: frozenset[str] = frozenset(fact.name for fact in RULE_TABLE if _SAFETY in fact.fact)
 
 
-def check_rules(root: etree._Element, context: str) -> Iterator[BxmlError]:
+def check_rules(root: etree._Element, context: str, with_paths: int | None = None) -> Iterator[BxmlError]:
     """Every code-rule violation in the parsed document ``root``: one pass over the elements.
 
-    The document rules' problems come first, then the others in document order.
+    The document rules' problems come first, then the others in document order.  With
+    ``with_paths``, only that many problems are sure to carry their path (the rest are only
+    counted by the validator): a path costs time in proportion to the element's siblings, so
+    thousands of faulty siblings would cost quadratic time.
     """
-    later: list[BxmlError] = []
+    later: list[tuple[BxmlError, etree._Element]] = []
     children: set[str] = set()  # names in _NEEDED of the root's children
-    for element in root.iter(*_PASS_TAGS):
-        tag = element.tag
-        if tag in _NEEDED and element.getparent() is root:
-            children.add(tag)
-        for rule in _BY_TAG.get(tag, ()):
-            found = rule.check(element, context)
-            if found:
-                later.extend(found)
+    _pass.pathless = with_paths is not None  # the pass below never yields, so it is set only here
+    try:
+        for element in root.iter(*_PASS_TAGS):
+            tag = element.tag
+            if tag in _NEEDED and element.getparent() is root:
+                children.add(tag)
+            for rule in _BY_TAG.get(tag, ()):
+                found = rule.check(element, context)
+                if found:  # a rule with tags reports on the element it is given
+                    later.extend((error, element) for error in found)
+    finally:
+        _pass.pathless = False
     for rule in _DOCUMENT_RULES:
         if children.issuperset(rule.needs):
             yield from rule.check(root, context)
-    yield from later
+    for number, (error, element) in enumerate(later):
+        if with_paths is not None and number < with_paths:
+            error = replace(error, path=element_path(element))
+        yield error

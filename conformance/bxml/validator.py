@@ -76,7 +76,7 @@ def _iter_problems(document: str | bytes, context: str) -> Iterator[BxmlError]:
     yield from listed
     room = MAX_REPORTED - len(listed)
     unlisted_warnings = 0
-    for error in check_rules(root, context):
+    for error in check_rules(root, context, room):
         if room > 0:
             room -= 1
             yield error
@@ -119,4 +119,4 @@ def is_valid(document: str | bytes, context: str = "call") -> bool:
         return False
     if root.tag not in _ROOTS or not schema_valid(root):
         return False
-    return not any(error.severity == "error" for error in check_rules(root, context))
+    return not any(error.severity == "error" for error in check_rules(root, context, 0))

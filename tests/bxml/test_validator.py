@@ -354,3 +354,24 @@ def test_utf8_declarations_and_their_neighbours(declaration: str) -> None:
     other = declaration.replace("?>", " encoding='latin-1'?>", 1).replace("UTF-8", "x").replace("utf-8", "x")
     other = other.replace(" encoding='x'", "").replace(' encoding="x"', "")
     assert [e.rule for e in iter_errors(other + "<Response><Hangup/></Response>")] == ["invalid-encoding"]
+
+
+def test_listed_rule_problems_carry_their_paths_and_the_rest_are_counted() -> None:
+    """The validator asks check_rules for paths only on what it lists; the list is the same."""
+    from conformance.bxml import parse
+    from conformance.bxml.rules import check_rules
+
+    count = MAX_REPORTED + 30
+    document = "<Response>" + "<Forward to='+15551230000' diversionReason='away'/>" * count + "</Response>"
+    problems = list(iter_problems(document))
+    everything = list(check_rules(parse(document), "call"))
+    assert len(everything) == count
+    assert all(e.path for e in everything)
+    assert problems[:MAX_REPORTED] == everything[:MAX_REPORTED]
+    assert [e.path for e in problems[:3]] == [f"/Response/Forward[{n}]" for n in (1, 2, 3)]
+    assert problems[-1].rule == "too-many-problems"
+    assert problems[-1].message.startswith("30 more")
+    assert is_valid(document)
+    few = list(check_rules(parse(document), "call", 5))
+    assert [e.path for e in few[:5]] == [e.path for e in everything[:5]]
+    assert not any(e.path for e in few[5:])
