@@ -152,6 +152,7 @@ class _Watchdog:
     def disarm(self) -> None:
         with self._condition:
             self._deadline = self._socket = None
+            self._fired = False
 
     def fired(self) -> bool:
         with self._condition:
@@ -204,6 +205,7 @@ class Target:
         self._thread: threading.Thread | None = None
         self._async_client: httpx.AsyncClient | None = None
         self._watchdog: _Watchdog | None = None
+        self._stream: Any = None  # the kept-alive connection's network stream (URL targets)
         headers = {"User-Agent": USER_AGENT}
         if kind is None:
             kind = "url" if isinstance(app, str) else "asgi" if _is_asgi(app) else "wsgi"
@@ -340,10 +342,24 @@ class Target:
         assert self._client is not None
         deadline = started + self.callback_timeout
         late = TimeoutError(f"the reply was still arriving after {self.callback_timeout:g} s")
-        with self._client.stream(self.method, url, **args) as response:
-            if self._watchdog is not None:
-                self._watchdog.arm(deadline, response.extensions.get("network_stream"))
-            try:
+        watchdog = self._watchdog
+        if watchdog is not None:
+            # The deadline covers the whole exchange, headers included (an app may send its status
+            # line a byte now and then): the kept-alive connection is watched from the start, and a
+            # new one as soon as it is connected.
+            if self._stream is not None:
+                watchdog.arm(deadline, self._stream)
+
+            def trace(event: str, info: dict[str, Any]) -> None:
+                if event == "connection.connect_tcp.complete":
+                    watchdog.arm(deadline, info.get("return_value"))
+
+            args = {**args, "extensions": {"trace": trace}}
+        try:
+            with self._client.stream(self.method, url, **args) as response:
+                if watchdog is not None:
+                    self._stream = response.extensions.get("network_stream")
+                    watchdog.arm(deadline, self._stream)
                 parts: list[bytes] = []
                 size = 0
                 for chunk in response.iter_bytes():
@@ -354,13 +370,13 @@ class Target:
                     if size > MAX_REPLY_BYTES:
                         return _answer(response, parts)
                 return _answer(response, parts, truncated=False)
-            except httpx.TransportError as exc:
-                if self._watchdog is not None and self._watchdog.fired():
-                    raise late from exc
-                raise
-            finally:
-                if self._watchdog is not None:
-                    self._watchdog.disarm()
+        except httpx.TransportError as exc:
+            if watchdog is not None and watchdog.fired():
+                raise late from exc
+            raise
+        finally:
+            if watchdog is not None:
+                watchdog.disarm()
 
     def _failed(
         self,

@@ -6,6 +6,7 @@ import asyncio
 import json
 import shlex
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -256,3 +257,39 @@ def test_a_url_reply_ends_at_the_deadline_even_between_chunks(live: Any) -> None
         time.sleep(2.0)  # the app finishes its schedule
     assert exchange.error == "timeout"
     assert order == ["timed out", "next chunk"]
+
+
+def test_a_url_reply_whose_status_line_trickles_ends_at_the_deadline() -> None:
+    """A byte of the status line every 0.4 s keeps every read within the 1 s timeout, yet the
+    exchange as a whole is late: it ends at the deadline, long before the headers would be in."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent: list[float] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                if done.is_set():
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return  # the client gave up
+                sent.append(time.monotonic())
+                time.sleep(0.4)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/answer"
+    try:
+        with Target(url, callback_timeout=1.0) as target:
+            exchange = target.send(url, PAYLOAD)
+        bytes_sent = len(sent)
+    finally:
+        done.set()
+        server.join(10)
+        listener.close()
+    assert exchange.error == "timeout"
+    assert bytes_sent < 10  # of 40: it did not wait for the whole status line and headers
