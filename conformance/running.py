@@ -357,8 +357,10 @@ class _Deadline:
     Library code may catch the interrupt where it lands (hypothesis collects what an explicit example
     raises, whatever it is, and reports it as that example's failure; seen in CI: the test failed and
     the run went on waiting on the stalled target).  So the deadline strikes again every
-    :data:`_REPEAT_SECONDS` until pytest's session is finishing (this object is also a pytest plugin
-    whose ``pytest_sessionfinish`` disarms it, so reports are written in peace)."""
+    :data:`_REPEAT_SECONDS` until pytest has taken the interrupt in hand or its session is
+    finishing (this object is also a pytest plugin whose ``pytest_keyboard_interrupt`` and
+    ``pytest_sessionfinish`` disarm it, so the interrupt's report and the reports are written in
+    peace)."""
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
@@ -403,6 +405,10 @@ class _Deadline:
         self._disarmed.set()
         if self._itimer:
             signal.setitimer(signal.ITIMER_REAL, 0)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self) -> None:
+        self.disarm()  # pytest has the interrupt in hand: its report must not be struck again
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:

@@ -10,6 +10,8 @@ import pytest
 
 from conformance.running import DeadlineExceeded, _Deadline
 
+pytest_plugins = ["pytester"]
+
 pytestmark = pytest.mark.skipif(
     threading.current_thread() is not threading.main_thread(), reason="SIGALRM needs the main thread"
 )
@@ -39,14 +41,31 @@ def test_a_deadline_swallowed_once_strikes_again() -> None:
     assert deadline.fired
 
 
-def test_once_the_session_is_finishing_the_deadline_is_quiet() -> None:
+@pytest.mark.parametrize("hook", ["pytest_keyboard_interrupt", "pytest_sessionfinish"])
+def test_once_pytest_handles_the_interrupt_the_deadline_is_quiet(hook: str) -> None:
     deadline = _Deadline(0.2)
     with deadline:
         try:
             _stall(30)
         except DeadlineExceeded:
-            deadline.pytest_sessionfinish()  # pytest ends the session: reports are being written
+            getattr(deadline, hook)()  # pytest reports the interrupt, then writes the reports
         _stall(2.5)  # longer than the repeat interval: no second strike
+    assert deadline.fired
+
+
+def test_an_interrupted_pytest_session_reports_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import time
+
+        def test_stalls():
+            time.sleep(30)
+        """
+    )
+    deadline = _Deadline(0.5)
+    with deadline:
+        result = pytester.runpytest_inprocess("-p", "no:cacheprovider", plugins=[deadline])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
     assert deadline.fired
 
 
