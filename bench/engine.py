@@ -18,6 +18,9 @@ delivered exactly once, in the documented order.
 
     .venv/bin/python bench/engine.py --calls 1000 --rounds 5
 
+The process's garbage collector is tuned as ``bw-conformance serve`` tunes it
+(:func:`conformance.simulator.server.tune_gc`); ``--default-gc`` keeps Python's settings, to compare.
+
 ``--compare-client FILE`` runs the calls a second time with the engine's webhooks sent through
 another client (the hand-written HTTP/1.1 client of the project's history, saved to a file outside
 the repository: ``git show c01a4e5^:conformance/simulator/engine/http1.py > /tmp/http1.py``) and
@@ -46,6 +49,7 @@ import httpx
 from conformance.simulator import Simulator
 from conformance.simulator.engine import Engine, engine_factory
 from conformance.simulator.engine.delivery import USER_AGENT, Deliverer, Reply
+from conformance.simulator.server import tune_gc
 
 ACCOUNT = "9900000"
 APP_ID = "11111111-1111-4111-8111-111111111111"
@@ -468,9 +472,17 @@ def main() -> None:
     parser.add_argument(
         "--compare-client", metavar="FILE", help="a second run with webhooks sent by FILE's Http1Pool"
     )
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep Python's garbage collector settings (default: tuned as `bw-conformance serve` tunes them)",
+    )
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if not args.default_gc:
+        tune_gc()
+    print(f"garbage collector     {'Python defaults' if args.default_gc else 'tuned as serve tunes it'}")
     sys.exit(asyncio.run(main_async(args.calls, args.concurrency, args.compare_client, args.rounds)))
 
 

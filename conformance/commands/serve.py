@@ -39,7 +39,7 @@ from conformance.simulator.config import (
 )
 from conformance.simulator.control import is_loopback_host
 from conformance.simulator.oauth import TOKEN_PATH
-from conformance.simulator.server import bind_socket, uvicorn_config
+from conformance.simulator.server import bind_socket, tune_gc, uvicorn_config
 from conformance.simulator.store import DEFAULT_MAX_ENDED_CALLS, RequestRecord
 
 __all__ = ["DEFAULT_PORT", "command"]
@@ -226,6 +226,7 @@ def command(
     _control_notice(host, config.control_token is not None)
     click.echo("Control API: /_sim/   Health: /health   Ctrl-C to stop")
     server = uvicorn.Server(uvicorn_config(app, config))
+    tune_gc()
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown

@@ -18,6 +18,7 @@ text/plain.  The header size cap and the body deadline are
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import threading
@@ -41,11 +42,30 @@ __all__ = [
     "SimulatorStartError",
     "bind_socket",
     "connection_limits",
+    "tune_gc",
     "uvicorn_config",
 ]
 
 _START_TIMEOUT = 15.0
 _PHRASES = {400: "Bad Request", 408: "Request Timeout", 503: "Service Unavailable"}
+
+
+# Python collects its youngest generation every 700 allocations.  A webhook allocates thousands of
+# short-lived objects (payload, request, reply), almost none of them in reference cycles, so under load
+# a standalone simulator spent 15-19% of its CPU in the collector (py-spy, bench/engine.py).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Tune the garbage collector for a process that is only a simulator (``bw-conformance serve``).
+
+    Everything loaded so far (modules, the contract, the app) is frozen out of the collector's sight,
+    and the youngest generation is collected every 50,000 allocations instead of 700.  Reference
+    cycles are still collected, less often.  Not for the embedded simulator: that process is the
+    user's (pytest, schemathesis), and its collector is left as it is."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class SimulatorStartError(ConformanceError, RuntimeError):

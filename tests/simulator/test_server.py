@@ -106,3 +106,45 @@ def test_control_api_errors_are_voice_api_errors_too() -> None:
             "description": "An unknown internal error occurred",
             "id": None,
         }
+
+
+def test_tune_gc_freezes_what_is_loaded_and_raises_the_young_threshold() -> None:
+    import gc
+
+    from conformance.simulator.server import GC_THRESHOLDS, tune_gc
+
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > before[0]
+        assert gc.get_freeze_count() > 0  # the modules loaded so far are out of the collector's sight
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
+def test_serve_tunes_the_collector_the_embedded_simulator_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve`` is a process of its own; the embedded simulator leaves the user's collector alone."""
+    import gc
+
+    import uvicorn
+    from click.testing import CliRunner
+
+    from conformance.commands import serve
+    from conformance.simulator.server import GC_THRESHOLDS
+
+    before = gc.get_threshold()
+    with Simulator() as sim:
+        assert httpx.get(f"{sim.base_url}/health").status_code == 200
+        assert gc.get_threshold() == before
+
+    seen: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: seen.append(gc.get_threshold()))
+    try:
+        result = CliRunner().invoke(serve.command, ["--port", "0"])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+    assert result.exit_code == 0, result.output
+    assert seen == [GC_THRESHOLDS]  # tuned before it starts serving
