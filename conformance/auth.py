@@ -32,6 +32,7 @@ import requests
 
 from conformance.errors import ConfigurationError, TargetUnreachableError
 from conformance.settings import BANDWIDTH_TOKEN_URL, TOKEN_PATH, AuthMode, Settings
+from conformance.tls import client_context
 
 __all__ = [
     "REFRESH_MARGIN",
@@ -178,6 +179,7 @@ class Authenticator:
                 },
                 timeout=self.timeout,
                 follow_redirects=False,
+                verify=client_context(),
             )
         except httpx.HTTPError as exc:
             raise TargetUnreachableError(f"{where} is unreachable: {type(exc).__name__}: {exc}") from None

@@ -23,6 +23,7 @@ import httpx
 from conformance.auth import AuthenticationFailedError, Authenticator, default_token_url
 from conformance.errors import ConfigurationError, TargetUnreachableError
 from conformance.settings import ENVIRONMENT, Settings
+from conformance.tls import client_context
 
 __all__ = ["Target", "missing_settings", "open_target", "probe", "require", "server_description"]
 
@@ -66,6 +67,7 @@ class Target:
     def client(self, **kwargs: object) -> httpx.Client:
         """An HTTP client for the target, authenticated as the run is (Bearer token or Basic)."""
         kwargs.setdefault("timeout", self.settings.request_timeout)
+        kwargs.setdefault("verify", client_context())
         return httpx.Client(base_url=self.base_url, auth=self.authenticator.httpx_auth, **kwargs)  # type: ignore[arg-type]
 
 
@@ -88,7 +90,7 @@ def probe(base_url: str, timeout: float = 10.0, headers: Mapping[str, str] | Non
     the simulator answers control requests from its own machine only).
     """
     try:
-        with httpx.Client(timeout=timeout) as client:
+        with httpx.Client(timeout=timeout, verify=client_context()) as client:
             response = client.get(f"{base_url}/_sim/accounts", headers=dict(headers or {}))
     except httpx.HTTPError as exc:
         raise TargetUnreachableError(
@@ -125,7 +127,7 @@ def server_description(base_url: str, timeout: float = 10.0) -> str:
     """What answers at ``base_url``: ``bw-conformance simulator 0.1.0 (auth both)``, or not the simulator."""
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
     try:
-        response = httpx.get(f"{origin}/health", timeout=timeout)
+        response = httpx.get(f"{origin}/health", timeout=timeout, verify=client_context())
     except httpx.HTTPError:
         return "not the simulator"
     health = _json_object(response) if response.status_code == 200 else None
@@ -147,6 +149,7 @@ def _discover(settings: Settings, timeout: float) -> tuple[Settings, tuple[str, 
             f"{settings.target}/_sim/accounts/{settings.account_id}",
             headers=settings.control_headers,
             timeout=timeout,
+            verify=client_context(),
         )
     except httpx.HTTPError:
         return settings, ()

@@ -15,6 +15,7 @@ import httpx
 from conformance.auth import Authenticator
 from conformance.errors import ConformanceError
 from conformance.settings import AuthMode, Settings
+from conformance.tls import client_context
 
 __all__ = ["Credentials", "SecondAccount", "find_second_account", "primary_credentials"]
 
@@ -92,7 +93,7 @@ def primary_credentials(settings: Settings) -> Credentials:
 def _works(base_url: str, credentials: Credentials, timeout: float) -> bool:
     url = f"{base_url}/accounts/{credentials.account_id}/statistics"
     try:
-        response = httpx.get(url, auth=credentials.auth, timeout=timeout)
+        response = httpx.get(url, auth=credentials.auth, timeout=timeout, verify=client_context())
     except (httpx.HTTPError, ConformanceError):  # unreachable, or no token for these credentials
         return False
     return response.status_code == 200

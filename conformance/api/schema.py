@@ -26,6 +26,7 @@ from conformance.auth import Authenticator
 from conformance.errors import ConfigurationError
 from conformance.resources import spec_path
 from conformance.settings import Settings
+from conformance.tls import client_context
 
 __all__ = [
     "api_config",
@@ -223,7 +224,7 @@ def read_contract(spec: str | None, *, timeout: float = 30.0) -> dict[str, Any]:
     source = resolve_spec(spec)
     try:
         if isinstance(source, str):
-            response = httpx.get(source, timeout=timeout, follow_redirects=True)
+            response = httpx.get(source, timeout=timeout, follow_redirects=True, verify=client_context())
             response.raise_for_status()
             text = response.text
         else:

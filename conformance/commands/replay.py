@@ -28,6 +28,7 @@ import httpx
 
 from conformance.errors import ConformanceError
 from conformance.settings import load_settings
+from conformance.tls import client_context
 
 __all__ = ["command", "load_exchanges", "select"]
 
@@ -180,7 +181,7 @@ def replay(report: Path, wanted: str, target_url: str | None, auth: str | None) 
     differs = False
     with open_target(settings) as target:
         redactor = Redactor(target.settings.secrets(), extra=lambda: target.authenticator.secrets)
-        with httpx.Client(timeout=target.settings.request_timeout) as client:
+        with httpx.Client(timeout=target.settings.request_timeout, verify=client_context()) as client:
             for exchange in chosen:
                 url = _rebase(exchange["url"], target.base_url)
                 headers = {k: v for k, v in exchange["headers"] if k.lower() not in _DROPPED_HEADERS}

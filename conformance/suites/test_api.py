@@ -35,6 +35,7 @@ from conformance.api.pacing import CallBudgetExhaustedError
 from conformance.api.report import CurlAuth, curl_auth_for, curl_auth_of, describe_response
 from conformance.api.rules import call_time_problems, error_body_problems
 from conformance.suites.conftest import operation_of
+from conformance.tls import client_context
 
 if TYPE_CHECKING:
     from schemathesis.schemas import BaseSchema
@@ -529,7 +530,10 @@ def test_other_account_cannot_see_our_calls(
         ),
     ]
     with httpx.Client(
-        base_url=bw_target.base_url, auth=other.auth, timeout=settings.request_timeout
+        base_url=bw_target.base_url,
+        auth=other.auth,
+        timeout=settings.request_timeout,
+        verify=client_context(),
     ) as theirs:
         for path, statuses, what in probes:
             response = bw_api_runner.pacer.send(partial(theirs.get, path))

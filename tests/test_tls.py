@@ -1,0 +1,68 @@
+"""One TLS context per process for every HTTP client the suite opens (``conformance.tls``)."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import certifi
+import pytest
+
+from conformance.settings import SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET, Settings
+from conformance.simulator import Simulator
+from conformance.target import open_target
+from conformance.tls import client_context
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[str]:
+    with Simulator() as running:
+        yield running.base_url
+
+
+def test_the_context_verifies_and_is_built_once() -> None:
+    context = client_context()
+    assert context is client_context()
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0  # a CA bundle is loaded
+
+
+def test_ssl_cert_file_is_honoured_as_httpx_honours_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bundle = Path(certifi.where()).read_text(encoding="ascii")
+    first = bundle[: bundle.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")] + "\n"
+    one_ca = tmp_path / "one.pem"
+    one_ca.write_text(first, encoding="ascii")
+    monkeypatch.setenv("SSL_CERT_FILE", str(one_ca))
+    built = client_context.__wrapped__()  # a fresh build, as a new process would make it
+    assert built.cert_store_stats()["x509_ca"] == 1
+
+
+def test_a_preflight_and_many_clients_build_no_further_context(
+    simulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client_context()  # built once for the process
+    built: list[ssl.SSLContext] = []
+    original = ssl.create_default_context
+
+    def counting(*args: object, **kwargs: object) -> ssl.SSLContext:
+        context = original(*args, **kwargs)  # type: ignore[arg-type]
+        built.append(context)
+        return context
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    settings = Settings(
+        target=simulator,
+        account_id="9900000",
+        client_id=SIMULATOR_CLIENT_ID,
+        client_secret=SIMULATOR_CLIENT_SECRET,
+        auth="oauth2",
+    )
+    with open_target(settings) as target:
+        for _ in range(5):
+            with target.client() as client:
+                assert client.get(f"/accounts/{settings.account_id}/statistics").status_code == 200
+    assert built == []
