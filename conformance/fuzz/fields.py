@@ -4,6 +4,7 @@ sample values that tell whether a contract's leaf schema accepts a generator at 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from hypothesis import strategies as st
@@ -35,6 +36,35 @@ from conformance.fuzz.values import (
     uuids,
 )
 
+_SIP_RESPONSE_CODES = (200, 404, 408, 480, 486, 487, 500, 503, 603)
+_STREAM_DESTINATIONS = ("wss://media.example.com/stream", "wss://10.0.0.5:8443/audio")
+
+
+@cache
+def disconnect_causes() -> st.SearchStrategy[str]:
+    return st.sampled_from(DISCONNECT_CAUSES)
+
+
+@cache
+def sip_response_codes() -> st.SearchStrategy[int]:
+    return st.sampled_from(_SIP_RESPONSE_CODES)
+
+
+@cache
+def channel_counts() -> st.SearchStrategy[int]:
+    return st.sampled_from((1, 2))
+
+
+@cache
+def websocket_types() -> st.SearchStrategy[str]:
+    return st.just("WebSocket")
+
+
+@cache
+def stream_destinations() -> st.SearchStrategy[str]:
+    return st.sampled_from(_STREAM_DESTINATIONS)
+
+
 # Field name -> realistic generator.  Used for string (and a few integer) leaves without an enum.
 FIELD_VALUES: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
     "from": caller_ids,
@@ -56,14 +86,14 @@ FIELD_VALUES: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
     "digit": dtmf_digits,
     "tag": tags,
     "duration": iso_durations,
-    "cause": lambda: st.sampled_from(DISCONNECT_CAUSES),
+    "cause": disconnect_causes,
     "errorMessage": free_text,
     "name": conference_names,
     "text": free_text,
     "callUrl": urls,
     "mediaUrl": media_urls,
-    "sipResponseCode": lambda: st.sampled_from((200, 404, 408, 480, 486, 487, 500, 503, 603)),
-    "channels": lambda: st.sampled_from((1, 2)),
+    "sipResponseCode": sip_response_codes,
+    "channels": channel_counts,
     "sipHeaders": sip_header_maps,
     "mediaStream.id": stream_ids,
     "originalMediaStream.id": stream_ids,
@@ -74,9 +104,9 @@ FIELD_VALUES: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
     "originalMediaStream.name": free_text,
     "realTimeTranscription.name": free_text,
     "originalTranscription.name": free_text,
-    "mediaStream.type": lambda: st.just("WebSocket"),
-    "originalMediaStream.type": lambda: st.just("WebSocket"),
-    "destination": lambda: st.sampled_from(("wss://media.example.com/stream", "wss://10.0.0.5:8443/audio")),
+    "mediaStream.type": websocket_types,
+    "originalMediaStream.type": websocket_types,
+    "destination": stream_destinations,
 }
 
 # Representative values of each realistic generator.  A leaf schema that accepts none of them (a
@@ -110,6 +140,38 @@ SAMPLES: dict[Callable[[], st.SearchStrategy[Any]], tuple[Any, ...]] = {
     ),
 }
 
+# Generators whose every value is listed, in the order they are drawn: a leaf schema is checked on
+# the list once, when the strategy is built, instead of on every value drawn.
+EXACT: dict[Callable[[], st.SearchStrategy[Any]], tuple[Any, ...]] = {
+    disconnect_causes: DISCONNECT_CAUSES,
+    sip_response_codes: _SIP_RESPONSE_CODES,
+    channel_counts: (1, 2),
+    websocket_types: ("WebSocket",),
+    stream_destinations: _STREAM_DESTINATIONS,
+    dtmf_digits: tuple(DTMF_DIGITS),
+}
+
+# The JSON type of every value of a generator (the others are filtered by type where used).
+KINDS: dict[Callable[[], st.SearchStrategy[Any]], str] = {
+    **{factory: "string" for factory in SAMPLES},
+    **{factory: "string" for factory in (disconnect_causes, websocket_types, stream_destinations)},
+    sip_response_codes: "integer",
+    channel_counts: "integer",
+    sip_header_maps: "object",
+}
+
+# JSON Schema formats every value of a generator satisfies by construction (tests/fuzz/test_values.py
+# checks them with jsonschema's own format checker): a leaf constrained only by such a format needs
+# no check per value.
+FORMATS: dict[Callable[[], st.SearchStrategy[Any]], frozenset[str]] = {
+    timestamps: frozenset({"date-time"}),
+    urls: frozenset({"uri", "url"}),
+    media_urls: frozenset({"uri", "url"}),
+    uuids: frozenset({"uuid"}),
+    iso_durations: frozenset({"duration"}),
+    stream_destinations: frozenset({"uri", "url"}),
+}
+
 
 # JSON Schema ``format`` -> generator, for strings the name table does not cover.
 FORMAT_VALUES: dict[str, Callable[[], st.SearchStrategy[str]]] = {
@@ -120,4 +182,4 @@ FORMAT_VALUES: dict[str, Callable[[], st.SearchStrategy[str]]] = {
     "duration": iso_durations,
 }
 
-__all__ = ["FIELD_VALUES", "FORMAT_VALUES", "SAMPLES"]
+__all__ = ["EXACT", "FIELD_VALUES", "FORMATS", "FORMAT_VALUES", "KINDS", "SAMPLES"]

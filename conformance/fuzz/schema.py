@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from copy import deepcopy
 from typing import Any
 
 from hypothesis import strategies as st
@@ -59,8 +60,18 @@ def _types(schema: Mapping[str, Any]) -> list[str]:
     return ["string"]
 
 
-def _checked(strategy: st.SearchStrategy[Any], schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
-    if not _LEAF_CONSTRAINTS.intersection(schema):
+def _checked(
+    strategy: st.SearchStrategy[Any],
+    schema: Mapping[str, Any],
+    factory: Callable[[], st.SearchStrategy[Any]] | None = None,
+) -> st.SearchStrategy[Any]:
+    """``strategy`` kept to what ``schema`` accepts; unfiltered when nothing beyond the type is
+    constrained, or only a format that ``factory``'s values satisfy by construction."""
+    constraints = _LEAF_CONSTRAINTS.intersection(schema)
+    if not constraints:
+        return strategy
+    guaranteed = fields.FORMATS.get(factory, frozenset()) if factory is not None else frozenset()
+    if constraints == {"format"} and schema["format"] in guaranteed:
         return strategy
     validator = Draft202012Validator(dict(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
     return strategy.filter(validator.is_valid)
@@ -102,6 +113,9 @@ class SchemaStrategies:
                     self.build(merge_all_of({**base, "allOf": [*base.get("allOf", []), part]}), name)
                     for part in schema[key]
                 ]
+                if key == "anyOf" and all(_adds_only(base, part) for part in schema[key]):
+                    # each branch's values satisfy the base and that branch, hence the anyOf
+                    return st.one_of(options)
                 validator = Draft202012Validator(dict(schema))
                 return st.one_of(options).filter(validator.is_valid)
         types = _types(schema)
@@ -127,16 +141,24 @@ class SchemaStrategies:
     def _guess(
         self, factory: Callable[[], st.SearchStrategy[Any]], kind: str, schema: Mapping[str, Any]
     ) -> st.SearchStrategy[Any]:
-        """The realistic generator, kept to what the leaf schema accepts (see ``fields.SAMPLES``)."""
+        """The realistic generator, kept to what the leaf schema accepts (see ``fields.SAMPLES``).
+
+        Every layer of a strategy (a ``.filter`` too) costs a draw of its own, about 14 us, so a
+        check that can be made once on the generator's declared type, its full list of values
+        (``fields.EXACT``) or the formats it guarantees (``fields.FORMATS``) is not made per value."""
         leaf = {**schema, "type": kind}
-        guess = factory().filter(lambda v: _is_type(v, kind))
-        samples = fields.SAMPLES.get(factory)
+        declared = fields.KINDS.get(factory)
+        if declared is not None and declared != kind:
+            return self._generic(kind, schema, None)
+        exact = fields.EXACT.get(factory)
+        samples = exact if exact is not None else fields.SAMPLES.get(factory)
+        guess = factory() if declared == kind else factory().filter(lambda v: _is_type(v, kind))
         if samples is None or not _LEAF_CONSTRAINTS.intersection(leaf):
-            return _checked(guess, leaf)
+            return _checked(guess, leaf, factory)
         validator = Draft202012Validator(leaf, format_checker=Draft202012Validator.FORMAT_CHECKER)
-        accepted = [sample for sample in samples if validator.is_valid(sample)]
+        accepted = [sample for sample in samples if _is_type(sample, kind) and validator.is_valid(sample)]
         if len(accepted) == len(samples):
-            return guess.filter(validator.is_valid)
+            return guess if exact is not None else _checked(guess, leaf, factory)
         generic = self._generic(kind, schema, None)
         if not accepted:
             return generic
@@ -160,7 +182,8 @@ class SchemaStrategies:
     def _string(self, schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
         fmt = schema.get("format")
         if isinstance(fmt, str) and fmt in self.formats:
-            return _checked(self.formats[fmt](), schema)
+            factory = self.formats[fmt]
+            return _checked(factory(), schema, factory)
         if "pattern" in schema:
             pattern = st.from_regex(schema["pattern"])
             return _checked(pattern, schema)
@@ -192,13 +215,12 @@ class SchemaStrategies:
         properties: Mapping[str, Any] = schema.get("properties", {})
         factory = self._override(name)
         if not properties and factory is not None:
-            return _checked(factory(), schema)
+            return _checked(factory(), schema, factory)
         required = set(schema.get("required", []))
 
         def sub(key: str) -> st.SearchStrategy[Any]:
             return self.build(properties[key], f"{name}.{key}" if name else key)
 
-        fields = {key: sub(key) if key in required else _maybe(sub(key)) for key in properties}
         missing = required - set(properties)
         if missing:
             raise UnsupportedSchemaError(f"required {sorted(missing)} have no schema in {name or 'object'}")
@@ -206,7 +228,59 @@ class SchemaStrategies:
         if not properties and isinstance(extra, Mapping):
             keys = st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=16)
             return st.dictionaries(keys, self.build(extra), max_size=4)
-        return st.fixed_dictionaries(fields).map(_drop_absent)
+        # Required constants are not drawn at all; the rest are drawn as one tuple.  (Not
+        # ``fixed_dictionaries``: it also draws a shuffle of the keys, one choice per field, and
+        # key order means nothing in JSON.)
+        constants: dict[str, Any] = {}
+        drawn: dict[str, st.SearchStrategy[Any]] = {}
+        for key in properties:
+            path = f"{name}.{key}" if name else key
+            known, value = self._constant(properties[key], path)
+            if known and key in required:
+                constants[key] = value
+            else:
+                drawn[key] = sub(key) if key in required else _maybe(sub(key))
+        return st.tuples(*drawn.values()).map(_Record(list(properties), constants, list(drawn)))
+
+    def _constant(self, schema: Any, name: str) -> tuple[bool, Any]:
+        """Whether :meth:`build` gives ``schema`` exactly one value, and that value."""
+        if not isinstance(schema, Mapping) or "allOf" in schema:
+            return False, None
+        if "const" in schema:
+            return True, schema["const"]
+        if "enum" in schema:
+            options = list(schema["enum"])
+            return (True, options[0]) if len(options) == 1 else (False, None)
+        if name in self.fixed and not {"oneOf", "anyOf"} & set(schema) and _types(schema) == ["string"]:
+            return True, self.fixed[name]
+        return False, None
+
+
+class _Record:
+    """Builds an object's dict, in its schema's key order, from the drawn values and the constants."""
+
+    def __init__(self, keys: list[str], constants: dict[str, Any], drawn: list[str]) -> None:
+        self.keys = keys
+        self.constants = constants
+        self.drawn = drawn
+
+    def __call__(self, values: tuple[Any, ...]) -> dict[str, Any]:
+        found = dict(zip(self.drawn, values, strict=True))
+        for key, value in self.constants.items():  # a list or object constant is copied, not shared
+            found[key] = value if isinstance(value, str | int | float | bool | None) else deepcopy(value)
+        return {key: found[key] for key in self.keys if key in found and found[key] is not _ABSENT}
+
+
+def _adds_only(base: Mapping[str, Any], part: Any) -> bool:
+    """Whether merging ``part`` into ``base`` (:func:`merge_all_of`) loses none of either: the part
+    only requires fields or describes fields the base does not."""
+    if not isinstance(part, Mapping) or "allOf" in base:
+        return False
+    if not set(part) <= {"required", "properties", "description", "title"}:
+        return False
+    ours: Mapping[str, Any] = base.get("properties", {})
+    theirs: Mapping[str, Any] = part.get("properties", {})
+    return all(key not in ours or ours[key] == value for key, value in theirs.items())
 
 
 class _Absent:
@@ -220,10 +294,6 @@ _ABSENT = _Absent()
 def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """An optional property: present about two times in three, absent when shrunk."""
     return st.one_of(st.just(_ABSENT), strategy, strategy)
-
-
-def _drop_absent(fields: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in fields.items() if value is not _ABSENT}
 
 
 def _is_type(value: Any, kind: str) -> bool:

@@ -11,6 +11,7 @@ import string
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from uuid import UUID
 
 from hypothesis import strategies as st
 
@@ -96,15 +97,30 @@ TRICKY_TAGS = (
 )
 
 
+# Every (country code, length) as ``(code, lowest number, how many numbers)``.
+_E164_BLOCKS: tuple[tuple[str, int, int], ...] = tuple(
+    (code, 2 * 10 ** (length - 1), 8 * 10 ** (length - 1))
+    for code, lengths in _COUNTRIES
+    for length in lengths
+)
+
+
+def _e164(index: int) -> str:
+    """The low part of ``index`` picks the country block, the rest the number in it, so countries
+    are about equally likely however small the draw, and 0 is the first country's lowest number."""
+    number, block = divmod(index, len(_E164_BLOCKS))
+    code, lowest, count = _E164_BLOCKS[block]
+    return f"+{code}{lowest + number % count}"
+
+
 @cache
 def e164_numbers() -> st.SearchStrategy[str]:
-    """E.164 numbers (``+`` then up to 15 digits) from many countries, not only ``+1``."""
+    """E.164 numbers (``+`` then up to 15 digits) from many countries, not only ``+1``.
 
-    def numbers(code: str, length: int) -> st.SearchStrategy[str]:
-        return st.integers(2 * 10 ** (length - 1), 10**length - 1).map(lambda n: f"+{code}{n}")
-
-    branches = [numbers(code, length) for code, lengths in _COUNTRIES for length in lengths]
-    return st.one_of(branches)
+    One integer for both the country and the number: one choice to make and shrink instead of a
+    branch and a number (every layer of a strategy costs a draw of its own)."""
+    largest = max(count for _, _, count in _E164_BLOCKS)
+    return st.integers(0, len(_E164_BLOCKS) * largest - 1).map(_e164)
 
 
 _SIP_USERS = ("alice", "bob", "reception", "ivr.main", "agent_7", "front-desk", "u")
@@ -136,52 +152,57 @@ def _split_id(number: int) -> str:
     return "-".join((digits[:8], digits[8:16], digits[16:20], digits[20:24], digits[24:28], digits[28:]))
 
 
-@cache
-def _id_body() -> st.SearchStrategy[str]:
-    """The 45-character body shared by call, conference and recording ids (``8-8-4-4-4-12`` hex).
+_ID_BITS = 16**40 - 1
 
-    One 160-bit draw rather than six: generation and shrinking are per choice."""
-    return st.integers(0, 16**40 - 1).map(_split_id)
+
+@cache
+def _ids(prefix: str) -> st.SearchStrategy[str]:
+    """``prefix`` and the 45-character body shared by call, conference and recording ids
+    (``8-8-4-4-4-12`` hex).  One 160-bit draw and one map: generation and shrinking are per choice,
+    and every layer of a strategy costs a draw of its own."""
+    return st.integers(0, _ID_BITS).map(lambda number: prefix + _split_id(number))
 
 
 @cache
 def call_ids() -> st.SearchStrategy[str]:
     """``c-`` and 45 characters: 47 in all."""
-    return _id_body().map(lambda body: f"c-{body}")
+    return _ids("c-")
 
 
 @cache
 def conference_ids() -> st.SearchStrategy[str]:
     """``conf-`` and 45 characters: 50 in all."""
-    return _id_body().map(lambda body: f"conf-{body}")
+    return _ids("conf-")
 
 
 @cache
 def recording_ids() -> st.SearchStrategy[str]:
     """``r-`` and 45 characters: 47 in all."""
-    return _id_body().map(lambda body: f"r-{body}")
+    return _ids("r-")
 
 
 @cache
 def transcription_ids() -> st.SearchStrategy[str]:
     """A real-time transcription's id: ``t-`` and 45 characters, 47 in all."""
-    return _id_body().map(lambda body: f"t-{body}")
+    return _ids("t-")
 
 
 @cache
 def recording_transcription_ids() -> st.SearchStrategy[str]:
     """A recording's transcription id: ``t-`` and a UUID, 38 in all (the documented format)."""
-    return uuids().map(lambda uuid: f"t-{uuid}")
+    return st.integers(1, 2**128 - 1).map(lambda number: f"t-{UUID(int=number)}")
 
 
 @cache
 def stream_ids() -> st.SearchStrategy[str]:
-    return _id_body().map(lambda body: f"s-{body}")
+    return _ids("s-")
 
 
 @cache
 def uuids() -> st.SearchStrategy[str]:
-    return st.uuids().map(str)
+    """Any non-nil UUID, from one 128-bit choice.  (``st.uuids()`` seeds a random generator shared by
+    the whole example, three layers deep, and shrinks the seed rather than the UUID.)"""
+    return st.integers(1, 2**128 - 1).map(lambda number: str(UUID(int=number)))
 
 
 @cache

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
-from conformance.fuzz import values
+from conformance.fuzz import fields, values
 from conformance.fuzz.schema import SchemaStrategies, UnsupportedSchemaError
 
 FEW = settings(max_examples=40, deadline=None, database=None)
@@ -151,3 +152,54 @@ def test_a_schema_that_allows_nothing_is_refused() -> None:
         SchemaStrategies().build(False)
     with pytest.raises(UnsupportedSchemaError, match="required"):
         SchemaStrategies().build({"type": "object", "required": ["x"], "properties": {}})
+
+
+def _by_name(table: dict[Any, Any]) -> list[Any]:
+    return sorted(table, key=lambda factory: factory.__name__)
+
+
+@pytest.mark.parametrize("factory", _by_name(fields.FORMATS), ids=lambda f: f.__name__)
+def test_generators_satisfy_the_formats_they_claim(factory: Any) -> None:
+    checker = Draft202012Validator.FORMAT_CHECKER
+    for value in _draws(factory(), 30):
+        for fmt in fields.FORMATS[factory]:
+            assert checker.conforms(value, fmt), (fmt, value)
+            if fmt in {"uri", "url"}:  # jsonschema checks URIs only with an optional package
+                assert re.fullmatch(r"[a-z][a-z0-9+.-]*://[^\s/?#]+[^\s]*", value), value
+
+
+@pytest.mark.parametrize("factory", _by_name(fields.EXACT), ids=lambda f: f.__name__)
+def test_exact_tables_list_every_value_of_their_generator(factory: Any) -> None:
+    seen = set(_draws(factory(), 80))
+    assert seen <= set(fields.EXACT[factory])
+    assert len(seen) >= min(2, len(fields.EXACT[factory]))
+
+
+@pytest.mark.parametrize("factory", _by_name(fields.KINDS), ids=lambda f: f.__name__)
+def test_generators_produce_their_declared_json_type(factory: Any) -> None:
+    kind = {"string": str, "integer": int, "object": dict}[fields.KINDS[factory]]
+    assert all(type(value) is kind for value in _draws(factory(), 15))
+
+
+def test_a_leaf_narrower_than_a_listed_generator_gets_only_what_it_accepts() -> None:
+    builder = SchemaStrategies()
+    assert set(_draws(builder.build({"type": "integer", "minimum": 2, "maximum": 2}, "channels"), 20)) == {2}
+    causes = _draws(builder.build({"type": "string", "maxLength": 4}, "cause"), 40)
+    assert all(isinstance(c, str) and len(c) <= 4 for c in causes)
+    assert "busy" in causes  # the one listed cause short enough
+
+
+def test_a_guess_of_another_type_gives_way_to_the_schema() -> None:
+    drawn = _draws(SchemaStrategies().build({"type": "integer", "maximum": 10}, "callId"), 20)
+    assert all(isinstance(v, int) and v <= 10 for v in drawn)
+
+
+def test_any_of_branches_that_add_more_than_requirements_are_still_checked() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "string"}, "c": {"type": "string"}},
+        "anyOf": [{"required": ["b"]}, {"required": ["c"], "maxProperties": 1}],
+    }
+    validator = Draft202012Validator(schema)
+    for value in _draws(SchemaStrategies().build(schema), 60):
+        assert validator.is_valid(value), value
