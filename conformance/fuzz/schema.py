@@ -90,6 +90,25 @@ class SchemaStrategies:
         self.formats = dict(fields.FORMAT_VALUES if formats is None else formats)
         # top-level string properties drawn as one given value (the caller rewrites them anyway)
         self.fixed = dict(fixed or {})
+        # id of a strategy -> (the strategy, kept alive; every value it draws, in order)
+        self._values: dict[int, tuple[st.SearchStrategy[Any], tuple[Any, ...]]] = {}
+
+    def _register(self, strategy: st.SearchStrategy[Any], options: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+        self._values[id(strategy)] = (strategy, options)
+        return strategy
+
+    def _listed(self, options: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+        """One of a few known values, drawn in one layer (``one_of`` costs three: itself, a
+        ``sampled_from`` of its branches and the branch); shrinks towards the first."""
+        return self._register(st.sampled_from(options), options)
+
+    def _maybe(self, strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        """An optional property: present about two times in three, absent when shrunk."""
+        entry = self._values.get(id(strategy))
+        if entry is None:
+            return st.one_of(st.just(_ABSENT), strategy, strategy)
+        options = entry[1]
+        return self._listed((_ABSENT,) * len(options) + options * 2)
 
     def build(self, schema: Mapping[str, Any] | bool, name: str | None = None) -> st.SearchStrategy[Any]:
         """A strategy for values of ``schema``; ``name`` is the property it fills, if any."""
@@ -102,9 +121,9 @@ class SchemaStrategies:
         if "allOf" in schema:
             return self.build(merge_all_of(schema), name)
         if "const" in schema:
-            return st.just(schema["const"])
+            return self._listed((schema["const"],))
         if "enum" in schema:
-            return st.sampled_from(list(schema["enum"]))
+            return self._listed(tuple(schema["enum"]))
         for key in ("oneOf", "anyOf"):
             if key in schema:
                 base = {k: v for k, v in schema.items() if k != key}
@@ -121,7 +140,12 @@ class SchemaStrategies:
         types = _types(schema)
         options = [self._typed(t, schema, name) for t in types if t != "null"]
         if "null" in types:
-            options = [*options, *options, *options, st.none()]  # null is an edge case: about one in four
+            # null is an edge case: about one in four; listed values stay one layer (see _listed)
+            listed = [self._values.get(id(option)) for option in options]
+            if options and all(entry is not None for entry in listed):
+                flat = tuple(value for entry in listed if entry is not None for value in entry[1])
+                return self._listed(flat * 3 + (None,) * len(flat))
+            options = [*options, *options, *options, st.none()]
         if not options:
             raise UnsupportedSchemaError(f"schema for {name or 'value'} allows no type")
         return st.one_of(options)
@@ -132,7 +156,7 @@ class SchemaStrategies:
         if kind == "array":
             return self._array(schema, name)
         if kind == "string" and name in self.fixed:
-            return st.just(self.fixed[name])
+            return self._listed((self.fixed[name],))
         factory = self._override(name)
         if factory is not None and kind in {"string", "integer"}:
             return self._guess(factory, kind, schema)
@@ -154,11 +178,13 @@ class SchemaStrategies:
         samples = exact if exact is not None else fields.SAMPLES.get(factory)
         guess = factory() if declared == kind else factory().filter(lambda v: _is_type(v, kind))
         if samples is None or not _LEAF_CONSTRAINTS.intersection(leaf):
+            if exact is not None and declared == kind:
+                return self._register(guess, exact)
             return _checked(guess, leaf, factory)
         validator = Draft202012Validator(leaf, format_checker=Draft202012Validator.FORMAT_CHECKER)
         accepted = [sample for sample in samples if _is_type(sample, kind) and validator.is_valid(sample)]
         if len(accepted) == len(samples):
-            return guess if exact is not None else _checked(guess, leaf, factory)
+            return self._register(guess, exact) if exact is not None else _checked(guess, leaf, factory)
         generic = self._generic(kind, schema, None)
         if not accepted:
             return generic
@@ -170,7 +196,7 @@ class SchemaStrategies:
         if kind in {"integer", "number"}:
             return self._number(kind, schema)
         if kind == "boolean":
-            return st.booleans()
+            return self._register(st.booleans(), (False, True))
         raise UnsupportedSchemaError(f"unsupported type {kind!r} for {name or 'value'}")
 
     def _override(self, name: str | None) -> Callable[[], st.SearchStrategy[Any]] | None:
@@ -239,7 +265,7 @@ class SchemaStrategies:
             if known and key in required:
                 constants[key] = value
             else:
-                drawn[key] = sub(key) if key in required else _maybe(sub(key))
+                drawn[key] = sub(key) if key in required else self._maybe(sub(key))
         return st.tuples(*drawn.values()).map(_Record(list(properties), constants, list(drawn)))
 
     def _constant(self, schema: Any, name: str) -> tuple[bool, Any]:
@@ -289,11 +315,6 @@ class _Absent:
 
 
 _ABSENT = _Absent()
-
-
-def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """An optional property: present about two times in three, absent when shrunk."""
-    return st.one_of(st.just(_ABSENT), strategy, strategy)
 
 
 def _is_type(value: Any, kind: str) -> bool:

@@ -8,12 +8,16 @@ one by field name when it walks an event's JSON Schema and keeps the schema's ow
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from typing import TypeVar
 from uuid import UUID
 
 from hypothesis import strategies as st
+
+T = TypeVar("T")
 
 API_ROOT = "https://voice.bandwidth.com/api/v2"
 
@@ -97,30 +101,31 @@ TRICKY_TAGS = (
 )
 
 
-# Every (country code, length) as ``(code, lowest number, how many numbers)``.
-_E164_BLOCKS: tuple[tuple[str, int, int], ...] = tuple(
-    (code, 2 * 10 ** (length - 1), 8 * 10 ** (length - 1))
-    for code, lengths in _COUNTRIES
-    for length in lengths
-)
+def _blocks(ranges: tuple[tuple[int, int], ...], finish: Callable[[int, int], T]) -> st.SearchStrategy[T]:
+    """``finish(which, value)`` for a value of one of ``ranges`` (inclusive), each range about
+    equally likely, from one integer choice: its low part picks the range, the rest the value in
+    it, so it shrinks to the first range's lowest.  (A ``one_of`` of ranges costs a branch choice
+    and three layers more; every layer of a strategy is a draw of its own.)"""
+    largest = max(high - low + 1 for low, high in ranges)
+
+    def pick(index: int) -> T:
+        offset, which = divmod(index, len(ranges))
+        low, high = ranges[which]
+        return finish(which, low + offset % (high - low + 1))
+
+    return st.integers(0, len(ranges) * largest - 1).map(pick)
 
 
-def _e164(index: int) -> str:
-    """The low part of ``index`` picks the country block, the rest the number in it, so countries
-    are about equally likely however small the draw, and 0 is the first country's lowest number."""
-    number, block = divmod(index, len(_E164_BLOCKS))
-    code, lowest, count = _E164_BLOCKS[block]
-    return f"+{code}{lowest + number % count}"
+# The country code and the range of national numbers of every (country, length), in that order.
+_E164_CODES = tuple(code for code, lengths in _COUNTRIES for _ in lengths)
+_E164_RANGES = tuple((2 * 10 ** (n - 1), 10**n - 1) for _, lengths in _COUNTRIES for n in lengths)
 
 
 @cache
 def e164_numbers() -> st.SearchStrategy[str]:
-    """E.164 numbers (``+`` then up to 15 digits) from many countries, not only ``+1``.
-
-    One integer for both the country and the number: one choice to make and shrink instead of a
-    branch and a number (every layer of a strategy costs a draw of its own)."""
-    largest = max(count for _, _, count in _E164_BLOCKS)
-    return st.integers(0, len(_E164_BLOCKS) * largest - 1).map(_e164)
+    """E.164 numbers (``+`` then up to 15 digits) from many countries, not only ``+1``, the
+    country and the number from one choice (see :func:`_blocks`)."""
+    return _blocks(_E164_RANGES, lambda which, number: f"+{_E164_CODES[which]}{number}")
 
 
 _SIP_USERS = ("alice", "bob", "reception", "ivr.main", "agent_7", "front-desk", "u")
@@ -208,10 +213,7 @@ def uuids() -> st.SearchStrategy[str]:
 @cache
 def account_ids() -> st.SearchStrategy[str]:
     """Account ids are digits (seven in the contract's examples, eight in the docs')."""
-    return st.one_of(
-        st.integers(1_000_000, 9_999_999).map(str),
-        st.integers(10_000_000, 99_999_999).map(str),
-    )
+    return _blocks(((1_000_000, 9_999_999), (10_000_000, 99_999_999)), lambda _, number: str(number))
 
 
 @cache
@@ -284,13 +286,21 @@ def conference_names() -> st.SearchStrategy[str]:
 @cache
 def duration_seconds() -> st.SearchStrategy[Decimal]:
     """Durations from a few milliseconds to four hours, with up to nine decimals."""
-    scaled = st.one_of(
-        st.integers(1, 999_999_999),  # under a second, nanosecond resolution
-        st.integers(1_000, 60_000).map(lambda ms: ms * 1_000_000),  # seconds, ms resolution
-        st.integers(60, 3_600).map(lambda s: s * 1_000_000_000),  # minutes
-        st.integers(3_600_000, 14_400_000).map(lambda ms: ms * 1_000_000),  # hours
-    )
-    return scaled.map(lambda ns: Decimal(ns).scaleb(-9).normalize())
+    return _blocks(_DURATION_RANGES, _duration)
+
+
+# Durations as ranges of a count of units; the units in nanoseconds are in _DURATION_UNITS.
+_DURATION_RANGES = (
+    (1, 999_999_999),  # under a second, nanosecond resolution
+    (1_000, 60_000),  # seconds, millisecond resolution
+    (60, 3_600),  # minutes, second resolution
+    (3_600_000, 14_400_000),  # hours, millisecond resolution
+)
+_DURATION_UNITS = (1, 1_000_000, 1_000_000_000, 1_000_000)
+
+
+def _duration(which: int, value: int) -> Decimal:
+    return Decimal(value * _DURATION_UNITS[which]).scaleb(-9).normalize()
 
 
 def iso_duration(seconds: Decimal) -> str:

@@ -203,3 +203,19 @@ def test_any_of_branches_that_add_more_than_requirements_are_still_checked() -> 
     validator = Draft202012Validator(schema)
     for value in _draws(SchemaStrategies().build(schema), 60):
         assert validator.is_valid(value), value
+
+
+def test_listed_values_stay_optional_and_nullable() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "direction": {"enum": ["inbound", "outbound"]},
+            "flag": {"type": ["boolean", "null"]},
+            "cause": {"type": "string"},
+        },
+    }
+    drawn = _draws(SchemaStrategies().build(schema), 80)
+    assert {d.get("direction", "absent") for d in drawn} == {"inbound", "outbound", "absent"}
+    assert {d.get("flag", "absent") for d in drawn} == {True, False, None, "absent"}
+    assert {d["cause"] for d in drawn if "cause" in d} <= set(values.DISCONNECT_CAUSES)
+    assert len({d["cause"] for d in drawn if "cause" in d}) > 2
