@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any, Literal
 
 from hypothesis import strategies as st
@@ -110,24 +111,36 @@ class _Call:
     gaps: tuple[int, ...]  # milliseconds between consecutive webhooks
 
 
-@st.composite
-def _calls(draw: st.DrawFn, steps: int) -> _Call:
-    a_call = draw(values.call_ids())
-    return _Call(
-        account=draw(values.account_ids()),
-        application=draw(values.uuids()),
-        a_call=a_call,
-        b_call=draw(values.call_ids().filter(lambda other: other != a_call)),
-        caller=draw(values.caller_ids()),
-        callee=draw(values.destinations()),
-        transfer_to=draw(values.destinations()),
-        direction=draw(st.sampled_from(("inbound", "outbound"))),
-        tag=draw(st.none() | values.tags()),
-        conference=draw(values.conference_ids()),
-        conference_name=draw(values.conference_names()),
-        clock=draw(timelines()),
-        gaps=tuple(draw(st.lists(st.integers(1_000, 600_000), min_size=steps, max_size=steps))),
-    )
+@cache
+def _calls(steps: int) -> st.SearchStrategy[_Call]:
+    """One call's shared values and ``steps`` gaps; built once per length (a strategy built while
+    drawing is validated again on every draw)."""
+    tags = st.none() | values.tags()
+    gaps = st.lists(st.integers(1_000, 600_000), min_size=steps, max_size=steps)
+    directions = st.sampled_from(("inbound", "outbound"))
+    # the two legs of a transfer are different calls
+    legs = st.tuples(values.call_ids(), values.call_ids()).filter(lambda pair: pair[0] != pair[1])
+
+    @st.composite
+    def draw_call(draw: st.DrawFn) -> _Call:
+        a_call, b_call = draw(legs)
+        return _Call(
+            account=draw(values.account_ids()),
+            application=draw(values.uuids()),
+            a_call=a_call,
+            b_call=b_call,
+            caller=draw(values.caller_ids()),
+            callee=draw(values.destinations()),
+            transfer_to=draw(values.destinations()),
+            direction=draw(directions),
+            tag=draw(tags),
+            conference=draw(values.conference_ids()),
+            conference_name=draw(values.conference_names()),
+            clock=draw(timelines()),
+            gaps=tuple(draw(gaps)),
+        )
+
+    return draw_call()
 
 
 def _shared(call: _Call, leg: Leg) -> dict[str, Any]:
@@ -182,15 +195,18 @@ def sequences(
     steps = [(name, leg) for name, leg in scenario.steps if name in catalogue]
     checkers = {name: PatchChecker(catalogue[name].schema) for name, _ in steps}
 
+    calls = _calls(len(steps))
+    raws = {name: raw_payloads(catalogue[name]) for name, _ in steps}
+
     @st.composite
     def build(draw: st.DrawFn) -> list[tuple[str, dict[str, Any]]]:
-        call = draw(_calls(len(steps)))
+        call = draw(calls)
         clock = call.clock
         moment = clock.answer
         out: list[tuple[str, dict[str, Any]]] = []
         for (name, leg), gap in zip(steps, call.gaps, strict=True):
             event = catalogue[name]
-            raw = draw(raw_payloads(event))  # its times, duration and URLs are set here
+            raw = draw(raws[name])  # its times, duration and URLs are set here
             moment += timedelta(milliseconds=gap)
             times = {
                 "enqueuedTime": clock.enqueued,
