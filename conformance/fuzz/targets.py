@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import inspect
 import json
+import math
 import shlex
 import socket
 import threading
@@ -128,7 +129,9 @@ def _is_asgi(app: object) -> bool:
 class _Watchdog:
     """Shuts a reply's connection down when its deadline passes, ending a read that still waits.
 
-    One thread for the whole run; arming it for a reply costs a lock and a notify."""
+    One thread for the whole run; arming it for a reply costs a lock, and a notify only when the
+    thread sleeps past the new deadline (each wake-up is a thread switch; replies armed one after
+    the other have ever later deadlines, so the thread mostly sleeps on)."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
@@ -137,6 +140,7 @@ class _Watchdog:
         self._fired = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._sleeps_until = math.inf  # when the thread next looks at the deadline by itself
 
     def arm(self, deadline: float, stream: Any) -> None:
         sock = stream.get_extra_info("socket") if stream is not None else None
@@ -147,7 +151,8 @@ class _Watchdog:
                 self._thread = threading.Thread(target=self._run, name="fuzz-deadline", daemon=True)
                 self._thread.start()
             self._deadline, self._socket, self._fired = deadline, sock, False
-            self._condition.notify()
+            if deadline < self._sleeps_until:
+                self._condition.notify()
 
     def disarm(self) -> None:
         with self._condition:
@@ -169,10 +174,12 @@ class _Watchdog:
         with self._condition:
             while not self._closed:
                 if self._deadline is None or self._socket is None:
+                    self._sleeps_until = math.inf
                     self._condition.wait()
                     continue
                 remaining = self._deadline - time.perf_counter()
                 if remaining > 0:
+                    self._sleeps_until = self._deadline
                     self._condition.wait(remaining)
                     continue
                 # the plain socket's shutdown, also under TLS: the blocked read returns at once

@@ -259,17 +259,30 @@ def test_a_url_reply_ends_at_the_deadline_even_between_chunks(live: Any) -> None
     assert order == ["timed out", "next chunk"]
 
 
-def test_a_url_reply_whose_status_line_trickles_ends_at_the_deadline() -> None:
-    """A byte of the status line every 0.4 s keeps every read within the 1 s timeout, yet the
-    exchange as a whole is late: it ends at the deadline, long before the headers would be in."""
+def _trickle_after(quick: int) -> tuple[Any, int]:
+    """Send ``quick`` webhooks that are answered at once on one kept-alive connection, then one
+    whose status line comes a byte every 0.4 s; the last exchange and the bytes it got."""
     listener = socket.create_server(("127.0.0.1", 0))
     sent: list[float] = []
     done = threading.Event()
 
+    def read_request(connection: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += connection.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.lower().split(b"\r\n")
+        length = next(int(line.split(b":")[1]) for line in lines if line.startswith(b"content-length"))
+        while len(body) < length:
+            body += connection.recv(65536)
+
     def serve() -> None:
         connection, _ = listener.accept()
         with connection:
-            connection.recv(65536)
+            for _ in range(quick):
+                read_request(connection)
+                connection.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+            read_request(connection)
             for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
                 if done.is_set():
                     return
@@ -285,11 +298,23 @@ def test_a_url_reply_whose_status_line_trickles_ends_at_the_deadline() -> None:
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/answer"
     try:
         with Target(url, callback_timeout=1.0) as target:
+            for _ in range(quick):
+                assert target.send(url, PAYLOAD).status == 204
+                time.sleep(0.1)  # the watchdog still sleeps towards this reply's deadline
             exchange = target.send(url, PAYLOAD)
         bytes_sent = len(sent)
     finally:
         done.set()
         server.join(10)
         listener.close()
+    return exchange, bytes_sent
+
+
+@pytest.mark.parametrize("quick", [0, 3])
+def test_a_url_reply_whose_status_line_trickles_ends_at_the_deadline(quick: int) -> None:
+    """A byte of the status line every 0.4 s keeps every read within the 1 s timeout, yet the
+    exchange as a whole is late: it ends at the deadline, long before the headers would be in,
+    also after replies whose deadlines the watchdog was still sleeping towards."""
+    exchange, bytes_sent = _trickle_after(quick)
     assert exchange.error == "timeout"
     assert bytes_sent < 10  # of 40: it did not wait for the whole status line and headers
