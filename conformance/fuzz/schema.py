@@ -11,13 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from copy import deepcopy
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from conformance.errors import ConformanceError
 from conformance.fuzz import fields, values
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 # Keywords that constrain a leaf value beyond its type; when present, a realistic guess is checked.
 _LEAF_CONSTRAINTS = frozenset(
@@ -92,6 +95,8 @@ class SchemaStrategies:
         self.fixed = dict(fixed or {})
         # id of a strategy -> (the strategy, kept alive; every value it draws, in order)
         self._values: dict[int, tuple[st.SearchStrategy[Any], tuple[Any, ...]]] = {}
+        # id of an object's strategy -> (the strategy, kept alive; its fields' strategies; its record)
+        self._records: dict[int, tuple[st.SearchStrategy[Any], list[st.SearchStrategy[Any]], _Record]] = {}
 
     def _register(self, strategy: st.SearchStrategy[Any], options: tuple[Any, ...]) -> st.SearchStrategy[Any]:
         self._values[id(strategy)] = (strategy, options)
@@ -266,7 +271,26 @@ class SchemaStrategies:
                 constants[key] = value
             else:
                 drawn[key] = sub(key) if key in required else self._maybe(sub(key))
-        return st.tuples(*drawn.values()).map(_Record(list(properties), constants, list(drawn)))
+        record = _Record(list(properties), constants, list(drawn))
+        strategy = st.tuples(*drawn.values()).map(record)
+        self._records[id(strategy)] = (strategy, list(drawn.values()), record)
+        return strategy
+
+    def build_with(
+        self,
+        schema: Mapping[str, Any],
+        extra: st.SearchStrategy[T],
+        finish: Callable[[Any, T], R],
+    ) -> st.SearchStrategy[R]:
+        """``finish(value, other)`` for a value of ``schema`` and one of ``extra``.  An object's
+        fields and ``extra`` are drawn as one tuple: two layers fewer than a tuple of the object
+        and ``extra``, mapped."""
+        built = self.build(schema)
+        record = self._records.get(id(built))
+        if record is None:
+            return st.tuples(built, extra).map(lambda pair: finish(pair[0], pair[1]))
+        fields, make = record[1], record[2]
+        return st.tuples(*fields, extra).map(lambda drawn: finish(make(drawn[:-1]), drawn[-1]))
 
     def _constant(self, schema: Any, name: str) -> tuple[bool, Any]:
         """Whether :meth:`build` gives ``schema`` exactly one value, and that value."""

@@ -184,24 +184,30 @@ class PayloadFactory:
 
     def raw(self, event: EventType) -> st.SearchStrategy[dict[str, Any]]:
         """Schema-valid payloads before they are made consistent (rewritten fields fixed)."""
+        strategy: st.SearchStrategy[dict[str, Any]] = self._builder(event).build(self._schema(event))
+        return strategy
+
+    @staticmethod
+    def _schema(event: EventType) -> dict[str, Any]:
+        """The event's schema with its ``eventType`` pinned to the event's name."""
         schema = dict(event.schema)
         properties = dict(schema.get("properties", {}))
         if "eventType" in properties and not {"const", "enum"} & set(properties["eventType"]):
             properties["eventType"] = {**properties["eventType"], "const": event.name}
             schema["properties"] = properties
-        builder = SchemaStrategies(self.builder.overrides, self.builder.formats, rewritten_fields(event))
-        strategy: st.SearchStrategy[dict[str, Any]] = builder.build(schema)
-        return strategy
+        return schema
+
+    def _builder(self, event: EventType) -> SchemaStrategies:
+        return SchemaStrategies(self.builder.overrides, self.builder.formats, rewritten_fields(event))
 
     def payloads(self, event: EventType) -> st.SearchStrategy[dict[str, Any]]:
         checker = PatchChecker(event.schema)
 
-        def finish(pair: tuple[dict[str, Any], Timeline]) -> dict[str, Any]:
-            raw, timeline = pair
+        def finish(raw: dict[str, Any], timeline: Timeline) -> dict[str, Any]:
             patched = harmonise(raw, timeline)
             return patched if checker.accepts(raw, patched) else raw
 
-        return st.tuples(self.raw(event), timelines()).map(finish)
+        return self._builder(event).build_with(self._schema(event), timelines(), finish)
 
 
 # (kind, name, id of the schema) -> (event, strategy); the event is kept so the id stays unique.
