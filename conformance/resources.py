@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import IO, Any
 
 from conformance.errors import ResourceNotFoundError
 
@@ -46,16 +47,26 @@ def xsd_path(name: str = BXML_XSD_FILENAME) -> Path:
     return path
 
 
+def load_yaml(source: str | bytes | IO[bytes] | IO[str]) -> Any:
+    """Parse YAML with PyYAML's safe loader, in C (libyaml) when PyYAML was built with it.
+
+    Same constructors and the same result as ``yaml.safe_load``; libyaml's parser reads the 300 KB
+    contract in 0.09 s instead of 0.59 s, which every process that loads it (each run, each
+    ``--workers`` process, ``serve``, ``fuzz-app``) used to pay.  Errors are ``yaml.YAMLError``."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(source, Loader=loader)  # noqa: S506 - a safe loader (SafeLoader or its C twin)
+
+
 @cache
 def load_spec() -> dict[str, object]:
     """The parsed contract (a fresh parse is cached; treat the result as read-only)."""
-    import yaml
-
     with spec_path().open("rb") as handle:
-        loaded = yaml.safe_load(handle)
+        loaded = load_yaml(handle)
     if not isinstance(loaded, dict):
         raise ResourceNotFoundError(f"{spec_path()} is not an OpenAPI document")
     return loaded
 
 
-__all__ = ["data_dir", "load_spec", "spec_path", "xsd_path"]
+__all__ = ["data_dir", "load_spec", "load_yaml", "spec_path", "xsd_path"]

@@ -18,7 +18,7 @@ import pytest
 import referencing
 from referencing.jsonschema import DRAFT202012
 
-from conformance.resources import data_dir, load_spec, spec_path
+from conformance.resources import data_dir, load_spec, load_yaml, spec_path
 from conformance.webhooks.events import catalogue
 
 SPEC_URI = "urn:bandwidth-voice-contract"
@@ -654,3 +654,24 @@ def test_schemathesis_loads_and_enumerates_every_operation() -> None:
         "PUT /accounts/{accountId}/calls/{callId}/recording",
         "GET /accounts/{accountId}/calls/{callId}/transcriptions",
     }
+
+
+def test_the_contract_parses_the_same_with_the_c_loader_and_the_python_one() -> None:
+    import yaml
+
+    text = spec_path().read_bytes()
+    assert load_yaml(text) == yaml.load(text, Loader=yaml.SafeLoader) == load_spec()
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "!!python/object/apply:os.system ['true']",
+        "!!python/name:os.system",
+    ],
+)
+def test_load_yaml_is_a_safe_loader(document: str) -> None:
+    import yaml
+
+    with pytest.raises(yaml.YAMLError):
+        load_yaml(document)

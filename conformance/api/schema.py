@@ -24,7 +24,7 @@ from conformance.api.probes import ProbeRun, register_run
 from conformance.api.report import curl_auth_for, curl_auth_of
 from conformance.auth import Authenticator
 from conformance.errors import ConfigurationError
-from conformance.resources import spec_path
+from conformance.resources import load_yaml, spec_path
 from conformance.settings import Settings
 from conformance.tls import client_context
 
@@ -229,7 +229,7 @@ def read_contract(spec: str | None, *, timeout: float = 30.0) -> dict[str, Any]:
             text = response.text
         else:
             text = source.read_text(encoding="utf-8")
-        document = yaml.safe_load(text)
+        document = load_yaml(text)
     except (OSError, ValueError, yaml.YAMLError, httpx.HTTPError) as exc:
         raise ConfigurationError(f"cannot load the contract {source}: {exc}", reason="spec-invalid") from exc
     if not isinstance(document, dict):

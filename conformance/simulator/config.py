@@ -51,6 +51,7 @@ from typing import Any, Literal, get_args
 import yaml
 
 from conformance.errors import ConfigurationError
+from conformance.resources import load_yaml
 from conformance.simulator.clock import MAX_TIME_SCALE, MIN_TIME_SCALE
 from conformance.simulator.egress import CallbackHosts
 from conformance.simulator.models import Account, ApiCredential, Application, Method, PhoneNumber
@@ -608,7 +609,7 @@ def read_accounts_file(path: str | Path | None = None) -> AccountsFile:
             f"accounts file {file} cannot be read: {exc}", reason="bad-accounts"
         ) from None
     try:
-        document = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
+        document = json.loads(text) if file.suffix.lower() == ".json" else load_yaml(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ConfigurationError(
             f"accounts file {file} is not valid JSON/YAML: {exc}", reason="bad-accounts"
