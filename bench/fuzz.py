@@ -10,7 +10,11 @@ Then the fuzzer runs against each planted-bug variant of the example IVR app of 
 (``tests/fuzz/test_ivr.py``: same events, examples and seed as the test) and prints how many of the
 planted bugs it found and the bugs found per minute: a faster fuzzer that finds less is not faster.
 
-    .venv/bin/python bench/fuzz.py [--max-examples N] [--events a,b,...] [--no-planted]
+With ``--draw-times`` it first prints, for every event, what drawing one payload costs outside any
+test run (best of three rounds of a fresh ``ConjectureData`` per payload) and how many choices it
+takes: the generation cost alone, per event.
+
+    .venv/bin/python bench/fuzz.py [--max-examples N] [--events a,b,...] [--no-planted] [--draw-times]
 """
 
 from __future__ import annotations
@@ -89,14 +93,53 @@ def planted_bugs() -> None:
     )
 
 
+def draw_times(events: list[str] | None, draws: int = 100, rounds: int = 3) -> None:
+    """Milliseconds and choices per payload drawn straight from hypothesis, per event."""
+    from random import Random
+
+    from hypothesis.control import BuildContext
+    from hypothesis.internal.conjecture.data import ConjectureData
+
+    from conformance.fuzz.strategies import payloads
+
+    events_by_name = catalogue()
+    names = events or list(events_by_name)
+    best: dict[str, float] = {}
+    choices: dict[str, float] = {}
+    for round_ in range(rounds):
+        for name in names:
+            strategy = payloads(events_by_name[name])
+            rng = Random(round_)
+            made = 0
+            started = time.perf_counter()
+            for _ in range(draws):
+                data = ConjectureData(random=rng)
+                with BuildContext(data, wrapped_test=None):
+                    data.draw(strategy)
+                data.freeze()
+                made += len(data.choices)
+            spent = (time.perf_counter() - started) / draws * 1000
+            best[name] = min(best.get(name, spent), spent)
+            choices[name] = made / draws
+    for name in names:
+        print(f"  {name:<34}{best[name]:>6.2f} ms{choices[name]:>7.1f} choices")
+    print(
+        f"payload draw, mean of {len(names)} events: {sum(best.values()) / len(names):.2f} ms,"
+        f" {sum(choices.values()) / len(names):.1f} choices (best of {rounds} rounds of {draws})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-examples", type=int, default=30)
     parser.add_argument("--events", help="comma-separated event types (default: all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-planted", action="store_true", help="skip the planted-bug apps")
+    parser.add_argument("--draw-times", action="store_true", help="first time one payload's draw per event")
     args = parser.parse_args()
     events = args.events.split(",") if args.events else None
+    if args.draw_times:
+        draw_times(events)
 
     catalogue()  # parse the contract before timing anything
     received: list[bytes] = []
