@@ -8,11 +8,13 @@ one by field name when it walks an event's JSON Schema and keeps the schema's ow
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import TypeVar
+from math import prod
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from hypothesis import strategies as st
@@ -101,55 +103,98 @@ TRICKY_TAGS = (
 )
 
 
-def _blocks(ranges: tuple[tuple[int, int], ...], finish: Callable[[int, int], T]) -> st.SearchStrategy[T]:
-    """``finish(which, value)`` for a value of one of ``ranges`` (inclusive), each range about
-    equally likely, from one integer choice: its low part picks the range, the rest the value in
-    it, so it shrinks to the first range's lowest.  (A ``one_of`` of ranges costs a branch choice
-    and three layers more; every layer of a strategy is a draw of its own.)"""
-    largest = max(high - low + 1 for low, high in ranges)
+@dataclass(frozen=True)
+class _Indexed(Generic[T]):
+    """``count`` values, the ``i``-th being ``at(i)``, drawn as one integer choice and one map.
 
-    def pick(index: int) -> T:
-        offset, which = divmod(index, len(ranges))
-        low, high = ranges[which]
-        return finish(which, low + offset % (high - low + 1))
+    A ``one_of`` costs a branch choice and three layers (itself, a ``sampled_from`` of its
+    branches, the branch) and a ``builds`` a layer per part; every layer is a draw of its own,
+    which is most of what a payload costs.  Index 0 is what the value shrinks to."""
 
-    return st.integers(0, len(ranges) * largest - 1).map(pick)
+    count: int
+    at: Callable[[int], T]
+
+    def strategy(self) -> st.SearchStrategy[T]:
+        return st.integers(0, self.count - 1).map(self.at)
 
 
-# The country code and the range of national numbers of every (country, length), in that order.
-_E164_CODES = tuple(code for code, lengths in _COUNTRIES for _ in lengths)
-_E164_RANGES = tuple((2 * 10 ** (n - 1), 10**n - 1) for _, lengths in _COUNTRIES for n in lengths)
+def _listed(options: Sequence[T]) -> _Indexed[T]:
+    return _Indexed(len(options), options.__getitem__)
+
+
+def _any_of(*parts: _Indexed[T]) -> _Indexed[T]:
+    """A value of one of ``parts``, each about equally likely however small the index: its low
+    part picks the part, the rest (modulo the part's count) the value."""
+
+    def at(index: int) -> T:
+        rest, which = divmod(index, len(parts))
+        part = parts[which]
+        return part.at(rest % part.count)
+
+    return _Indexed(len(parts) * max(part.count for part in parts), at)
+
+
+def _all_of(finish: Callable[..., T], *parts: _Indexed[Any]) -> _Indexed[T]:
+    """``finish`` of one value of each part; the first part varies fastest with the index."""
+
+    def at(index: int) -> T:
+        picked = []
+        for part in parts:
+            index, which = divmod(index, part.count)
+            picked.append(part.at(which))
+        return finish(*picked)
+
+    return _Indexed(prod(part.count for part in parts), at)
+
+
+def _span(low: int, high: int, finish: Callable[[int], T]) -> _Indexed[T]:
+    """``finish(n)`` for ``low <= n <= high``."""
+    return _Indexed(high - low + 1, lambda index: finish(low + index))
+
+
+def _number(code: str) -> Callable[[int], str]:
+    return lambda national: f"+{code}{national}"
+
+
+# Every (country, length of its national numbers), each about equally likely.
+_E164 = _any_of(
+    *(_span(2 * 10 ** (n - 1), 10**n - 1, _number(code)) for code, lengths in _COUNTRIES for n in lengths)
+)
 
 
 @cache
 def e164_numbers() -> st.SearchStrategy[str]:
-    """E.164 numbers (``+`` then up to 15 digits) from many countries, not only ``+1``, the
-    country and the number from one choice (see :func:`_blocks`)."""
-    return _blocks(_E164_RANGES, lambda which, number: f"+{_E164_CODES[which]}{number}")
+    """E.164 numbers (``+`` then up to 15 digits) from many countries, not only ``+1``."""
+    return _E164.strategy()
 
 
 _SIP_USERS = ("alice", "bob", "reception", "ivr.main", "agent_7", "front-desk", "u")
 _SIP_HOSTS = ("example.com", "sip.example.net", "pbx.example.org", "10.0.0.12", "192.0.2.55", "[2001:db8::5]")
+_SIP_PORTS = ("", "", ":5060", ":5061", ";transport=tls")
+_SIP = _all_of(
+    lambda host, port, user: f"sip:{user}@{host}{port}",
+    _listed(_SIP_HOSTS),
+    _listed(_SIP_PORTS),
+    _any_of(_listed(_SIP_USERS), _E164),
+)
 
 
 @cache
 def sip_uris() -> st.SearchStrategy[str]:
     """SIP URIs such as ``sip:alice@example.com`` or ``sip:+15551234567@10.0.0.1:5060``."""
-    users = st.one_of(st.sampled_from(_SIP_USERS), e164_numbers())
-    ports = st.sampled_from(("", "", ":5060", ":5061", ";transport=tls"))
-    return st.builds(lambda u, h, p: f"sip:{u}@{h}{p}", users, st.sampled_from(_SIP_HOSTS), ports)
+    return _SIP.strategy()
 
 
 @cache
 def caller_ids() -> st.SearchStrategy[str]:
-    """What arrives in ``from``: mostly numbers, sometimes SIP URIs or a withheld presentation."""
-    return st.one_of(e164_numbers(), sip_uris(), st.sampled_from(WITHHELD_CALLER_IDS))
+    """What arrives in ``from``: a number, a SIP URI or a withheld presentation."""
+    return _any_of(_E164, _SIP, _listed(WITHHELD_CALLER_IDS)).strategy()
 
 
 @cache
 def destinations() -> st.SearchStrategy[str]:
     """What arrives in ``to`` / ``transferTo``: a number or a SIP URI."""
-    return st.one_of(e164_numbers(), sip_uris())
+    return _any_of(_E164, _SIP).strategy()
 
 
 def _split_id(number: int) -> str:
@@ -213,7 +258,7 @@ def uuids() -> st.SearchStrategy[str]:
 @cache
 def account_ids() -> st.SearchStrategy[str]:
     """Account ids are digits (seven in the contract's examples, eight in the docs')."""
-    return _blocks(((1_000_000, 9_999_999), (10_000_000, 99_999_999)), lambda _, number: str(number))
+    return _any_of(_span(1_000_000, 9_999_999, str), _span(10_000_000, 99_999_999, str)).strategy()
 
 
 @cache
@@ -228,11 +273,11 @@ def sip_call_ids() -> st.SearchStrategy[str]:
 @cache
 def gather_digits() -> st.SearchStrategy[str]:
     """``digits`` of a gather event: empty on timeout, a menu choice, or up to 50 keys."""
-    menu_choice = st.sampled_from(DTMF_DIGITS)
+    # one_of counts a branch once however often it is given (by identity): two equal branches
     return st.one_of(
         st.just(""),
-        menu_choice,
-        menu_choice,  # single keys are what menus see most
+        st.sampled_from(DTMF_DIGITS),
+        st.sampled_from(DTMF_DIGITS),  # single keys are what menus see most
         st.text(DTMF_DIGITS, min_size=2, max_size=50),
         st.tuples(st.text(DTMF_DIGITS, max_size=6), st.sampled_from("#*")).map(
             "".join
@@ -263,10 +308,10 @@ def tags() -> st.SearchStrategy[str]:
     printable = _printable()
     # A short seed repeated to exactly 256 characters keeps the choice sequence (and shrinking) small.
     full_length = st.text(printable, min_size=1, max_size=8).map(lambda seed: (seed * 256)[:256])
-    markup = st.sampled_from(MARKUP_TEXT)  # the text most likely to break BXML, drawn most often
-    return st.one_of(
-        markup, markup, st.sampled_from(TRICKY_TAGS), st.text(printable, max_size=40), full_length
-    )
+    # The text most likely to break BXML, drawn most often: two equal branches, not one branch
+    # given twice (one_of counts a branch once however often it is given).
+    markup = (st.sampled_from(MARKUP_TEXT), st.sampled_from(MARKUP_TEXT))
+    return st.one_of(*markup, st.sampled_from(TRICKY_TAGS), st.text(printable, max_size=40), full_length)
 
 
 def free_text(max_size: int = 40) -> st.SearchStrategy[str]:
@@ -286,21 +331,20 @@ def conference_names() -> st.SearchStrategy[str]:
 @cache
 def duration_seconds() -> st.SearchStrategy[Decimal]:
     """Durations from a few milliseconds to four hours, with up to nine decimals."""
-    return _blocks(_DURATION_RANGES, _duration)
+    return _any_of(*(_span(low, high, _in_units(unit)) for low, high, unit in _DURATION_RANGES)).strategy()
 
 
-# Durations as ranges of a count of units; the units in nanoseconds are in _DURATION_UNITS.
+# Durations as a count of units: (lowest, highest, the unit in nanoseconds).
 _DURATION_RANGES = (
-    (1, 999_999_999),  # under a second, nanosecond resolution
-    (1_000, 60_000),  # seconds, millisecond resolution
-    (60, 3_600),  # minutes, second resolution
-    (3_600_000, 14_400_000),  # hours, millisecond resolution
+    (1, 999_999_999, 1),  # under a second, nanosecond resolution
+    (1_000, 60_000, 1_000_000),  # seconds, millisecond resolution
+    (60, 3_600, 1_000_000_000),  # minutes, second resolution
+    (3_600_000, 14_400_000, 1_000_000),  # hours, millisecond resolution
 )
-_DURATION_UNITS = (1, 1_000_000, 1_000_000_000, 1_000_000)
 
 
-def _duration(which: int, value: int) -> Decimal:
-    return Decimal(value * _DURATION_UNITS[which]).scaleb(-9).normalize()
+def _in_units(unit: int) -> Callable[[int], Decimal]:
+    return lambda count: Decimal(count * unit).scaleb(-9).normalize()
 
 
 def iso_duration(seconds: Decimal) -> str:
