@@ -20,6 +20,7 @@ from uuid import UUID
 from hypothesis import strategies as st
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 API_ROOT = "https://voice.bandwidth.com/api/v2"
 
@@ -116,6 +117,11 @@ class _Indexed(Generic[T]):
 
     def strategy(self) -> st.SearchStrategy[T]:
         return st.integers(0, self.count - 1).map(self.at)
+
+    def then(self, finish: Callable[[T], U]) -> _Indexed[U]:
+        """The same values passed through ``finish`` (no further layer when drawn)."""
+        at = self.at
+        return _Indexed(self.count, lambda index: finish(at(index)))
 
 
 def _listed(options: Sequence[T]) -> _Indexed[T]:
@@ -331,7 +337,7 @@ def conference_names() -> st.SearchStrategy[str]:
 @cache
 def duration_seconds() -> st.SearchStrategy[Decimal]:
     """Durations from a few milliseconds to four hours, with up to nine decimals."""
-    return _any_of(*(_span(low, high, _in_units(unit)) for low, high, unit in _DURATION_RANGES)).strategy()
+    return _DURATIONS.strategy()
 
 
 # Durations as a count of units: (lowest, highest, the unit in nanoseconds).
@@ -345,6 +351,9 @@ _DURATION_RANGES = (
 
 def _in_units(unit: int) -> Callable[[int], Decimal]:
     return lambda count: Decimal(count * unit).scaleb(-9).normalize()
+
+
+_DURATIONS = _any_of(*(_span(low, high, _in_units(unit)) for low, high, unit in _DURATION_RANGES))
 
 
 def iso_duration(seconds: Decimal) -> str:
@@ -368,7 +377,7 @@ def iso_duration(seconds: Decimal) -> str:
 
 @cache
 def iso_durations() -> st.SearchStrategy[str]:
-    return duration_seconds().map(iso_duration)
+    return _DURATIONS.then(iso_duration).strategy()
 
 
 _EPOCH_START = datetime(2016, 1, 1, tzinfo=UTC)
@@ -378,8 +387,11 @@ _EPOCH_END = datetime(2036, 1, 1, tzinfo=UTC)
 @cache
 def instants() -> st.SearchStrategy[datetime]:
     """A point in time with millisecond resolution, in UTC."""
-    span_ms = int((_EPOCH_END - _EPOCH_START).total_seconds() * 1000)
-    return st.integers(0, span_ms).map(lambda ms: _EPOCH_START + timedelta(milliseconds=ms))
+    return _INSTANTS.strategy()
+
+
+_SPAN_MS = int((_EPOCH_END - _EPOCH_START).total_seconds() * 1000)
+_INSTANTS = _span(0, _SPAN_MS, lambda ms: _EPOCH_START + timedelta(milliseconds=ms))
 
 
 def format_time(moment: datetime, style: int = 3) -> str:
@@ -392,7 +404,10 @@ def format_time(moment: datetime, style: int = 3) -> str:
 
 @cache
 def timestamps() -> st.SearchStrategy[str]:
-    return st.builds(format_time, instants(), st.sampled_from((3, 3, 6, 0)))
+    """RFC 3339 times with 3, 6 or no fractional digits (3 most often), one choice each."""
+    return _all_of(
+        lambda style, moment: format_time(moment, style), _listed((3, 3, 6, 0)), _INSTANTS
+    ).strategy()
 
 
 def call_url(account_id: str, call_id: str) -> str:
