@@ -92,10 +92,11 @@ def test_the_app_sees_whole_calls_in_documented_order() -> None:
 
 
 def test_the_same_seed_gives_the_same_findings() -> None:
-    def run() -> list[tuple[str, str, str]]:
-        report = fuzz_app(apps.create_app(apps.UnescapedTag()), events=["answer"], max_examples=20, seed=21)
+    def run(seed: int) -> list[tuple[str, str, str]]:
+        report = fuzz_app(apps.create_app(apps.UnescapedTag()), events=["answer"], max_examples=20, seed=seed)
         return [(f.event, f.check, repr(sorted(f.payload.items()))) for f in report.findings]
 
-    first = run()
-    assert first
-    assert run() == first
+    # The first seed that finds the bug (nearly every seed does; which one is first changes with the
+    # generators), so that the comparison is never between two empty lists.
+    seed, first = next((seed, found) for seed in range(21, 41) if (found := run(seed)))
+    assert run(seed) == first
