@@ -15,7 +15,6 @@ import re
 import threading
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing
-from functools import cache
 from itertools import islice
 from typing import Any
 
@@ -26,7 +25,7 @@ from conformance.bxml.grammar import ElementDecl, grammar
 from conformance.bxml.parsing import element_path
 from conformance.resources import xsd_path
 
-__all__ = ["lxml_schema", "schema_errors", "schema_valid", "xmlschema_schema"]
+__all__ = ["explainer_loaded", "lxml_schema", "schema_errors", "schema_valid", "xmlschema_schema"]
 
 #: xmlschema explains a document only within these bounds: serialised bytes, libxml2 log
 #: entries, elements, and attributes on any one element.
@@ -87,12 +86,29 @@ def lxml_schema() -> etree.XMLSchema:
     return schema
 
 
-@cache
-def xmlschema_schema() -> Any:
-    """The xmlschema model of the grammar (loaded once; used to explain invalid documents)."""
-    import xmlschema
+_EXPLAINER_LOCK = threading.Lock()
+_explainer: Any = None
 
-    return xmlschema.XMLSchema10(str(xsd_path()), defuse="always")
+
+def xmlschema_schema() -> Any:
+    """The xmlschema model of the grammar (loaded once; used to explain invalid documents).
+
+    Building it takes about 0.5 s of CPU.  Threads asking while it is built wait for that one build
+    (a server loads it ahead of need on a worker thread: :func:`explainer_loaded` says when it is
+    there)."""
+    global _explainer
+    if _explainer is None:
+        with _EXPLAINER_LOCK:
+            if _explainer is None:
+                import xmlschema
+
+                _explainer = xmlschema.XMLSchema10(str(xsd_path()), defuse="always")
+    return _explainer
+
+
+def explainer_loaded() -> bool:
+    """Whether :func:`xmlschema_schema` returns at once (the model is built)."""
+    return _explainer is not None
 
 
 def schema_errors(root: etree._Element, limit: int) -> tuple[list[BxmlError], int]:

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from conformance.bxml import first_blocking_error
+from conformance.bxml.schema import explainer_loaded
 from conformance.errors import ConformanceError
 from conformance.simulator.api_errors import ApiError, bad_request, conflict
 from conformance.simulator.models import Call
@@ -191,8 +192,10 @@ async def update_call(ctx: Ctx) -> Response:
 
 async def validate_bxml(document: str, context: str) -> None:
     """:func:`check_bxml`, on a worker thread for documents big enough to take a while to validate,
-    so one request never holds the event loop (and every other call) for that long."""
-    if len(document) <= _INLINE_BXML_CHARS:
+    and for any document until the validator's explainer is built (see
+    :func:`conformance.bxml.schema.explainer_loaded`), so one request never holds the event loop
+    (and every other call) for that long."""
+    if len(document) <= _INLINE_BXML_CHARS and explainer_loaded():
         check_bxml(document, context)
     else:
         await run_in_threadpool(check_bxml, document, context)

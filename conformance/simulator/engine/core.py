@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import httpx
 
+from conformance.bxml.schema import explainer_loaded, xmlschema_schema
 from conformance.errors import ConfigurationError
 from conformance.simulator.clock import VirtualClock
 from conformance.simulator.engine import payloads
@@ -60,6 +61,12 @@ class SentWebhook:
     ok: bool
 
 
+def _log_preload_failure(built: asyncio.Future[Any]) -> None:
+    """A failed preload is only logged: the first invalid document then builds the model itself."""
+    if not built.cancelled() and built.exception() is not None:
+        log.warning("could not build the BXML explainer ahead of need: %r", built.exception())
+
+
 class Engine:
     """Drives every call of one simulator."""
 
@@ -88,6 +95,11 @@ class Engine:
         """
         catalogue()
         importlib.import_module("conformance.simulator.engine.verbs")
+        # The words for an invalid document come from xmlschema's model of the grammar, about 0.5 s
+        # of CPU to build: built now on a worker thread, not on the loop at the first invalid reply.
+        if not explainer_loaded():
+            built = asyncio.get_running_loop().run_in_executor(None, xmlschema_schema)
+            built.add_done_callback(_log_preload_failure)
 
     async def aclose(self) -> None:
         tasks = [t for t in self._tasks if not t.done()]
