@@ -10,15 +10,29 @@ opens one to set its number up and one to take it down), and py-spy put this at 
 
 from __future__ import annotations
 
+import os
 import ssl
 from functools import cache
 
 import httpx
+
+from conformance.errors import ConfigurationError
 
 __all__ = ["client_context"]
 
 
 @cache
 def client_context() -> ssl.SSLContext:
-    """The verifying TLS context given to every httpx client as ``verify=``."""
-    return httpx.create_ssl_context(verify=True, trust_env=True)
+    """The verifying TLS context given to every httpx client as ``verify=``.
+
+    A CA bundle that cannot be read (``SSL_CERT_FILE`` naming a missing file, a file that is not
+    PEM) is the user's setup: :class:`ConfigurationError` naming the variable (exit 2), not a
+    traceback blamed on the target."""
+    try:
+        return httpx.create_ssl_context(verify=True, trust_env=True)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        named = [name for name in ("SSL_CERT_FILE", "SSL_CERT_DIR") if os.environ.get(name)]
+        where = f"{named[0]}={os.environ[named[0]]}" if named else "the certifi CA bundle"
+        raise ConfigurationError(
+            f"cannot load the CA certificates from {where}: {exc}", reason="tls-ca-bundle"
+        ) from None

@@ -9,10 +9,12 @@ from pathlib import Path
 import certifi
 import pytest
 
+from conformance.errors import ConfigurationError
 from conformance.settings import SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET, Settings
 from conformance.simulator import Simulator
 from conformance.target import open_target
 from conformance.tls import client_context
+from tests.trust_helpers import run_command
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +68,25 @@ def test_a_preflight_and_many_clients_build_no_further_context(
             with target.client() as client:
                 assert client.get(f"/accounts/{settings.account_id}/statistics").status_code == 200
     assert built == []
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n"])
+def test_an_unreadable_ca_bundle_is_a_configuration_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str | None
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_text(content, encoding="ascii")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    with pytest.raises(ConfigurationError, match="SSL_CERT_FILE=") as caught:
+        client_context.__wrapped__()
+    assert caught.value.reason == "tls-ca-bundle"
+
+
+def test_a_run_with_a_missing_ca_bundle_exits_2_and_says_so(tmp_path: Path) -> None:
+    done = run_command(
+        "-k", "nothing_is_named_so", cwd=tmp_path, env={"SSL_CERT_FILE": str(tmp_path / "missing.pem")}
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "SSL_CERT_FILE=" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr

@@ -36,6 +36,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from conformance.errors import ConfigurationError, TargetUnreachableError
+from conformance.tls import client_context
 
 Method = Literal["GET", "POST"]
 IN_PROCESS_BASE = "http://testserver/"
@@ -225,7 +226,9 @@ class Target:
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ConfigurationError(f"not an http(s) URL: {app!r}", reason="bad-url")
             self.base_url = app
-            self._client = httpx.Client(timeout=callback_timeout, headers=headers, auth=auth)
+            self._client = httpx.Client(
+                timeout=callback_timeout, headers=headers, auth=auth, verify=client_context()
+            )
             self._watchdog = _Watchdog()
         elif kind == "wsgi":
             if not callable(app):
