@@ -23,7 +23,7 @@ import httpx
 from conformance.auth import AuthenticationFailedError, Authenticator, default_token_url
 from conformance.errors import ConfigurationError, TargetUnreachableError
 from conformance.settings import ENVIRONMENT, Settings
-from conformance.tls import client_context
+from conformance.tls import check_requests_bundle, client_context
 
 __all__ = ["Target", "missing_settings", "open_target", "probe", "require", "server_description"]
 
@@ -244,6 +244,8 @@ def open_target(settings: Settings, *, check_credentials: bool = True) -> Iterat
             simulator = stack.enter_context(Simulator())
             settings = settings.with_target(simulator.base_url)
         assert settings.target is not None
+        if settings.target.lower().startswith("https:"):
+            check_requests_bundle()
         timeout = min(settings.request_timeout, 10.0)
         has_control_api = probe(settings.target, timeout, settings.control_headers)
         if settings.token_url is None:

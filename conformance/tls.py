@@ -18,7 +18,7 @@ import httpx
 
 from conformance.errors import ConfigurationError
 
-__all__ = ["client_context"]
+__all__ = ["check_requests_bundle", "client_context"]
 
 
 @cache
@@ -36,3 +36,18 @@ def client_context() -> ssl.SSLContext:
         raise ConfigurationError(
             f"cannot load the CA certificates from {where}: {exc}", reason="tls-ca-bundle"
         ) from None
+
+
+def check_requests_bundle() -> None:
+    """Refuse a CA bundle variable of ``requests`` (the client schemathesis sends with) that names
+    nothing: ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` with a typo would otherwise fail every
+    request of the api area against an https target, each reported as the target's failure."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = os.environ.get(name)
+        if value:
+            if not os.path.exists(value):
+                raise ConfigurationError(
+                    f"{name}={value} names no file or directory (the CA certificates for https targets)",
+                    reason="tls-ca-bundle",
+                )
+            return  # requests reads the first one set

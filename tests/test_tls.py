@@ -13,7 +13,7 @@ from conformance.errors import ConfigurationError
 from conformance.settings import SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET, Settings
 from conformance.simulator import Simulator
 from conformance.target import open_target
-from conformance.tls import client_context
+from conformance.tls import check_requests_bundle, client_context
 from tests.trust_helpers import run_command
 
 
@@ -90,3 +90,24 @@ def test_a_run_with_a_missing_ca_bundle_exits_2_and_says_so(tmp_path: Path) -> N
     assert done.returncode == 2, done.stdout + done.stderr
     assert "SSL_CERT_FILE=" in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("name", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_requests_ca_bundle_naming_nothing_stops_an_https_preflight(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str
+) -> None:
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv(name, str(tmp_path / "typo.pem"))
+    settings = Settings(
+        target="https://127.0.0.1:9",
+        account_id="9900000",
+        client_id="id",
+        client_secret="secret",
+        auth="oauth2",
+    )
+    with pytest.raises(ConfigurationError, match=f"{name}=") as caught, open_target(settings):
+        pass
+    assert caught.value.reason == "tls-ca-bundle"
+    monkeypatch.setenv(name, certifi.where())
+    check_requests_bundle()  # a bundle that exists passes
