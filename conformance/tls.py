@@ -1,4 +1,5 @@
-"""One TLS client context for every HTTP client the suite opens.
+"""One TLS client context for every HTTP client the suite opens, and the checks of the environment
+those clients read (CA bundles, proxies), so that a typo there is a setup error (exit 2).
 
 httpx builds a fresh :class:`ssl.SSLContext` for every ``Client`` it creates and reads the whole CA
 bundle into it, about 50 ms each time.  The suite opens many short-lived clients (a loopback flow
@@ -13,21 +14,26 @@ from __future__ import annotations
 import os
 import ssl
 from functools import cache
+from urllib.request import getproxies
 
 import httpx
 
 from conformance.errors import ConfigurationError
 
-__all__ = ["check_requests_bundle", "client_context"]
+__all__ = ["check_proxy_environment", "check_requests_bundle", "client_context"]
 
 
 @cache
 def client_context() -> ssl.SSLContext:
     """The verifying TLS context given to every httpx client as ``verify=``.
 
+    Built on the first client of a process, which is also when the proxy variables those clients
+    read are checked (:func:`check_proxy_environment`).
+
     A CA bundle that cannot be read (``SSL_CERT_FILE`` naming a missing file, a file that is not
     PEM) is the user's setup: :class:`ConfigurationError` naming the variable (exit 2), not a
     traceback blamed on the target."""
+    check_proxy_environment()
     try:
         return httpx.create_ssl_context(verify=True, trust_env=True)
     except (OSError, ssl.SSLError, ValueError) as exc:
@@ -51,3 +57,21 @@ def check_requests_bundle() -> None:
                     reason="tls-ca-bundle",
                 )
             return  # requests reads the first one set
+
+
+def check_proxy_environment() -> None:
+    """Refuse a proxy variable httpx cannot use (``HTTP_PROXY=ftp://...``): httpx raises ValueError
+    from the first client it builds, which would be a traceback rather than a setup error.  The
+    message names the variable, not its value (a proxy URL can carry a password)."""
+    for scheme, value in getproxies().items():
+        if scheme not in ("http", "https", "all") or not value:
+            continue
+        url = value if "://" in value else f"http://{value}"  # as httpx reads it
+        try:
+            httpx.Proxy(url)
+        except (ValueError, httpx.InvalidURL):
+            raise ConfigurationError(
+                f"{scheme.upper()}_PROXY (or {scheme}_proxy) is not a proxy URL the suite can use: "
+                "its scheme must be http, https, socks5 or socks5h",
+                reason="bad-proxy",
+            ) from None

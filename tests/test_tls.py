@@ -13,7 +13,7 @@ from conformance.errors import ConfigurationError
 from conformance.settings import SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET, Settings
 from conformance.simulator import Simulator
 from conformance.target import open_target
-from conformance.tls import check_requests_bundle, client_context
+from conformance.tls import check_proxy_environment, check_requests_bundle, client_context
 from tests.trust_helpers import run_command
 
 
@@ -111,3 +111,30 @@ def test_a_requests_ca_bundle_naming_nothing_stops_an_https_preflight(
     assert caught.value.reason == "tls-ca-bundle"
     monkeypatch.setenv(name, certifi.where())
     check_requests_bundle()  # a bundle that exists passes
+
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+@pytest.mark.parametrize("name", ["HTTP_PROXY", "https_proxy", "ALL_PROXY"])
+def test_a_proxy_variable_httpx_cannot_use_is_a_setup_error_without_its_value(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    for variable in _PROXY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv(name, "ftp://someone:hunter2-secret@proxy.example:21")
+    with pytest.raises(ConfigurationError) as caught:
+        client_context.__wrapped__()
+    assert caught.value.reason == "bad-proxy"
+    assert name.upper() in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "value", ["http://proxy.example:3128", "proxy.example:3128", "socks5://proxy.example:1080"]
+)
+def test_usable_proxy_variables_pass(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    for variable in _PROXY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", value)
+    check_proxy_environment()
