@@ -70,6 +70,12 @@ class Target:
         kwargs.setdefault("verify", client_context())
         return httpx.Client(base_url=self.base_url, auth=self.authenticator.httpx_auth, **kwargs)  # type: ignore[arg-type]
 
+    def control_client(self, timeout: float = 10.0) -> httpx.Client:
+        """An HTTP client for the simulator's ``/_sim/`` control API (its token, not the run's auth)."""
+        return httpx.Client(
+            base_url=self.base_url, headers=self.control_headers, timeout=timeout, verify=client_context()
+        )
+
 
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:
     if not response.headers.get("content-type", "").startswith("application/json"):

@@ -51,7 +51,6 @@ import httpx
 from conformance.errors import ConfigurationError, ConformanceError
 from conformance.reports.recording import flow_order, note_flow
 from conformance.target import Target
-from conformance.tls import client_context
 from conformance.webhooks import Flow, FlowMismatch, SinkScope, Webhook, WebhookSink
 from conformance.webhooks.expectations import Mismatch
 from conformance.webhooks.records import PayloadProblem
@@ -208,12 +207,7 @@ class Loopback:
         if self.simulated:
             self._application_id = str(uuid.uuid4())
             self._callee = f"+1980{secrets.randbelow(10**7):07d}"
-            with httpx.Client(
-                base_url=self.target.base_url,
-                headers=self.target.control_headers,
-                timeout=10.0,
-                verify=client_context(),
-            ) as control:
+            with self.target.control_client() as control:
                 app = control.put(
                     f"/_sim/accounts/{account}/applications/{self._application_id}",
                     json={
@@ -383,12 +377,7 @@ class Loopback:
         if not self.simulated:
             yield
             return
-        with httpx.Client(
-            base_url=self.target.base_url,
-            headers=self.target.control_headers,
-            timeout=10.0,
-            verify=client_context(),
-        ) as control:
+        with self.target.control_client() as control:
             # A lease: other clients of the same simulator (xdist workers) hold their own, and the
             # clock leaps again only once the last is given back.
             leased = control.post("/_sim/clock/real-time")
@@ -571,12 +560,7 @@ class Loopback:
             account = self.target.settings.account_id
             with (
                 contextlib.suppress(httpx.HTTPError),
-                httpx.Client(
-                    base_url=self.target.base_url,
-                    headers=self.target.control_headers,
-                    timeout=10.0,
-                    verify=client_context(),
-                ) as control,
+                self.target.control_client() as control,
             ):
                 control.delete(f"/_sim/accounts/{account}/numbers/{self._callee}")
                 control.delete(f"/_sim/accounts/{account}/applications/{self._application_id}")
