@@ -68,6 +68,8 @@ _SNIFFED: tuple[tuple[bytes, str], ...] = (
 )
 _TOO_DEEP_XPATH = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
 _FIRST_TOO_DEEP = etree.XPath("/*" * (MAX_DEPTH + 1))
+# The fewest "<" a document nesting deeper than MAX_DEPTH holds (see parse).
+_DEEP_MARKS = 2 * MAX_DEPTH + 1
 _FIRST_CROWDED = etree.XPath(f"(/*//*[count(*) > {MAX_CHILDREN}])[1]")
 # Each child element takes at least 4 bytes ("<a/>"): a smaller document cannot be crowded.
 _CROWD_BYTES = 4 * MAX_CHILDREN
@@ -230,8 +232,13 @@ def parse(document: str | bytes) -> etree._Element:
         if line is not None:
             raise _fail("forbidden-dtd", "a DOCTYPE (DTD, entity declarations) is not allowed in BXML", line)
     root = _libxml2(data, doctype)
-    # Nesting deeper than MAX_DEPTH takes more than MAX_DEPTH start tags, each with its own "<".
-    if data.count(b"<") > MAX_DEPTH and _TOO_DEEP_XPATH(root):
+    # The XPath costs ~5 us even on a shallow tree, so it runs only when the document has enough "<"
+    # for nesting deeper than MAX_DEPTH: that takes MAX_DEPTH elements each holding another, so
+    # each with a start tag and an end tag ("<a/>" holds nothing), plus the innermost's start tag,
+    # every tag with its own "<": at least _DEEP_MARKS of them.  Everything else (declaration,
+    # comments, CDATA, PIs, more elements) only adds "<"; text and attribute values hold none
+    # ("&lt;" is not one), and the document is well-formed by now, so each tag is a tag.
+    if data.count(b"<") >= _DEEP_MARKS and _TOO_DEEP_XPATH(root):
         deepest = _FIRST_TOO_DEEP(root)
         line = deepest[0].sourceline if isinstance(deepest, list) and deepest else None
         error = BxmlError(

@@ -95,6 +95,31 @@ def test_twenty_thousand_deep_nesting_is_too_deep() -> None:
     assert errors[0].path.startswith("/Response/SpeakSentence[1]/s[1]/s[1]")
 
 
+def _nested(levels: int, innermost: str) -> str:
+    """``levels`` elements, each in the one before; the last written as ``innermost`` says."""
+    return "<Response>" + "<s>" * (levels - 2) + innermost + "</s>" * (levels - 2) + "</Response>"
+
+
+@pytest.mark.parametrize("padding", ["", "<!--<<<<-->", "<![CDATA[<<<<]]>", "<?pi <<<<?>", "<s/>" * 40])
+@pytest.mark.parametrize("innermost", ["<s/>", "<s></s>", "<s>a</s>"])
+def test_depth_limit_holds_exactly_whatever_else_adds_marks(innermost: str, padding: str) -> None:
+    """parse() looks for too-deep nesting only in documents with at least 2 * MAX_DEPTH + 1 "<"
+    (the fewest a deeper nesting has): one level over the limit, written with that fewest, is
+    still refused, and one level under it is accepted however many "<" the rest adds."""
+    from conformance.bxml.parsing import MAX_DEPTH
+
+    over = _nested(MAX_DEPTH + 1, innermost)
+    if innermost == "<s/>":
+        assert over.count("<") == 2 * MAX_DEPTH + 1
+    at_limit = _nested(MAX_DEPTH, innermost)
+    for document in (over, over.replace("<s>", "<s>" + padding, 1)):
+        with pytest.raises(BxmlValidationError) as raised:
+            parse(document)
+        assert [e.rule for e in raised.value.errors] == ["too-deep"]
+    for document in (at_limit, at_limit.replace("<s>", "<s>" + padding, 1)):
+        assert sum(1 for _ in parse(document).iter()) >= MAX_DEPTH
+
+
 def test_deep_nesting_over_the_size_limit_is_refused_by_size_first() -> None:
     document = "<Response>" + "<p>" * 20000 + "</p>" * 20000 + "</Response>"
     assert _rules(document) == ["document-too-large"]
