@@ -41,9 +41,16 @@ class TargetUnreachableError(ConformanceError, ConnectionError):
     reason = "target-unreachable"
 
 
+class SimulatorStartError(ConformanceError, RuntimeError):
+    """The embedded simulator did not come up (in a thread or in its own process)."""
+
+    reason = "simulator-start"
+
+
 __all__ = [
     "ConfigurationError",
     "ConformanceError",
     "ResourceNotFoundError",
+    "SimulatorStartError",
     "TargetUnreachableError",
 ]

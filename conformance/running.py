@@ -499,6 +499,7 @@ def run_suites(
     on_start: Any = None,
     reports: Sequence[str] = (),
     report_dir: str | os.PathLike[str] | None = None,
+    simulator_process: bool = True,
 ) -> tuple[int, Outcomes]:
     """Run the shipped suites; return pytest's exit code and the outcomes.
 
@@ -507,7 +508,9 @@ def run_suites(
     ``outcomes.reports``.
 
     With no target in ``settings`` the embedded simulator is started once here and shared by every
-    worker.  ``on_start(info)`` is called once the preflight passed and before any test runs.
+    worker: in a process of its own, so that it does not share this process' interpreter lock with
+    the case generation (``simulator_process=False``: in a thread of this process).
+    ``on_start(info)`` is called once the preflight passed and before any test runs.
     Raises :class:`ConfigurationError` / :class:`TargetUnreachableError` for the user's setup.
     """
     from conformance.target import open_target, require
@@ -523,7 +526,7 @@ def run_suites(
         (workdir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         rootdir = Path(__file__).resolve().parent.parent  # holds the `conformance` package
         extra = ("-c", str(workdir / "pytest.ini"), "--rootdir", str(rootdir), *extra)
-        target = stack.enter_context(open_target(settings))
+        target = stack.enter_context(open_target(settings, simulator_process=simulator_process))
         redactor = Redactor(target.settings.secrets(), extra=lambda: target.authenticator.secrets)
         stack.enter_context(_credentials_in_environment(target.settings))
         selection_args = pytest_args(

@@ -237,18 +237,27 @@ def missing_settings(target: Target, areas: Iterable[str]) -> list[str]:
 
 
 @contextmanager
-def open_target(settings: Settings, *, check_credentials: bool = True) -> Iterator[Target]:
+def open_target(
+    settings: Settings, *, check_credentials: bool = True, simulator_process: bool = False
+) -> Iterator[Target]:
     """Yield a :class:`Target` for ``settings``, starting the embedded simulator when none is given.
 
-    The preflight: the target answers, what answers there, the token URL, discovery through the
-    control API, and (``check_credentials``) one authenticated request.
+    The simulator runs in a thread of this process, or with ``simulator_process`` in a process of
+    its own (:class:`~conformance.simulator.process.SimulatorProcess`: the same simulator, on
+    another core).  The preflight: the target answers, what answers there, the token URL, discovery
+    through the control API, and (``check_credentials``) one authenticated request.
     """
     with ExitStack() as stack:
         if settings.target is None:
-            from conformance.simulator import Simulator
+            if simulator_process:
+                from conformance.simulator.process import SimulatorProcess
 
-            simulator = stack.enter_context(Simulator())
-            settings = settings.with_target(simulator.base_url)
+                base_url = stack.enter_context(SimulatorProcess()).base_url
+            else:
+                from conformance.simulator import Simulator
+
+                base_url = stack.enter_context(Simulator()).base_url
+            settings = settings.with_target(base_url)
         assert settings.target is not None
         if settings.target.lower().startswith("https:"):
             check_requests_bundle()

@@ -29,7 +29,7 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from conformance.errors import ConfigurationError, ConformanceError
+from conformance.errors import ConfigurationError, SimulatorStartError
 from conformance.simulator.app import EngineFactory, RequestListener, create_app
 from conformance.simulator.config import SimulatorConfig
 from conformance.simulator.oauth import TOKEN_PATH
@@ -66,12 +66,6 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-class SimulatorStartError(ConformanceError, RuntimeError):
-    """The simulator's server did not come up."""
-
-    reason = "simulator-start"
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
