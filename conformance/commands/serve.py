@@ -18,6 +18,7 @@ either way.  ``--keep-alive`` (default 75 s) is how long an idle connection stay
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import cast
 
@@ -227,10 +228,22 @@ def command(
     click.echo("Control API: /_sim/   Health: /health   Ctrl-C to stop")
     server = uvicorn.Server(uvicorn_config(app, config))
     tune_gc()
+    # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again with the
+    # handler that was there before: SIGTERM (docker stop, systemd, kill) then ends like Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+    except (KeyboardInterrupt, _Terminated):
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
     click.echo("Simulator stopped.")
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived (after uvicorn's graceful shutdown)."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -72,3 +73,16 @@ def test_serve_runs_logs_requests_and_stops_on_sigint(
             seen = lines.get(timeout=30)
         assert "GET /accounts/9900000/calls -> 200 listCalls  [legacy-basic-auth]" in seen
     assert served.process.returncode == 0
+
+
+def test_serve_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
+    """docker stop, systemd and kill send SIGTERM: the same graceful stop as Ctrl-C, exit 0."""
+    code = "from conformance.cli import main; main()"
+    argv = [sys.executable, "-c", code, "serve", "--port", "0"]
+    with serve_process(argv, cwd=tmp_path) as served:
+        assert httpx.get(f"{served.base_url}/health", timeout=10).status_code == 200
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=60) == 0
+        said = ""
+        while "Simulator stopped." not in said:  # its last line (queue.Empty if it never comes)
+            said = served.lines.get(timeout=30)
