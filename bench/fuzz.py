@@ -129,6 +129,64 @@ def draw_times(events: list[str] | None, draws: int = 100, rounds: int = 3) -> N
     )
 
 
+def _mean_choices(events: list[str] | None, draws: int = 20) -> float:
+    """Choices one payload takes, averaged over ``draws`` payloads of each event."""
+    from random import Random
+
+    from hypothesis.control import BuildContext
+    from hypothesis.internal.conjecture.data import ConjectureData
+
+    from conformance.fuzz.strategies import payloads
+
+    events_by_name = catalogue()
+    names = events or list(events_by_name)
+    rng = Random(0)
+    total = 0
+    for name in names:
+        strategy = payloads(events_by_name[name])
+        for _ in range(draws):
+            data = ConjectureData(random=rng)
+            with BuildContext(data, wrapped_test=None):
+                data.draw(strategy)
+            data.freeze()
+            total += len(data.choices)
+    return total / (draws * len(names))
+
+
+def hypothesis_floor(choices: float, examples: int = 400) -> tuple[float, float]:
+    """What hypothesis itself costs, in ms, measured here: one example of a test whose strategy is a
+    single integer, and one more integer choice inside a composite (the cheapest choice there is)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    width = max(1, round(choices))
+    quiet = settings(
+        max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+
+    @st.composite
+    def flat(draw: st.DrawFn) -> list[int]:
+        return [draw(st.integers(0, 2**31)) for _ in range(width)]
+
+    timings: dict[str, float] = {}
+    # A wide range: hypothesis stops early once it has tried every value of a small one.
+    for label, strategy in (("one", st.integers(0, 2**31)), ("flat", flat())):
+
+        @quiet
+        @given(strategy)
+        def test(value: object) -> None:
+            pass
+
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            test()
+            best = min(best, (time.perf_counter() - started) / examples * 1000)
+        timings[label] = best
+    per_choice = (timings["flat"] - timings["one"]) / max(1, width - 1)
+    return timings["one"], per_choice
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-examples", type=int, default=30)
@@ -160,6 +218,20 @@ def main() -> None:
     )
     print(f"same requests, plain loop:  {len(bodies)} in {plain:.2f} s = {plain_rate:,.0f} webhooks/s")
     print(f"fuzz-app / plain loop:      {fuzz_rate / plain_rate:.3f} (cost of generation and checks)")
+    # The most any hypothesis-driven fuzzer can reach here: one example per webhook, each costing at
+    # least hypothesis' own per-example work plus its cheapest choices for a payload's worth of them.
+    choices = _mean_choices(events)
+    per_example, per_choice = hypothesis_floor(choices)
+    floor_ms = per_example + per_choice * max(0.0, choices - 1)
+    plain_ms = 1000 / plain_rate
+    print(
+        f"hypothesis alone, same run: {per_example:.2f} ms per example, {per_choice * 1000:.0f} µs per"
+        f" integer choice; a payload takes {choices:.1f} choices -> at least {floor_ms:.2f} ms per webhook"
+    )
+    print(
+        f"ceiling of the ratio:       {plain_ms / (plain_ms + floor_ms):.3f} (plain loop {plain_ms:.2f} ms"
+        " per webhook, plus hypothesis' floor, with no check and no app work added)"
+    )
     if not args.no_planted:
         planted_bugs()
 
