@@ -14,9 +14,8 @@ without a fact that the platform rejects is a warning.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from lxml import etree  # type: ignore[import-untyped]
 
@@ -132,13 +131,15 @@ _PARSE_AND_GRAMMAR: tuple[RuleFact, ...] = (
 )
 
 
-_pass = threading.local()  # pass.pathless: check_rules fills in the paths it lists (see there)
-
-
-def _error(rule: str, element: etree._Element, message: str) -> BxmlError:
+def _error(rule: str, element: etree._Element, message: str, path: bool = True) -> BxmlError:
     severity = _SEVERITIES.get(rule, "error")
-    path = "" if getattr(_pass, "pathless", False) else element_path(element)
-    return BxmlError(rule=rule, path=path, line=element.sourceline, message=message, severity=severity)
+    where = element_path(element) if path else ""
+    return BxmlError(rule=rule, path=where, line=element.sourceline, message=message, severity=severity)
+
+
+def _errors(rule: str, element: etree._Element, messages: Sequence[str]) -> list[BxmlError]:
+    """A tag rule's ``check``: what its finder says about ``element``, as errors with paths."""
+    return [_error(rule, element, message) for message in messages]
 
 
 @dataclass(frozen=True)
@@ -195,21 +196,24 @@ def _repeat_count(gather: etree._Element) -> int | None:
     return int(digits) if len(digits) <= 9 else 10**9
 
 
-def _check_repeat(gather: etree._Element, context: str) -> Iterable[BxmlError]:
+def _find_repeat(gather: etree._Element) -> Sequence[str]:
     children = len(gather)  # every child node; the prompts are its elements, never more
-    if not children:
-        return ()
+    if not children or (children <= MAX_GATHER_PROMPTS and gather.get("repeatCount") is None):
+        return ()  # without repeatCount the count is 1 (asked first: most Gathers have none)
     count = _repeat_count(gather)
     if count is None or count * children <= MAX_GATHER_PROMPTS:
         return ()
     prompts = sum(1 for child in gather if isinstance(child.tag, str))
     if count * prompts <= MAX_GATHER_PROMPTS:
         return ()
-    message = (
+    return (
         f"repeatCount {count} x {prompts} nested verbs = {count * prompts} prompts; "
-        f"at most {MAX_GATHER_PROMPTS} allowed"
+        f"at most {MAX_GATHER_PROMPTS} allowed",
     )
-    return (_error("repeat-count-limit", gather, message),)
+
+
+def _check_repeat(gather: etree._Element, context: str) -> Iterable[BxmlError]:
+    return _errors("repeat-count-limit", gather, _find_repeat(gather))
 
 
 def _repair_repeat(root: etree._Element) -> None:
@@ -228,13 +232,26 @@ def _blank(speak: etree._Element) -> bool:
     text = speak.text
     if text and not text.isspace():
         return False
+    # Text in the SSML decides before the joined text is built (itertext costs ~4 us): any
+    # element's text or tail below ``speak`` is a part of that join, so one that is not all
+    # space (str.isspace is what strip() strips) settles it.
+    for node in speak.iterdescendants():
+        if isinstance(node.tag, str):
+            text, tail = node.text, node.tail
+            if (text and not text.isspace()) or (tail and not tail.isspace()):
+                return False
     return not "".join(speak.itertext()).strip()
 
 
-def _check_speak(speak: etree._Element, context: str) -> Iterable[BxmlError]:
-    if not _blank(speak):
+def _find_speak(speak: etree._Element) -> Sequence[str]:
+    text = speak.text  # _blank's first look, here without a call: the usual SpeakSentence starts with text
+    if (text and not text.isspace()) or not _blank(speak):
         return ()
-    return (_error("missing-text", speak, "SpeakSentence has no text to speak; it may not be blank"),)
+    return ("SpeakSentence has no text to speak; it may not be blank",)
+
+
+def _check_speak(speak: etree._Element, context: str) -> Iterable[BxmlError]:
+    return _errors("missing-text", speak, _find_speak(speak))
 
 
 def _repair_speak(root: etree._Element) -> None:
@@ -244,11 +261,14 @@ def _repair_speak(root: etree._Element) -> None:
 
 
 # ---- diversion-reason-without-stack -------------------------------------------------------
-def _check_diversion(element: etree._Element, context: str) -> Iterable[BxmlError]:
+def _find_diversion(element: etree._Element) -> Sequence[str]:
     if element.get("diversionReason") is None or element.get("diversionTreatment") == "stack":
         return ()
-    message = 'diversionReason is used only with diversionTreatment="stack"'
-    return (_error("diversion-reason-without-stack", element, message),)
+    return ('diversionReason is used only with diversionTreatment="stack"',)
+
+
+def _check_diversion(element: etree._Element, context: str) -> Iterable[BxmlError]:
+    return _errors("diversion-reason-without-stack", element, _find_diversion(element))
 
 
 def _repair_diversion(root: etree._Element) -> None:
@@ -258,11 +278,14 @@ def _repair_diversion(root: etree._Element) -> None:
 
 
 # ---- stabilized-without-destination -------------------------------------------------------
-def _check_stabilized(element: etree._Element, context: str) -> Iterable[BxmlError]:
+def _find_stabilized(element: etree._Element) -> Sequence[str]:
     if element.get("stabilized") is None or element.get("destination") is not None:
         return ()
-    message = "stabilized applies to a websocket destination; set destination or drop stabilized"
-    return (_error("stabilized-without-destination", element, message),)
+    return ("stabilized applies to a websocket destination; set destination or drop stabilized",)
+
+
+def _check_stabilized(element: etree._Element, context: str) -> Iterable[BxmlError]:
+    return _errors("stabilized-without-destination", element, _find_stabilized(element))
 
 
 def _repair_stabilized(root: etree._Element) -> None:
@@ -277,25 +300,28 @@ _CREDENTIALS_SET = frozenset(_CREDENTIALS)
 _HTTPS_WITH_CREDENTIALS = ("Record", "StartStream")
 
 
-def _plain_http_urls(element: etree._Element) -> list[str]:
+def _plain_http_urls(element: etree._Element, names: list[str] | None = None) -> list[str]:
+    """The attributes named ``...Url`` whose value is plain http, in document order (``names``:
+    ``element.keys()`` when the caller has them).  Only those names' values are read."""
     return [
         name
-        for name, value in element.attrib.items()
-        if isinstance(name, str) and name.endswith("Url") and value.strip().lower().startswith("http://")
+        for name in (element.keys() if names is None else names)
+        if name.endswith("Url") and element.get(name).strip().lower().startswith("http://")
+    ]
+
+
+def _find_https(element: etree._Element) -> Sequence[str]:
+    names = element.keys()
+    if _CREDENTIALS_SET.isdisjoint(names):  # one call, however many attributes it asks
+        return ()
+    return [
+        f"{name} is plain http but credentials are set; the URLs must be https"
+        for name in _plain_http_urls(element, names)
     ]
 
 
 def _check_https(element: etree._Element, context: str) -> Iterable[BxmlError]:
-    if _CREDENTIALS_SET.isdisjoint(element.keys()):  # one call, however many attributes it asks
-        return ()
-    return [
-        _error(
-            "credentials-need-https",
-            element,
-            f"{name} is plain http but credentials are set; the URLs must be https",
-        )
-        for name in _plain_http_urls(element)
-    ]
+    return _errors("credentials-need-https", element, _find_https(element))
 
 
 def _repair_https(root: etree._Element) -> None:
@@ -401,6 +427,24 @@ for _rule in CODE_RULES:
 _TAGS = tuple(_BY_TAG)
 _NEEDED = frozenset(name for rule in _DOCUMENT_RULES for name in rule.needs)
 _PASS_TAGS = (*_TAGS, *sorted(_NEEDED - set(_TAGS)))
+# Each tag rule's check as the shared pass calls it: the messages alone, the errors built by the
+# pass (a path only for those listed).  ``check`` is the same finder with errors and paths.
+_FINDERS: dict[str, Callable[[etree._Element], Sequence[str]]] = {
+    "repeat-count-limit": _find_repeat,
+    "missing-text": _find_speak,
+    "diversion-reason-without-stack": _find_diversion,
+    "stabilized-without-destination": _find_stabilized,
+    "credentials-need-https": _find_https,
+}
+# What the shared pass does with each element it meets: its name's rules with their finders, in
+# CODE_RULES order, and whether a document rule needs to know it is a child of the root.
+_PASS: dict[object, tuple[tuple[tuple[str, Callable[[etree._Element], Sequence[str]]], ...], bool]] = {
+    tag: (tuple((rule.name, _FINDERS[rule.name]) for rule in _BY_TAG.get(tag, ())), tag in _NEEDED)
+    for tag in _PASS_TAGS
+}
+#: A root with at most this many children is walked element by element (cheaper than lxml's tag
+#: filter on a small tree); a larger one with the tag filter, which skips other elements in C.
+_SMALL_ROOT = 64
 
 #: Every rule the validator can report, in report order, with its severity and fact.
 #: ``too-many-problems`` closes a list cut at :data:`conformance.bxml.validator.MAX_REPORTED`.
@@ -429,26 +473,47 @@ def check_rules(root: etree._Element, context: str, with_paths: int | None = Non
     The document rules' problems come first, then the others in document order.  With
     ``with_paths``, only that many problems are sure to carry their path (the rest are only
     counted by the validator): a path costs time in proportion to the element's siblings, so
-    thousands of faulty siblings would cost quadratic time.
+    thousands of faulty siblings would cost quadratic time.  The pass runs when this is called;
+    paths are found as the problems are taken.
     """
-    later: list[tuple[BxmlError, etree._Element]] = []
+    first, later = rule_findings(root, context)
+    if not later:
+        return iter(first)
+    return findings_in_order(first, later, with_paths)
+
+
+#: A problem of a tag rule as the pass finds it: the rule, the message and the element.
+Finding = tuple[str, str, etree._Element]
+
+
+def rule_findings(root: etree._Element, context: str) -> tuple[list[BxmlError], list[Finding]]:
+    """The pass of :func:`check_rules`: the document rules' problems, and the tag rules' findings.
+    Both lists are empty for a document that breaks no rule, which the validator asks before
+    building anything else."""
+    later: list[Finding] = []
     children: set[str] = set()  # names in _NEEDED of the root's children
-    _pass.pathless = with_paths is not None  # the pass below never yields, so it is set only here
-    try:
-        for element in root.iter(*_PASS_TAGS):
-            tag = element.tag
-            if tag in _NEEDED and element.getparent() is root:
-                children.add(tag)
-            for rule in _BY_TAG.get(tag, ()):
-                found = rule.check(element, context)
-                if found:  # a rule with tags reports on the element it is given
-                    later.extend((error, element) for error in found)
-    finally:
-        _pass.pathless = False
-    for rule in _DOCUMENT_RULES:
-        if children.issuperset(rule.needs):
-            yield from rule.check(root, context)
-    for number, (error, element) in enumerate(later):
-        if with_paths is not None and number < with_paths:
-            error = replace(error, path=element_path(element))
-        yield error
+    entry_of = _PASS.get
+    for element in root.iter() if len(root) <= _SMALL_ROOT else root.iter(*_PASS_TAGS):
+        entry = entry_of(element.tag)
+        if entry is not None:
+            finders, needed = entry
+            if needed and element.getparent() is root:
+                children.add(element.tag)
+            for rule, find in finders:
+                for message in find(element):
+                    later.append((rule, message, element))
+    first: list[BxmlError] = []
+    for document_rule in _DOCUMENT_RULES:
+        if children.issuperset(document_rule.needs):
+            first.extend(document_rule.check(root, context))
+    return first, later
+
+
+def findings_in_order(
+    first: list[BxmlError], later: list[Finding], with_paths: int | None
+) -> Iterator[BxmlError]:
+    """What :func:`rule_findings` found, in report order, as errors; the first ``with_paths`` of
+    ``later`` (all when ``None``) with their paths, each found as it is taken."""
+    yield from first
+    for number, (rule, message, element) in enumerate(later):
+        yield _error(rule, element, message, path=with_paths is None or number < with_paths)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from lxml import etree  # type: ignore[import-untyped]
+
 from conformance.bxml.errors import BxmlError, BxmlValidationError
 from conformance.bxml.grammar import grammar
 from conformance.bxml.parsing import element_path, parse
-from conformance.bxml.rules import check_context, check_rules
+from conformance.bxml.rules import Finding, check_context, check_rules, findings_in_order, rule_findings
 from conformance.bxml.schema import schema_errors, schema_valid
 
 __all__ = ["MAX_REPORTED", "is_valid", "iter_errors", "iter_problems", "iter_warnings", "validate"]
@@ -33,10 +35,13 @@ def iter_problems(document: str | bytes, context: str = "call") -> Iterator[Bxml
     :class:`~conformance.bxml.errors.UnknownContextError` (a ``ValueError``) at once.  Parse-level
     problems (size, encoding, DTD, well-formedness, depth) end the list; after that come grammar
     (XSD) problems, then the rules XSD cannot say.  For any ``str`` or ``bytes`` this yields
-    :class:`BxmlError` records and raises nothing.
+    :class:`BxmlError` records and raises nothing (any other type of ``document`` raises
+    :class:`~conformance.bxml.errors.DocumentTypeError` at once).  The document is parsed and
+    checked when this is called; paths of rule problems are found as they are taken.
     """
     check_context(context)
-    return _iter_problems(document, context)
+    problems = _problems(document, context)
+    return iter(()) if problems is None else problems
 
 
 def iter_errors(document: str | bytes, context: str = "call") -> Iterator[BxmlError]:
@@ -46,7 +51,10 @@ def iter_errors(document: str | bytes, context: str = "call") -> Iterator[BxmlEr
     :func:`iter_problems`.
     """
     check_context(context)
-    return (error for error in _iter_problems(document, context) if error.severity == "error")
+    problems = _problems(document, context)
+    if problems is None:  # the usual answer, so given without a generator
+        return iter(())
+    return (error for error in problems if error.severity == "error")
 
 
 def iter_warnings(document: str | bytes, context: str = "call") -> Iterator[BxmlError]:
@@ -54,29 +62,53 @@ def iter_warnings(document: str | bytes, context: str = "call") -> Iterator[Bxml
     documented requirement whose enforcement is not confirmed).  A document that cannot be parsed
     has no warnings, only errors."""
     check_context(context)
-    return (error for error in _iter_problems(document, context) if error.severity == "warning")
+    problems = _problems(document, context)
+    if problems is None:
+        return iter(())
+    return (error for error in problems if error.severity == "warning")
 
 
-def _iter_problems(document: str | bytes, context: str) -> Iterator[BxmlError]:
+def _problems(document: str | bytes, context: str) -> Iterator[BxmlError] | None:
+    """The problems of ``document`` in report order, or ``None`` when it has none (the usual
+    case, so the one kept cheapest).  Everything up to the rules' paths runs when this is called,
+    except the rules of a document with grammar problems: they wait until those are taken."""
     try:
         root = parse(document)
     except BxmlValidationError as exc:
-        yield from exc.errors
-        return
+        return iter(exc.errors)
     if root.tag not in _ROOTS:
-        yield BxmlError(
+        error = BxmlError(
             rule="wrong-root",
             path=element_path(root),
             line=root.sourceline,
             message=f"root element is <{root.tag}>; BXML documents start with "
             + " or ".join(f"<{name}>" for name in grammar().roots),
         )
-        return
+        return iter((error,))
     listed, unlisted_errors = schema_errors(root, MAX_REPORTED)
+    if listed or unlisted_errors:  # the rules wait until the grammar problems have been taken
+        return _listed(listed, unlisted_errors, root, context, None)
+    found = rule_findings(root, context)
+    if not (found[0] or found[1]):
+        return None
+    return _listed(listed, unlisted_errors, root, context, found)
+
+
+def _listed(
+    listed: list[BxmlError],
+    unlisted_errors: int,
+    root: etree._Element,
+    context: str,
+    found: tuple[list[BxmlError], list[Finding]] | None,
+) -> Iterator[BxmlError]:
+    """The problems in report order: grammar (``listed``), then rules (``found``, or looked for
+    once ``listed`` is taken), the first ``MAX_REPORTED`` listed with their paths and the rest
+    counted, then ``too-many-problems`` if any went unlisted."""
     yield from listed
+    first, later = rule_findings(root, context) if found is None else found
     room = MAX_REPORTED - len(listed)
     unlisted_warnings = 0
-    for error in check_rules(root, context, room):
+    for error in findings_in_order(first, later, room):
         if room > 0:
             room -= 1
             yield error
