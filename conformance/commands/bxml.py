@@ -14,6 +14,7 @@ import click
 
 from conformance.bxml import CONTEXTS, MAX_DOCUMENT_BYTES, BxmlError
 from conformance.bxml.validator import iter_problems
+from conformance.hypothesis_cache import hypothesis_home
 
 __all__ = ["command"]
 
@@ -137,9 +138,11 @@ def generate_command(
         if invalid:
             if verbs:
                 raise click.UsageError("--verb cannot be combined with --invalid")
-            pairs = sample(invalid_bxml_documents(context, rules or None), count, seed_value=seed_value)
+            with hypothesis_home():  # its caches in the user's cache directory, not in the cwd
+                pairs = sample(invalid_bxml_documents(context, rules or None), count, seed_value=seed_value)
         else:
-            documents = sample(bxml_documents(context, verbs or None), count, seed_value=seed_value)
+            with hypothesis_home():
+                documents = sample(bxml_documents(context, verbs or None), count, seed_value=seed_value)
             pairs = [(doc, "") for doc in documents]
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -17,6 +17,7 @@ from conformance.errors import ConformanceError
 from conformance.fuzz.report import FuzzReport
 from conformance.fuzz.runner import Progress as FuzzProgress
 from conformance.fuzz.runner import fuzz_app
+from conformance.hypothesis_cache import hypothesis_home
 
 
 def _routes(values: tuple[str, ...]) -> dict[str, str]:
@@ -118,7 +119,8 @@ def command(
             bar.update(task, description=label, completed=update.index - 1, total=update.total)
 
         try:
-            report = fuzz_app(url, progress=progress, **options)
+            with hypothesis_home():  # its caches in the user's cache directory, not in the cwd
+                report = fuzz_app(url, progress=progress, **options)
         except ConformanceError as exc:
             bar.stop()
             click.echo(f"bw-conformance fuzz-app: {exc}", err=True)

@@ -13,6 +13,7 @@ from rich.table import Table
 from conformance.commands.app_auth import basic_auth_options, basic_pair
 from conformance.errors import ConformanceError
 from conformance.fuzz.streams import KINDS, StreamFuzzReport, fuzz_stream
+from conformance.hypothesis_cache import hypothesis_home
 
 
 def render(report: StreamFuzzReport, console: Console) -> None:
@@ -104,7 +105,8 @@ def command(
             bar.update(task, completed=done, total=total)
 
         try:
-            report = fuzz_stream(url, progress=progress, **options)
+            with hypothesis_home():  # its caches in the user's cache directory, not in the cwd
+                report = fuzz_stream(url, progress=progress, **options)
         except ConformanceError as exc:
             bar.stop()
             click.echo(f"bw-conformance fuzz-stream: {exc}", err=True)

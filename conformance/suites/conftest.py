@@ -14,11 +14,8 @@ Every fixture here is documented; suites beside ``test_api`` may append their ow
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -36,55 +33,24 @@ if TYPE_CHECKING:
 
 # The parameter of tests that run once per operation of the contract (``test_operation``).
 OPERATION_PARAMETER = "bw_operation"
-_HYPOTHESIS_HOME_KEY = pytest.StashKey[Path]()  # a temporary home, removed at the end
-_HYPOTHESIS_SET_KEY = pytest.StashKey[bool]()
+_HYPOTHESIS_HOME_KEY = pytest.StashKey[ExitStack]()
 
 
 # ------------------------------------------------------------------------------- hypothesis
-def hypothesis_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
-    """Where the suites keep hypothesis' caches: ``$XDG_CACHE_HOME/bw-conformance/hypothesis``
-    (``~/.cache/...`` without the variable), or ``None`` when that cannot be a writable directory.
-
-    What hypothesis keeps there is derived from code and Unicode alone, each file named by what it
-    was derived from: the tables of which characters a codec encodes and of Unicode categories
-    (building them walks all 1.1 million code points, seconds of CPU that every run paid again when
-    they lived in a fresh directory per run) and the constants of local modules.  No examples: the
-    suites use no example database, so a run is repeated by its seed alone, whatever is cached.
-    """
-    environ = os.environ if environ is None else environ
-    try:
-        base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        home = base / "bw-conformance" / "hypothesis"
-        home.mkdir(parents=True, exist_ok=True)
-    except (OSError, RuntimeError):  # no home directory, a read-only one, a file in the way
-        return None
-    return home if os.access(home, os.W_OK | os.X_OK) else None
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep hypothesis' caches (constants, unicode tables) out of the current directory: in
-    :func:`hypothesis_cache_dir`, or when there is none in a temporary directory removed at the end.
-    ``HYPOTHESIS_STORAGE_DIRECTORY``, when set, is hypothesis' own setting and is left to it."""
-    from hypothesis import configuration
+    """Keep hypothesis' caches (constants, unicode tables) out of the current directory, in the
+    user's cache directory (see :mod:`conformance.hypothesis_cache`) until the session ends."""
+    from conformance.hypothesis_cache import hypothesis_home
 
-    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
-        return
-    home = hypothesis_cache_dir()
-    if home is None:
-        home = Path(tempfile.mkdtemp(prefix="bw-conformance-hypothesis-"))
-        config.stash[_HYPOTHESIS_HOME_KEY] = home  # removed at the end
-    configuration.set_hypothesis_home_dir(home)
-    config.stash[_HYPOTHESIS_SET_KEY] = True
+    stack = ExitStack()
+    stack.enter_context(hypothesis_home())
+    config.stash[_HYPOTHESIS_HOME_KEY] = stack
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if config.stash.get(_HYPOTHESIS_SET_KEY, False):
-        from hypothesis import configuration
-
-        configuration.set_hypothesis_home_dir(None)  # back to hypothesis' own choice (its variable or cwd)
-    temporary = config.stash.get(_HYPOTHESIS_HOME_KEY, None)
-    if temporary is not None:
-        shutil.rmtree(temporary, ignore_errors=True)
+    stack = config.stash.get(_HYPOTHESIS_HOME_KEY, None)
+    if stack is not None:
+        stack.close()
 
 
 # ------------------------------------------------------------------------- one item per operation

@@ -118,3 +118,18 @@ def test_usage_errors_and_an_unreachable_app_exit_2(args: list[str], message: st
     result = _invoke(*(a.format(port=port) for a in args))
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_hypothesis_caches_go_to_the_cache_directory_not_the_working_directory(
+    live: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache, work = tmp_path / "cache", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.delenv("HYPOTHESIS_STORAGE_DIRECTORY", raising=False)
+    monkeypatch.chdir(work)
+    with live(apps.create_app()) as url:
+        result = _invoke(url, "--events", "answer", "--max-examples", "5", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert not (work / ".hypothesis").exists()
+    assert (cache / "bw-conformance" / "hypothesis").is_dir()

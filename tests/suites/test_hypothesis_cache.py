@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.suites.conftest import hypothesis_cache_dir
+from conformance.hypothesis_cache import hypothesis_cache_dir
 from tests.trust_helpers import run_command
 
 
