@@ -55,9 +55,13 @@ class SimulatorProcess:
     def start(self) -> SimulatorProcess:
         if self._process is not None:
             raise SimulatorStartError("the simulator is already running")
-        root = str(Path(__file__).resolve().parents[2])  # holds the `conformance` package
         environment = dict(os.environ)
-        environment["PYTHONPATH"] = os.pathsep.join(p for p in (root, environment.get("PYTHONPATH")) if p)
+        # The child imports this very package: from where this process found it, unless that place
+        # is on the path anyway (an installed or editable package: then the path stays as it is, and
+        # site-packages is never put before the standard library).
+        root = str(Path(__file__).resolve().parents[2])
+        if root not in {str(Path(entry or ".").resolve()) for entry in sys.path}:
+            environment["PYTHONPATH"] = os.pathsep.join(p for p in (root, environment.get("PYTHONPATH")) if p)
         process = subprocess.Popen(
             [sys.executable, "-m", "conformance.simulator.process"],
             stdin=subprocess.PIPE,
