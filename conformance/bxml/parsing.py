@@ -90,8 +90,9 @@ class _Refuser(etree.Resolver):  # type: ignore[misc]
 
 
 def _parser() -> tuple[etree.XMLParser, _Refuser]:
-    found: tuple[etree.XMLParser, _Refuser] | None = getattr(_local, "parser", None)
-    if found is None:
+    try:
+        found: tuple[etree.XMLParser, _Refuser] = _local.parser
+    except AttributeError:  # this thread's first parse
         parser = etree.XMLParser(
             encoding="utf-8",
             resolve_entities=False,
@@ -224,7 +225,7 @@ def parse(document: str | bytes) -> etree._Element:
             "document-too-large",
             f"document is {len(data)} bytes; BXML is limited to {MAX_DOCUMENT_BYTES} bytes (64 KB)",
         )
-    _check_encoding(data, encoded_here=isinstance(document, str))
+    _check_encoding(data, isinstance(document, str))
     # In UTF-8 (now certain, and what libxml2 is told) a DOCTYPE is spelled exactly so.  Its "!"
     # is looked for first: one byte is found with memchr, ~3x cheaper than the word on 1 KB.
     doctype = data.find(b"!") >= 0 and b"<!DOCTYPE" in data
@@ -249,8 +250,8 @@ def parse(document: str | bytes) -> etree._Element:
             message=f"elements nest deeper than {MAX_DEPTH} levels",
         )
         raise BxmlValidationError([error])
-    crowded = _FIRST_CROWDED(root) if len(data) > _CROWD_BYTES else []
-    if isinstance(crowded, list) and crowded:
+    crowded = _FIRST_CROWDED(root) if len(data) > _CROWD_BYTES else None
+    if crowded and isinstance(crowded, list):
         element = crowded[0]
         count = sum(1 for _ in element.iterchildren("*"))
         message = (
@@ -265,7 +266,7 @@ def parse(document: str | bytes) -> etree._Element:
 def _libxml2(data: bytes, doctype: bool) -> etree._Element:
     parser, refuser = _parser()
     try:
-        root = etree.fromstring(data, parser=parser)
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         text = str(exc.msg or exc)
         line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
@@ -276,7 +277,8 @@ def _libxml2(data: bytes, doctype: bool) -> etree._Element:
         raise _fail("malformed-xml", f"not well-formed XML: {exc}") from None
     finally:
         asked = bool(refuser.asked)
-        refuser.asked.clear()
+        if asked:
+            refuser.asked.clear()
     if asked or (doctype and _has_dtd(root)):
         raise _fail("forbidden-dtd", "a DOCTYPE (DTD, entity declarations) is not allowed in BXML", 1)
     return root

@@ -78,8 +78,9 @@ _LIBXML_RANGE = {
 
 def lxml_schema() -> etree.XMLSchema:
     """This thread's compiled lxml schema (validators keep an error log, so one per thread)."""
-    schema: etree.XMLSchema | None = getattr(_local, "schema", None)
-    if schema is None:
+    try:
+        schema: etree.XMLSchema = _local.schema
+    except AttributeError:  # this thread's first validation
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
         schema = etree.XMLSchema(etree.parse(str(xsd_path()), parser))
         _local.schema = schema
