@@ -375,3 +375,72 @@ def test_listed_rule_problems_carry_their_paths_and_the_rest_are_counted() -> No
     few = list(check_rules(parse(document), "call", 5))
     assert [e.path for e in few[:5]] == [e.path for e in everything[:5]]
     assert not any(e.path for e in few[5:])
+
+
+_PROMPT = "<PlayAudio>a.wav</PlayAudio>"
+
+
+@pytest.mark.parametrize(
+    ("document", "rules"),
+    [
+        # repeat-count-limit: without repeatCount the count is 1, so 20 prompts pass and 21 do not
+        (f"<Response><Gather>{_PROMPT * 20}</Gather></Response>", []),
+        (
+            f"<Response><Gather>{_PROMPT * 21}</Gather></Response>",
+            ["repeat-count-limit"],
+        ),
+        (
+            f"<Response><Gather repeatCount='1'>{_PROMPT * 21}</Gather></Response>",
+            ["repeat-count-limit"],
+        ),
+        (f"<Response><Gather repeatCount=' 010 '>{_PROMPT * 2}</Gather></Response>", []),
+        (f"<Response><Gather repeatCount='11'>{_PROMPT * 2}</Gather></Response>", ["repeat-count-limit"]),
+        # missing-text: text anywhere below the SpeakSentence counts; space anywhere does not
+        ("<Response><SpeakSentence>\n  <s>Hi</s>\n</SpeakSentence></Response>", []),
+        ("<Response><SpeakSentence> <s> </s>Hi</SpeakSentence></Response>", []),
+        ("<Response><SpeakSentence> <s><emphasis>Hi</emphasis></s> </SpeakSentence></Response>", []),
+        (
+            "<Response><SpeakSentence> <s> <emphasis> </emphasis> </s>\n</SpeakSentence></Response>",
+            ["missing-text"],
+        ),
+        ("<Response><SpeakSentence>\u00a0<break/>\u2003</SpeakSentence></Response>", ["missing-text"]),
+        # credentials-need-https: every ...Url attribute, any case, spaces around
+        (
+            "<Response><Record password='p' recordCompleteUrl=' HTTP://a.example/r'/></Response>",
+            ["credentials-need-https"],
+        ),
+        ("<Response><Record password='p' recordCompleteUrl='https://a.example/r'/></Response>", []),
+        ("<Response><Record recordCompleteUrl='http://a.example/r'/></Response>", []),
+    ],
+)
+def test_rule_boundaries(document: str, rules: list[str]) -> None:
+    """Each rule's cheap first look (no repeatCount, text in the first SSML element, only the
+    ...Url values) gives the answer the whole rule gives, on both sides of its boundary."""
+    assert [e.rule for e in iter_problems(document)] == rules
+
+
+@pytest.mark.parametrize("verbs", [63, 64, 65, 300])
+def test_rules_find_the_same_whatever_the_number_of_verbs(verbs: int) -> None:
+    """check_rules walks a small document element by element and a large one with lxml's tag
+    filter: the findings, their order and paths are the same either side of the switch."""
+    from conformance.bxml import parse
+    from conformance.bxml.rules import check_rules
+
+    fillers = "<Hangup/>" * (verbs - 3)
+    document = (
+        "<Response><Gather><SpeakSentence> </SpeakSentence></Gather>"
+        f"{fillers}<Forward to='+15551230000' diversionReason='away'/><StartGather dtmfUrl='/d'/></Response>"
+    )
+    found = [(e.rule, e.path) for e in check_rules(parse(document), "call")]
+    assert found == [
+        ("start-gather-with-forward", "/Response/Forward[1]"),
+        ("missing-text", "/Response/Gather[1]/SpeakSentence[1]"),
+        ("diversion-reason-without-stack", "/Response/Forward[1]"),
+    ]
+    nested = document.replace("<StartGather dtmfUrl='/d'/></Response>", "</Response>").replace(
+        "</SpeakSentence>", "</SpeakSentence><StartGather dtmfUrl='/d'/>"
+    )
+    assert [e.rule for e in check_rules(parse(nested), "call")] == [
+        "missing-text",
+        "diversion-reason-without-stack",
+    ]
