@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -261,8 +261,13 @@ def pytest_args(
     (see :func:`_credentials_in_environment`).
     """
     args = [
-        "--pyargs",
-        "conformance.suites",
+        # The suites' directory itself, not `--pyargs conformance.suites`: pytest then reads no
+        # conftest.py of the current directory (a project's own), only the suites' (and none above
+        # them: --confcutdir).  The only plugins are those named here (see _isolated_pytest).
+        str(_SUITES_DIR),
+        "--confcutdir",
+        str(_SUITES_DIR),
+        *(option for plugin in _PLUGINS for option in ("-p", plugin)),
         "-p",
         "no:cacheprovider",
         # `conformance` is already imported (this command lives in it), so pytest cannot rewrite the
@@ -302,6 +307,7 @@ def pytest_args(
     if junitxml:
         args += ["--junitxml", junitxml]
     if workers and workers > 1:
+        args += ["-p", "xdist.plugin"]
         # worksteal: a worker that runs out takes tests queued behind another's long one (createCall's
         # coverage phase, the stateful test), instead of waiting for them (xdist's default `load`).
         args += ["-n", str(workers), "--dist", "worksteal"]
@@ -323,25 +329,57 @@ _CREDENTIAL_FIELDS = (
 )
 
 
+#: The suites' package: the only place whose conftest.py files a run reads.
+_SUITES_DIR = Path(__file__).resolve().parent / "suites"
+#: The pytest plugins a run loads: this package's, hypothesis' and schemathesis' (xdist's too with
+#: --workers).  Whatever else the environment has installed stays out.
+_PLUGINS = ("conformance.plugin", "_hypothesis_pytestplugin", "schemathesis.pytest.plugin")
+#: Variables through which a project configures its own pytest runs; a run sets them aside.
+_PROJECT_PYTEST_VARIABLES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+
+
 @contextlib.contextmanager
-def _credentials_in_environment(settings: Settings) -> Iterator[None]:
-    """Credentials for pytest (and its workers, which inherit the environment), restored afterwards."""
-    saved = {name: os.environ.get(name) for name in ENVIRONMENT.values()}
+def _isolated_pytest() -> Iterator[None]:
+    """pytest as the run needs it, whatever the project and environment it runs in, restored after.
+
+    pytest reads ``conftest.py`` in the current directory and in its ``test*`` folders when its
+    arguments are not paths (``--pyargs``), loads every plugin installed in the environment, and
+    takes options from ``PYTEST_ADDOPTS`` and plugins from ``PYTEST_PLUGINS``.  A voice-app
+    project's fixtures, hooks and options would then run inside the conformance suites, or break
+    them.  Plugin autoloading is off (workers inherit that), the two variables are set aside, and
+    :func:`pytest_args` names the plugins and the one directory of conftest files.
+    """
+    changes: dict[str, str | None] = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    changes |= dict.fromkeys(_PROJECT_PYTEST_VARIABLES)
+    with _environment(changes):
+        yield
+
+
+def _credentials_in_environment(settings: Settings) -> contextlib.AbstractContextManager[None]:
+    """Credentials for pytest (and its workers, which inherit the environment), restored afterwards
+    with every other variable of the settings."""
+    changes = {ENVIRONMENT[name]: getattr(settings, name) or None for name in _CREDENTIAL_FIELDS}
+    return _environment(changes, also_restore=ENVIRONMENT.values())
+
+
+@contextlib.contextmanager
+def _environment(changes: Mapping[str, str | None], also_restore: Iterable[str] = ()) -> Iterator[None]:
+    """``os.environ`` with ``changes`` made (``None`` removes a variable); afterwards those variables
+    and ``also_restore`` are as they were."""
+    saved = {name: os.environ.get(name) for name in (*changes, *also_restore)}
     try:
-        for name in _CREDENTIAL_FIELDS:
-            variable = ENVIRONMENT[name]
-            value = getattr(settings, name)
-            if value:
-                os.environ[variable] = value
+        for name, value in changes.items():
+            if value is None:
+                os.environ.pop(name, None)
             else:
-                os.environ.pop(variable, None)
+                os.environ[name] = value
         yield
     finally:
-        for variable, value in saved.items():
+        for name, value in saved.items():
             if value is None:
-                os.environ.pop(variable, None)
+                os.environ.pop(name, None)
             else:
-                os.environ[variable] = value
+                os.environ[name] = value
 
 
 class DeadlineExceeded(KeyboardInterrupt):
@@ -529,6 +567,7 @@ def run_suites(
         target = stack.enter_context(open_target(settings, simulator_process=simulator_process))
         redactor = Redactor(target.settings.secrets(), extra=lambda: target.authenticator.secrets)
         stack.enter_context(_credentials_in_environment(target.settings))
+        stack.enter_context(_isolated_pytest())
         selection_args = pytest_args(
             target.settings, markexpr=markexpr, keyword=keyword, junitxml=None, workers=None
         )

@@ -183,3 +183,25 @@ def test_tokens_revoked_during_a_run_are_replaced_transparently(tmp_path: Path) 
     rules = [record.get("rule") for record in records]
     assert "token-revoked" in rules, "no revocation landed during the run"
     assert sum(record.get("operation") == "createOAuth2Token" for record in records) >= 2
+
+
+def test_the_project_it_runs_in_stays_out_of_the_run(tmp_path: Path) -> None:
+    """A voice-app project's conftest.py files, PYTEST_ADDOPTS and PYTEST_PLUGINS are its own
+    pytest setup: none of them runs inside, changes or breaks the conformance run."""
+    marker = tmp_path / "imported.txt"
+    hostile = (
+        f"open({str(marker)!r}, 'a').write(__file__ + '\\n')\n"
+        "import pytest\n\n"
+        "@pytest.fixture(autouse=True)\n"
+        "def _break_everything():\n"
+        "    raise RuntimeError('a project fixture ran inside the conformance run')\n"
+    )
+    (tmp_path / "conftest.py").write_text(hostile, encoding="utf-8")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text(hostile, encoding="utf-8")
+    environment = {"PYTEST_ADDOPTS": "--no-such-option -x", "PYTEST_PLUGINS": "no_such_plugin_module"}
+    selection = ("-m", "bxml", "-k", "test_valid_bxml_is_accepted_on_a_live_call", "--max-examples", "2")
+    result = run_command(*selection, "--seed", "5", cwd=tmp_path, env=environment)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    assert not marker.exists(), marker.read_text()
