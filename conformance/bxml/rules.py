@@ -234,7 +234,14 @@ def _blank(speak: etree._Element) -> bool:
         return False
     # Text in the SSML decides before the joined text is built (itertext costs ~4 us): any
     # element's text or tail below ``speak`` is a part of that join, so one that is not all
-    # space (str.isspace is what strip() strips) settles it.
+    # space (str.isspace is what strip() strips) settles it.  The first child's text is asked
+    # first: that is where SSML usually starts its words, and indexing is ~5x cheaper than an
+    # iterator.
+    if len(speak):
+        first = speak[0]
+        text = first.text if isinstance(first.tag, str) else None
+        if text and not text.isspace():
+            return False
     for node in speak.iterdescendants():
         if isinstance(node.tag, str):
             text, tail = node.text, node.tail
