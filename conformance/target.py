@@ -23,7 +23,7 @@ import httpx
 from conformance.auth import AuthenticationFailedError, Authenticator, default_token_url
 from conformance.errors import ConfigurationError, TargetUnreachableError
 from conformance.settings import ENVIRONMENT, Settings
-from conformance.tls import check_requests_bundle, client_context
+from conformance.tls import check_requests_bundle, client_context, proxy_for
 
 __all__ = ["Target", "missing_settings", "open_target", "probe", "require", "server_description"]
 
@@ -99,8 +99,10 @@ def probe(base_url: str, timeout: float = 10.0, headers: Mapping[str, str] | Non
         with httpx.Client(timeout=timeout, verify=client_context()) as client:
             response = client.get(f"{base_url}/_sim/accounts", headers=dict(headers or {}))
     except httpx.HTTPError as exc:
+        proxy = proxy_for(base_url)
+        through = f" (through the proxy of {proxy}: check it, or list the host in NO_PROXY)" if proxy else ""
         raise TargetUnreachableError(
-            f"target {base_url} is unreachable: {type(exc).__name__}: {exc}"
+            f"target {base_url} is unreachable: {type(exc).__name__}: {exc}{through}"
         ) from exc
     _refused_control(base_url, response, bool(headers))
     return response.status_code == 200 and _json_object(response) is not None

@@ -20,7 +20,16 @@ import httpx
 
 from conformance.errors import ConfigurationError
 
-__all__ = ["check_proxy_environment", "check_requests_bundle", "client_context"]
+__all__ = [
+    "check_proxy_environment",
+    "check_requests_bundle",
+    "client_context",
+    "keep_loopback_off_proxies",
+    "proxy_for",
+]
+
+#: The loopback names a proxy can never serve: a proxy elsewhere reaching "127.0.0.1" reaches itself.
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @cache
@@ -34,6 +43,7 @@ def client_context() -> ssl.SSLContext:
     PEM) is the user's setup: :class:`ConfigurationError` naming the variable (exit 2), not a
     traceback blamed on the target."""
     check_proxy_environment()
+    keep_loopback_off_proxies()
     try:
         return httpx.create_ssl_context(verify=True, trust_env=True)
     except (OSError, ssl.SSLError, ValueError) as exc:
@@ -75,3 +85,45 @@ def check_proxy_environment() -> None:
                 "its scheme must be http, https, socks5 or socks5h",
                 reason="bad-proxy",
             ) from None
+
+
+def keep_loopback_off_proxies() -> None:
+    """With a proxy variable set, add the loopback names to ``NO_PROXY`` and ``no_proxy`` (what the
+    user listed there stays), for this process and the processes it starts.
+
+    httpx, requests and websockets send a request for ``http://127.0.0.1:PORT`` (the embedded
+    simulator, the webhook sink, a local app) through ``HTTP_PROXY`` unless ``NO_PROXY`` names it,
+    and a proxy on another machine reaches its own loopback, not ours: a CI job whose environment
+    carries a company proxy failed every run against the embedded simulator as "target unreachable".
+    """
+    proxies = getproxies()
+    if not any(value for scheme, value in proxies.items() if scheme in ("http", "https", "all")):
+        return
+    # What the clients read now (no_proxy wins over NO_PROXY when both are set), written to both
+    # names so that every client reads the same list afterwards.
+    listed = [entry.strip() for entry in proxies.get("no", "").split(",") if entry.strip()]
+    if "*" in listed:
+        return
+    missing = [host for host in _LOOPBACK if host not in listed]
+    if missing:
+        os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join([*listed, *missing])
+
+
+def proxy_for(url: str) -> str | None:
+    """The variable whose proxy a request for ``url`` goes through (``HTTPS_PROXY``...), or ``None``.
+
+    For messages only: it names the variable, never its value (a proxy URL can carry a password)."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    # NO_PROXY as urllib reads it (httpx and requests read it alike); not in typeshed's stubs.
+    proxy_bypass_environment = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    parts = urlsplit(url)
+    proxies = getproxies()
+    scheme = parts.scheme.lower()
+    chosen = scheme if proxies.get(scheme) else "all" if proxies.get("all") else None
+    if chosen is None or not parts.hostname:
+        return None
+    if proxy_bypass_environment(parts.hostname, proxies):  # the bare name: "::1", not "[::1]:80"
+        return None
+    return f"{chosen.upper()}_PROXY"

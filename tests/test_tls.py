@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,13 @@ from conformance.errors import ConfigurationError
 from conformance.settings import SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET, Settings
 from conformance.simulator import Simulator
 from conformance.target import open_target
-from conformance.tls import check_proxy_environment, check_requests_bundle, client_context
+from conformance.tls import (
+    check_proxy_environment,
+    check_requests_bundle,
+    client_context,
+    keep_loopback_off_proxies,
+    proxy_for,
+)
 from tests.trust_helpers import run_command
 
 
@@ -138,3 +145,82 @@ def test_usable_proxy_variables_pass(monkeypatch: pytest.MonkeyPatch, value: str
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("HTTPS_PROXY", value)
     check_proxy_environment()
+
+
+def _clear_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in (*_PROXY_VARIABLES, "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def test_without_a_proxy_no_proxy_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_proxies(monkeypatch)
+    keep_loopback_off_proxies()
+    assert "NO_PROXY" not in os.environ
+    assert "no_proxy" not in os.environ
+
+
+def test_with_a_proxy_loopback_is_added_to_what_no_proxy_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example, localhost")
+    keep_loopback_off_proxies()
+    keep_loopback_off_proxies()  # a second call adds nothing
+    assert os.environ["NO_PROXY"] == os.environ["no_proxy"] == "internal.example,localhost,127.0.0.1,::1"
+    assert proxy_for("http://127.0.0.1:8080/accounts") is None
+    assert proxy_for("http://localhost:8080/") is None
+    assert proxy_for("http://[::1]:8080/") is None
+    assert proxy_for("http://internal.example/") is None
+    assert proxy_for("http://voice.example/") == "HTTP_PROXY"
+    assert proxy_for("https://voice.example/") is None  # no HTTPS_PROXY, no ALL_PROXY
+
+
+def test_the_no_proxy_list_clients_read_is_the_one_extended(monkeypatch: pytest.MonkeyPatch) -> None:
+    """no_proxy wins over NO_PROXY in urllib, requests and httpx: the list they read is extended, and
+    both names carry it afterwards."""
+    _clear_proxies(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "ignored.example")
+    monkeypatch.setenv("no_proxy", "read.example")
+    keep_loopback_off_proxies()
+    assert os.environ["NO_PROXY"] == os.environ["no_proxy"] == "read.example,127.0.0.1,localhost,::1"
+
+
+@pytest.mark.parametrize("name", ["NO_PROXY", "no_proxy"])
+def test_no_proxy_star_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    _clear_proxies(monkeypatch)
+    monkeypatch.setenv("ALL_PROXY", "socks5://proxy.example:1080")
+    monkeypatch.setenv(name, "*")
+    keep_loopback_off_proxies()
+    assert os.environ[name] == "*"
+    assert {"NO_PROXY", "no_proxy"} - {name} - set(os.environ)
+    assert proxy_for("https://voice.example/") is None
+
+
+def test_a_run_behind_a_proxy_still_reaches_its_embedded_simulator(tmp_path: Path) -> None:
+    """A company proxy in the environment of a CI job: the proxy cannot reach this machine's
+    loopback, so the embedded simulator, the sink and the stream sink are reached directly."""
+    closed = "http://127.0.0.1:9"
+    proxies = {"HTTP_PROXY": closed, "HTTPS_PROXY": closed, "http_proxy": closed, "ALL_PROXY": closed}
+    selection = (
+        "test_operation[getStatistics] or test_valid_bxml_is_accepted_on_a_live_call"
+        " or test_outbound_answered_and_hung_up or test_stream_one_track_hears_the_other_leg"
+    )
+    result = run_command("-k", selection, "--max-examples", "2", "--seed", "4", cwd=tmp_path, env=proxies)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+
+
+def test_an_unreachable_target_behind_a_proxy_names_the_variable_not_its_value(tmp_path: Path) -> None:
+    environment = {
+        "HTTPS_PROXY": "http://someone:hunter2-secret@127.0.0.1:9",
+        "BW_CLIENT_ID": "client",
+        "BW_CLIENT_SECRET": "secret",
+        "BW_ACCOUNT_ID": "9900000",
+    }
+    target = ("--target", "https://voice.example.invalid")
+    result = run_command(*target, "-m", "api", cwd=tmp_path, env=environment)
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = result.stdout + result.stderr
+    assert "is unreachable" in said
+    assert "through the proxy of HTTPS_PROXY" in said
+    assert "hunter2" not in said
