@@ -147,9 +147,10 @@ class Rule:
     """A named rule outside the XSD: ``check`` finds violations, ``repair`` removes them.
 
     With ``tags``, ``check`` is called for each element of those names (one shared pass over the
-    document); without, once with the root, and only when the root has a child of each name in
-    ``needs`` (without them it can find nothing; the shared pass looks for them too).  ``repair``
-    always takes the root.
+    document, which calls the rule's finder in ``_FINDERS``: the same test, giving messages, so
+    that the pass builds errors and paths only for what it lists); without, once with the root,
+    and only when the root has a child of each name in ``needs`` (without them it can find
+    nothing; the shared pass looks for them too).  ``repair`` always takes the root.
     """
 
     name: str
@@ -435,7 +436,8 @@ _TAGS = tuple(_BY_TAG)
 _NEEDED = frozenset(name for rule in _DOCUMENT_RULES for name in rule.needs)
 _PASS_TAGS = (*_TAGS, *sorted(_NEEDED - set(_TAGS)))
 # Each tag rule's check as the shared pass calls it: the messages alone, the errors built by the
-# pass (a path only for those listed).  ``check`` is the same finder with errors and paths.
+# pass (a path only for those listed).  ``check`` is the same finder with errors and paths.  A
+# tag rule without a finder here stops the import (KeyError below), not a run.
 _FINDERS: dict[str, Callable[[etree._Element], Sequence[str]]] = {
     "repeat-count-limit": _find_repeat,
     "missing-text": _find_speak,
