@@ -105,10 +105,10 @@ def _hostile() -> None:
         print(f"{label:<22}{','.join(rules):<22}{elapsed:>8.3f}")
 
 
-def _fill(unit: str) -> str:
-    """``<Response>`` holding as many ``unit`` as fit in 64 KB."""
-    room = 65536 - len("<Response></Response>")
-    return "<Response>" + unit * (room // len(unit.encode())) + "</Response>"
+def _fill(unit: str, first: str = "") -> str:
+    """``<Response>`` holding ``first`` and then as many ``unit`` as fit in 64 KB."""
+    room = 65536 - len("<Response></Response>") - len(first.encode())
+    return "<Response>" + first + unit * (room // len(unit.encode())) + "</Response>"
 
 
 def _attributes(count: int, prefix: str = "a") -> str:
@@ -136,7 +136,13 @@ _FLOODS: dict[str, Callable[[], str]] = {
     "2,400 namespaces": lambda: (
         "<Response " + " ".join(f'xmlns:n{n}="urn:{n}"' for n in range(2400)) + "><Hangup/></Response>"
     ),
+    "7,200 verbs, conference": lambda: _fill("<Hangup/>"),
+    "2,200 Forwards + StartGather": lambda: _fill(
+        "<Forward to='+15551230000'/>", "<StartGather dtmfUrl='https://a.example/d'/>"
+    ),
 }
+#: The context a flood is validated in, when not "call".
+_FLOOD_CONTEXTS = {"7,200 verbs, conference": "conference"}
 
 
 def _floods(floor: Callable[[str], object]) -> None:
@@ -146,8 +152,9 @@ def _floods(floor: Callable[[str], object]) -> None:
         document = make()
         while len(document.encode()) > 65536:  # keep every case within the limit
             document = document.replace(" ", "", 1) if label == "64 KB URL value" else document[:-200]
-        mine = _best_ms(lambda d=document: list(iter_errors(d)))
-        count = len(list(iter_errors(document)))
+        context = _FLOOD_CONTEXTS.get(label, "call")
+        mine = _best_ms(lambda d=document, c=context: list(iter_errors(d, c)))
+        count = len(list(iter_errors(document, context)))
         try:
             reference = _best_ms(lambda d=document: floor(d))
         except etree.XMLSyntaxError:

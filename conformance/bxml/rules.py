@@ -13,6 +13,7 @@ without a fact that the platform rejects is a warning.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -142,6 +143,18 @@ def _errors(rule: str, element: etree._Element, messages: Sequence[str]) -> list
     return [_error(rule, element, message) for message in messages]
 
 
+DocumentFinder = Callable[[etree._Element, str], list[tuple[str, etree._Element]]]
+
+
+def _document_check(rule: str, find: DocumentFinder) -> Callable[[etree._Element, str], list[BxmlError]]:
+    """A document rule's ``check``: what its finder says about the document, as errors with paths."""
+
+    def check(root: etree._Element, context: str) -> list[BxmlError]:
+        return [_error(rule, element, message) for message, element in find(root, context)]
+
+    return check
+
+
 @dataclass(frozen=True)
 class Rule:
     """A named rule outside the XSD: ``check`` finds violations, ``repair`` removes them.
@@ -164,15 +177,13 @@ class Rule:
 
 
 # ---- context-forbidden --------------------------------------------------------------------
-def _check_context(root: etree._Element, context: str) -> Iterable[BxmlError]:
+def _find_context(root: etree._Element, context: str) -> list[tuple[str, etree._Element]]:
     if context == "call":
-        return ()
+        return []
     allowed = frozenset(allowed_verbs(context))
     known = frozenset(grammar().verbs)
     return [
-        _error(
-            "context-forbidden", verb, f"<{verb.tag}> is not allowed in {context} BXML ({CONTEXTS[context]})"
-        )
+        (f"<{verb.tag}> is not allowed in {context} BXML ({CONTEXTS[context]})", verb)
         for verb in root
         if verb.tag in known and verb.tag not in allowed
     ]
@@ -341,11 +352,11 @@ def _repair_https(root: etree._Element) -> None:
 
 
 # ---- start-gather-with-forward ------------------------------------------------------------
-def _check_forward(root: etree._Element, context: str) -> Iterable[BxmlError]:
+def _find_forward(root: etree._Element, context: str) -> list[tuple[str, etree._Element]]:
     if next(root.iterchildren("StartGather"), None) is None:  # check_rules asks first (needs)
-        return ()
+        return []
     message = "<StartGather> cannot be used with <Forward>"
-    return [_error("start-gather-with-forward", forward, message) for forward in root.iterchildren("Forward")]
+    return [(message, forward) for forward in root.iterchildren("Forward")]
 
 
 def _repair_forward(root: etree._Element) -> None:
@@ -359,7 +370,7 @@ CODE_RULES: tuple[Rule, ...] = (
         "context-forbidden",
         "a verb the context does not allow",
         (),
-        _check_context,
+        _document_check("context-forbidden", _find_context),
         _no_repair,
         "error",
         f'conference BXML: "BXML containing unsupported verbs will be rejected completely"; transferAnswer '
@@ -419,7 +430,7 @@ CODE_RULES: tuple[Rule, ...] = (
         "start-gather-with-forward",
         "StartGather cannot be used with Forward",
         (),
-        _check_forward,
+        _document_check("start-gather-with-forward", _find_forward),
         _repair_forward,
         "warning",
         f'StartGather "cannot be used with <Forward>": no fact says the document is refused rather '
@@ -437,7 +448,13 @@ _NEEDED = frozenset(name for rule in _DOCUMENT_RULES for name in rule.needs)
 _PASS_TAGS = (*_TAGS, *sorted(_NEEDED - set(_TAGS)))
 # Each tag rule's check as the shared pass calls it: the messages alone, the errors built by the
 # pass (a path only for those listed).  ``check`` is the same finder with errors and paths.  A
-# tag rule without a finder here stops the import (KeyError below), not a run.
+# tag rule without a finder here stops the import (KeyError below), not a run.  Document rules have
+# theirs too (the messages with the elements they are about): thousands of forbidden verbs side by
+# side would otherwise each get a path, and a path costs time in proportion to the siblings.
+_DOCUMENT_FINDERS: dict[str, DocumentFinder] = {
+    "context-forbidden": _find_context,
+    "start-gather-with-forward": _find_forward,
+}
 _FINDERS: dict[str, Callable[[etree._Element], Sequence[str]]] = {
     "repeat-count-limit": _find_repeat,
     "missing-text": _find_speak,
@@ -486,8 +503,8 @@ def check_rules(root: etree._Element, context: str, with_paths: int | None = Non
     paths are found as the problems are taken.
     """
     first, later = rule_findings(root, context)
-    if not later:
-        return iter(first)
+    if not (first or later):
+        return iter(())
     return findings_in_order(first, later, with_paths)
 
 
@@ -495,10 +512,10 @@ def check_rules(root: etree._Element, context: str, with_paths: int | None = Non
 Finding = tuple[str, str, etree._Element]
 
 
-def rule_findings(root: etree._Element, context: str) -> tuple[list[BxmlError], list[Finding]]:
-    """The pass of :func:`check_rules`: the document rules' problems, and the tag rules' findings.
-    Both lists are empty for a document that breaks no rule, which the validator asks before
-    building anything else."""
+def rule_findings(root: etree._Element, context: str) -> tuple[list[Finding], list[Finding]]:
+    """The pass of :func:`check_rules`: the document rules' findings, and the tag rules'.  Both
+    lists are empty for a document that breaks no rule, which the validator asks before building
+    anything else."""
     later: list[Finding] = []
     children: set[str] = set()  # names in _NEEDED of the root's children
     entry_of = _PASS.get
@@ -511,18 +528,30 @@ def rule_findings(root: etree._Element, context: str) -> tuple[list[BxmlError], 
             for rule, find in finders:
                 for message in find(element):
                     later.append((rule, message, element))
-    first: list[BxmlError] = []
+    first: list[Finding] = []
     for document_rule in _DOCUMENT_RULES:
         if children.issuperset(document_rule.needs):
-            first.extend(document_rule.check(root, context))
+            name = document_rule.name
+            found = _DOCUMENT_FINDERS[name](root, context)
+            first.extend((name, message, element) for message, element in found)
     return first, later
 
 
 def findings_in_order(
-    first: list[BxmlError], later: list[Finding], with_paths: int | None
+    first: list[Finding], later: list[Finding], with_paths: int | None
 ) -> Iterator[BxmlError]:
-    """What :func:`rule_findings` found, in report order, as errors; the first ``with_paths`` of
-    ``later`` (all when ``None``) with their paths, each found as it is taken."""
-    yield from first
-    for number, (rule, message, element) in enumerate(later):
+    """What :func:`rule_findings` found, in report order (the document rules' first), as errors;
+    the first ``with_paths`` (all when ``None``) with their paths, each found as it is taken."""
+    for number, (rule, message, element) in enumerate(itertools.chain(first, later)):
         yield _error(rule, element, message, path=with_paths is None or number < with_paths)
+
+
+def finding_error(finding: Finding) -> BxmlError:
+    """A finding of :func:`rule_findings` as an error, with its path."""
+    rule, message, element = finding
+    return _error(rule, element, message)
+
+
+def is_error_rule(rule: str) -> bool:
+    """Whether problems of ``rule`` are errors (the platform refuses them), not warnings."""
+    return _SEVERITIES.get(rule, "error") == "error"

@@ -371,3 +371,49 @@ def test_crowded_elements_below_the_root_are_a_named_limit() -> None:
     assert _named(at_limit) == []
     # The root is not limited: its verbs are checked in parts.
     assert _named("<Response>" + "<Hangup/>" * (MAX_CHILDREN * 4) + "</Response>") == []
+
+
+# Every rule's problems by the thousand, in the context that has them: a path costs time in
+# proportion to the element's siblings, so only the listed problems may get one.
+RULE_FLOODS = {
+    "context-forbidden": ("conference", "<Response>" + "<Hangup/>" * 7000 + "</Response>"),
+    "context-forbidden (transferAnswer)": (
+        "transferAnswer",
+        "<Response>" + "<Bridge>c-1</Bridge>" * 3000 + "</Response>",
+    ),
+    "start-gather-with-forward": (
+        "call",
+        "<Response><StartGather dtmfUrl='https://a.example/d'/>"
+        + "<Forward to='+15551230000'/>" * 2000
+        + "</Response>",
+    ),
+    "diversion-reason-without-stack": (
+        "call",
+        "<Response>" + "<Forward to='+15551230000' diversionReason='away'/>" * 1200 + "</Response>",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RULE_FLOODS))
+def test_thousands_of_rule_problems_get_paths_only_as_listed(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance.bxml import rules
+
+    context, document = RULE_FLOODS[name]
+    assert len(document.encode()) <= MAX_DOCUMENT_BYTES
+    paths = 0
+    real = rules.element_path
+
+    def counted(element: Any) -> str:
+        nonlocal paths
+        paths += 1
+        return str(real(element))
+
+    monkeypatch.setattr(rules, "element_path", counted)
+    problems = list(iter_problems(document, context))
+    assert len(problems) == MAX_REPORTED + 1
+    assert problems[-1].rule == "too-many-problems"
+    assert int(problems[-1].message.split()[0]) > 1000  # the rest are counted, not listed
+    assert {p.rule for p in problems[:-1]} >= {name.split(" ")[0]}
+    assert paths <= MAX_REPORTED
