@@ -57,13 +57,16 @@ class SimulatorProcess:
             raise SimulatorStartError("the simulator is already running")
         environment = dict(os.environ)
         # The child imports this very package: from where this process found it, unless that place
-        # is on the path anyway (an installed or editable package: then the path stays as it is, and
-        # site-packages is never put before the standard library).
+        # is on the child's path anyway (an installed or editable package: then the path stays as
+        # it is, and site-packages is never put before the standard library).  The child's path is
+        # this one's without its first entry (the script's directory or the current one: see -P).
         root = str(Path(__file__).resolve().parents[2])
-        if root not in {str(Path(entry or ".").resolve()) for entry in sys.path}:
+        if root not in {str(Path(entry or ".").resolve()) for entry in sys.path[1:]}:
             environment["PYTHONPATH"] = os.pathsep.join(p for p in (root, environment.get("PYTHONPATH")) if p)
         process = subprocess.Popen(
-            [sys.executable, "-m", "conformance.simulator.process"],
+            # -P: the current directory does not go first on the child's path, where a project's own
+            # package named `conformance` would be imported instead of this one.
+            [sys.executable, "-P", "-m", "conformance.simulator.process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

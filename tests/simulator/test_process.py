@@ -134,3 +134,15 @@ def test_what_it_writes_to_stderr_reaches_the_runs_stderr(capfd: pytest.CaptureF
 def test_start_twice_is_refused() -> None:
     with SimulatorProcess() as simulator, pytest.raises(SimulatorStartError, match="already running"):
         simulator.start()
+
+
+def test_a_package_named_conformance_in_the_current_directory_is_not_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project may have its own `conformance/` package: the child imports this one all the same."""
+    own = tmp_path / "conformance"
+    own.mkdir()
+    (own / "__init__.py").write_text("raise ImportError('the project own package was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    with SimulatorProcess() as simulator:
+        assert httpx.get(simulator.base_url + "/health", timeout=10).status_code == 200
