@@ -77,24 +77,27 @@ class SimulatorProcess:
             start_new_session=True,  # Ctrl-C in the terminal reaches the run, not the simulator
         )
         self._process = process
-        first: queue.Queue[str | None] = queue.Queue()
+        ready: queue.Queue[str | None] = queue.Queue()
         last_words: deque[str] = deque(maxlen=20)
         assert process.stdout is not None
         assert process.stderr is not None
         self._threads = [
-            threading.Thread(target=_pump_stdout, args=(process.stdout, first), daemon=True),
+            threading.Thread(target=_pump_stdout, args=(process.stdout, ready), daemon=True),
             threading.Thread(target=_pump_stderr, args=(process.stderr, last_words), daemon=True),
         ]
         for thread in self._threads:
             thread.start()
         try:
-            line = first.get(timeout=self.start_timeout)
+            line = ready.get(timeout=self.start_timeout)
         except queue.Empty:
             line = None
             cause = f"no answer within {self.start_timeout:g} s"
+        except BaseException:  # Ctrl-C while it starts: it goes too
+            self.stop(wait=False)
+            raise
         else:
             cause = "it stopped before it was ready"
-        if line is None or not line.startswith(_READY + " "):
+        if line is None:
             self.stop(wait=False)
             words = " | ".join(w.strip() for w in last_words if w.strip())
             shown = f" ({words})" if words else ""
@@ -104,7 +107,7 @@ class SimulatorProcess:
 
     def stop(self, *, wait: bool = True) -> None:
         """Stop the child: close its stdin and give it :data:`STOP_TIMEOUT` seconds to shut down
-        gracefully (``wait=False``: kill it at once), then kill it."""
+        gracefully (``wait=False``: half a second), then kill it."""
         process, self._process = self._process, None
         if process is None:
             return
@@ -132,12 +135,18 @@ class SimulatorProcess:
         self.stop()
 
 
-def _pump_stdout(stream: IO[str], first: queue.Queue[str | None]) -> None:
-    """Hand the first line (the ready line) over, then copy the rest to the run's stdout."""
-    line = stream.readline()
-    first.put(line or None)
+def _pump_stdout(stream: IO[str], ready: queue.Queue[str | None]) -> None:
+    """Hand the ready line over (``None`` if the output ends first), and copy every other line to
+    the run's stdout."""
+    waiting = True
     for line in stream:
-        sys.stdout.write(line)
+        if waiting and line.startswith(_READY + " "):
+            ready.put(line)
+            waiting = False
+        else:
+            sys.stdout.write(line)
+    if waiting:
+        ready.put(None)
     stream.close()
 
 

@@ -146,3 +146,13 @@ def test_a_package_named_conformance_in_the_current_directory_is_not_imported(
     monkeypatch.chdir(tmp_path)
     with SimulatorProcess() as simulator:
         assert httpx.get(simulator.base_url + "/health", timeout=10).status_code == 200
+
+
+def test_output_before_the_ready_line_is_passed_on_not_taken_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    noisy = _fake_python(tmp_path, f'echo "a library says hello"; exec {sys.executable} "$@"')
+    monkeypatch.setattr(sys, "executable", noisy)
+    with SimulatorProcess() as simulator:
+        assert httpx.get(simulator.base_url + "/health", timeout=10).status_code == 200
+    assert "a library says hello" in capfd.readouterr().out
