@@ -6,7 +6,10 @@ configuration error (including an unreachable target).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
 from typing import Any
 
 import click
@@ -30,6 +33,16 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class _LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a closed standard output (``bw-conformance run | head``) ends it with
+        exit code 2 and one line on stderr.  Left to click, it would end silently with exit code 1,
+        which says the target broke the contract."""
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _output_closed()
+            ctx.exit(2)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
 
@@ -55,6 +68,17 @@ def main() -> None:
 
     With no target, commands run against the embedded reference simulator.
     """
+
+
+def _output_closed() -> None:
+    """Point stdout at nothing (Python would otherwise fail again flushing it at exit) and say why
+    the command stopped, if stderr is still there."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    with contextlib.suppress(OSError, ValueError):
+        click.echo("bw-conformance: the output was closed (broken pipe); stopped (exit 2)", err=True)
 
 
 def run(argv: list[str] | None = None, **kwargs: Any) -> int:

@@ -97,3 +97,23 @@ def test_workers_still_count_by_area(tmp_path: Path) -> None:
     assert {e["test"] for e in webhooks} == set(ended)
     har = json.loads((tmp_path / "reports" / "exchanges.har").read_text())
     assert len(har["log"]["entries"]) == sum(1 for e in events if e["event"] in ("request", "webhook"))
+
+
+@pytest.mark.parametrize("lines", [1, 5])
+def test_a_closed_output_stops_the_run_with_2_not_1(tmp_path: Path, lines: int) -> None:
+    """`bw-conformance run | head`: the reader goes away; that is not the target breaking the
+    contract (exit 1), and the simulator the run started goes with it."""
+    selection = "test_operation[getStatistics] or test_outbound_answered_and_hung_up or test_valid_bxml"
+    argv = [str(BIN), "run", "-k", selection, "--max-examples", "2", "--seed", "1"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    with subprocess.Popen(argv, text=True, cwd=tmp_path, **pipes) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        for _ in range(lines):
+            assert process.stdout.readline()
+        process.stdout.close()
+        said = process.stderr.read()
+        code = process.wait(timeout=600)
+    assert code == 2, said
+    assert "the output was closed (broken pipe)" in said
+    assert "Traceback" not in said

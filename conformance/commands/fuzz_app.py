@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from conformance.commands.app_auth import basic_auth_options, basic_pair
+from conformance.commands.output import Console
 from conformance.errors import ConformanceError
 from conformance.fuzz.report import FuzzReport
 from conformance.fuzz.runner import Progress as FuzzProgress

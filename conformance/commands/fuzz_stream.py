@@ -6,11 +6,11 @@ Exit codes: 0 nothing found, 1 the app broke the stream contract, 2 usage error 
 from __future__ import annotations
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from conformance.commands.app_auth import basic_auth_options, basic_pair
+from conformance.commands.output import Console
 from conformance.errors import ConformanceError
 from conformance.fuzz.streams import KINDS, StreamFuzzReport, fuzz_stream
 from conformance.hypothesis_cache import hypothesis_home

@@ -23,7 +23,7 @@ __all__ = ["Failure", "Outcomes", "command", "pytest_args", "run_suites"]
 
 
 def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    from conformance.commands.output import Console
 
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty():
