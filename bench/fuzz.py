@@ -27,6 +27,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from random import Random
+from typing import Any
 
 import httpx
 import uvicorn
@@ -93,13 +95,20 @@ def planted_bugs() -> None:
     )
 
 
-def draw_times(events: list[str] | None, draws: int = 100, rounds: int = 3) -> None:
-    """Milliseconds and choices per payload drawn straight from hypothesis, per event."""
-    from random import Random
-
+def _choices_of_one(strategy: Any, rng: Random) -> int:
+    """Draw one value of ``strategy`` outside any test run; the number of choices it took."""
     from hypothesis.control import BuildContext
     from hypothesis.internal.conjecture.data import ConjectureData
 
+    data = ConjectureData(random=rng)
+    with BuildContext(data, wrapped_test=None):
+        data.draw(strategy)
+    data.freeze()
+    return len(data.choices)
+
+
+def draw_times(events: list[str] | None, draws: int = 100, rounds: int = 3) -> None:
+    """Milliseconds and choices per payload drawn straight from hypothesis, per event."""
     from conformance.fuzz.strategies import payloads
 
     events_by_name = catalogue()
@@ -113,11 +122,7 @@ def draw_times(events: list[str] | None, draws: int = 100, rounds: int = 3) -> N
             made = 0
             started = time.perf_counter()
             for _ in range(draws):
-                data = ConjectureData(random=rng)
-                with BuildContext(data, wrapped_test=None):
-                    data.draw(strategy)
-                data.freeze()
-                made += len(data.choices)
+                made += _choices_of_one(strategy, rng)
             spent = (time.perf_counter() - started) / draws * 1000
             best[name] = min(best.get(name, spent), spent)
             choices[name] = made / draws
@@ -131,25 +136,13 @@ def draw_times(events: list[str] | None, draws: int = 100, rounds: int = 3) -> N
 
 def _mean_choices(events: list[str] | None, draws: int = 20) -> float:
     """Choices one payload takes, averaged over ``draws`` payloads of each event."""
-    from random import Random
-
-    from hypothesis.control import BuildContext
-    from hypothesis.internal.conjecture.data import ConjectureData
-
     from conformance.fuzz.strategies import payloads
 
     events_by_name = catalogue()
     names = events or list(events_by_name)
     rng = Random(0)
-    total = 0
-    for name in names:
-        strategy = payloads(events_by_name[name])
-        for _ in range(draws):
-            data = ConjectureData(random=rng)
-            with BuildContext(data, wrapped_test=None):
-                data.draw(strategy)
-            data.freeze()
-            total += len(data.choices)
+    strategies = [payloads(events_by_name[name]) for name in names]
+    total = sum(_choices_of_one(strategy, rng) for strategy in strategies for _ in range(draws))
     return total / (draws * len(names))
 
 
