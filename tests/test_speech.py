@@ -101,3 +101,12 @@ def test_skipped_silence_keeps_positions_in_samples() -> None:
     heard = decoder.feed(speech.encode("ok"))
     assert [(u.text, u.start) for u in heard] == [("ok", 1000)]
     assert heard[0].end == 1000 + len(speech.encode("ok")) // 2
+
+
+@pytest.mark.parametrize("cut", [0, 37, 80, 160, 777])  # inside a symbol, at its edges, anywhere
+def test_a_dropout_inside_an_utterance_does_not_cut_it_but_a_long_silence_does(cut: int) -> None:
+    pcm = speech.encode("book a table")
+    at = 2 * (400 + cut)
+    for gap_ms, heard in ((40, ["book a table"]), (240, ["book a table"]), (300, [])):
+        dropped = pcm[:at] + bytes(2 * 8 * gap_ms) + pcm[at:] + bytes(FRAME_BYTES)
+        assert [u.text for u in _hear(dropped)] == heard

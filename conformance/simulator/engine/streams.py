@@ -5,7 +5,11 @@
 destination=...>`` sends ``start``, ``transcription`` and ``stop``.  In bidirectional mode the
 audio the app sends back (``playAudio``) is played into the call and ``clear`` drops what is still
 queued; DTMF tones and the speech stand-in (:mod:`conformance.speech`) in it reach the other
-party's gathers and transcriptions as key presses and words.
+party's gathers and transcriptions as key presses and words.  That audio goes through a playout
+(jitter) buffer, as on a real media server: what arrives while nothing is playing starts
+:data:`PLAYOUT_DELAY` later, and from then on plays without a gap as long as the app keeps the
+buffer filled.  A late tick of the simulator's own loop (a busy machine) or a late reply of the app
+therefore no longer cuts a tone or a sentence in two; a gap longer than the buffer still does.
 The choices the docs leave open are listed in ``openapi/NOTES.md`` ("Media streams over
 websockets").
 
@@ -55,6 +59,7 @@ CLOSE_TIMEOUT = 2.0  # real seconds for the last messages and the closing handsh
 MAX_BACKLOG = 250  # outgoing messages queued per socket (5 s of one track's frames)
 MAX_MESSAGE_BYTES = 1 << 20  # the largest message accepted from an app
 MAX_PLAYBACK_SECONDS = 300.0  # bidirectional audio queued to play, at most
+PLAYOUT_DELAY = 0.2  # clock seconds the app's audio waits, from a silent start, before it plays
 MAX_CATCH_UP_FRAMES = 500  # frames sent at once after the event loop stalled (10 s per track)
 STALL_SECONDS = 5.0  # real seconds a full outgoing queue may go without one message written
 MEDIA_FORMAT = {"encoding": "audio/PCMU", "sampleRate": RATE}
@@ -355,6 +360,8 @@ class MediaStream:
         self.position = leg.clock.time()
         self.tracks = [_Track(t, leg.heard if t == "inbound" else leg.played) for t in info["tracks"]]
         self.playback = bytearray()  # PCMU bytes the app sent, not played yet
+        self.playing = False  # the playout buffer is draining (it has not run dry since it started)
+        self.playable_at: float | None = None  # when queued audio may start, while not playing
         self.detector = DtmfDetector()  # key presses in what the app plays
         self.speech = speech.SpeechDecoder()  # and the speech stand-in's words
         self.on_end: Callable[[MediaStream, str, str | None], None] | None = None
@@ -422,7 +429,12 @@ class MediaStream:
 
     def _play_back(self, start: float) -> None:
         """Play the next 20 ms of what the app sent into the call (bidirectional mode)."""
-        if not self.playback:
+        due = self.playable_at is not None and start + 1e-6 >= self.playable_at  # (frame times are sums)
+        if not self.playing and self.playback and due:
+            self.playing = True
+        if not self.playing or not self.playback:
+            if self.playing:  # ran dry: the next audio waits for the buffer again
+                self.playing, self.playable_at = False, None
             self.detector.feed(b"")
             self.speech.skip(FRAME_BYTES)
             return
@@ -456,6 +468,7 @@ class MediaStream:
             return
         if event == "clear":
             self.playback.clear()
+            self.playing, self.playable_at = False, None
             return
         media = message.get("media")
         payload = media.get("payload") if isinstance(media, dict) else None
@@ -472,6 +485,8 @@ class MediaStream:
         except (binascii.Error, ValueError):
             self.socket.ignored += 1
             return
+        if audio and not self.playing and self.playable_at is None:
+            self.playable_at = self.leg.clock.time() + PLAYOUT_DELAY
         self.playback.extend(audio[:room])
 
     def _lost(self, failure: StreamFailed) -> None:

@@ -204,7 +204,7 @@ def test_an_agent_sending_garbage_is_ignored_and_its_valid_audio_played(
         "/answer",
         '<Response><StartRecording multiChannel="true" recordingAvailableUrl="/available"/>'
         f'<StartStream name="bot" mode="bidirectional" destination="{ws_app.url("/bad")}" '
-        'streamEventUrl="/stream"/><Pause duration="0.5"/><StopStream name="bot"/><Hangup/></Response>',
+        'streamEventUrl="/stream"/><Pause duration="1"/><StopStream name="bot"/><Hangup/></Response>',
     )
     harness.wait_ended(harness.create_call())
     stopped = harness.app.wait_event("mediaStreamStopped")[0].body
@@ -217,7 +217,8 @@ def test_an_agent_sending_garbage_is_ignored_and_its_valid_audio_played(
         samples = array.array("h")
         samples.frombytes(wav.readframes(wav.getnframes()))
     # Only the last message was valid: base64 "AAAA..." is PCMU 0x00, the sample -32124, and
-    # 300,000 bytes of it (37.5 s) were queued; the call played it for as long as the stream ran.
+    # 300,000 bytes of it (37.5 s) were queued; the call played it from the playout buffer's 0.2 s
+    # on, for as long as the stream ran (at least 0.3 s of the pause's 1 s, however busy the machine).
     played = samples[1::2]
     assert played.count(-32124) >= 0.3 * 8000
     assert samples[0::2].count(-32124) == 0  # played to the party, not heard from it

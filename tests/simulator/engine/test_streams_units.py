@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import itertools
+import json
 
 import pytest
 
 from conformance import pcmu
 from conformance.simulator.engine import streams
-from conformance.simulator.engine.media import Sound, render
+from conformance.simulator.engine.media import Sound, render, speech_seconds
 from conformance.simulator.engine.tones import FRAME, DtmfDetector, frame_digit
 
 
@@ -103,3 +106,124 @@ def test_stop_is_queued_last_even_when_the_backlog_is_full() -> None:
     queued = asyncio.run(scenario())
     assert queued[-2:] == ['{"eventType":"stop"}', None]
     assert len(queued) == streams.MAX_BACKLOG
+
+
+# ------------------------------------------------------------------------------ the playout buffer
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+
+class _Leg:
+    """What a :class:`streams.MediaStream` needs of its leg: a clock, the party's audio, ``send``."""
+
+    def __init__(self, heard: list[Sound]) -> None:
+        self.clock = _Clock()
+        self.heard = heard
+        self.played: list[Sound] = []
+        self.id = "c-1"
+
+    def send(self, sound: Sound) -> None:
+        self.played.append(sound)
+
+
+class _EchoSocket:
+    """The app's side of a bidirectional stream: every media frame it is sent, it plays back."""
+
+    def __init__(self) -> None:
+        self.unanswered: list[str] = []
+
+    def stalled(self) -> bool:
+        return False
+
+    def room(self) -> int:
+        return streams.MAX_BACKLOG
+
+    def send_text(self, text: str) -> bool:
+        message = json.loads(text)
+        if message["eventType"] == "media":
+            self.unanswered.append(message["payload"])
+        return True
+
+    def replies(self) -> list[str]:
+        out = [json.dumps({"eventType": "playAudio", "media": {"payload": p}}) for p in self.unanswered]
+        self.unanswered.clear()
+        return out
+
+
+def _echo_call(party: list[Sound], ticks: list[float], seconds: float) -> list[Sound]:
+    """What a leg is played when an echoing agent answers every batch of frames at once, and the
+    simulator's ticks come at ``ticks`` (a missing stretch is the simulator's loop stalling)."""
+    leg = _Leg(party)
+    stream = streams.MediaStream(leg, {"id": "s-1", "name": "bot", "tracks": ["inbound"]}, {}, True)  # type: ignore[arg-type]
+    socket = _EchoSocket()
+    stream.socket = socket  # type: ignore[assignment]
+    for now in [*ticks, *(t / 50 for t in range(round(ticks[-1] * 50) + 1, round(seconds * 50) + 1))]:
+        leg.clock.now = now
+        stream.advance(now)
+        for reply in socket.replies():
+            stream._message(reply)  # the agent's echo arrives before the next tick
+    return leg.played
+
+
+def _ticks(seconds: float, stall: tuple[float, float] | None = None) -> list[float]:
+    count = round(seconds / streams.FRAME_SECONDS)
+    every = [round(i * streams.FRAME_SECONDS, 2) for i in range(1, count + 1)]
+    if stall is None:
+        return every
+    return [t for t in every if not stall[0] < t < stall[1]]
+
+
+@pytest.mark.parametrize("stall", [None, (0.2, 0.34), (0.25, 0.44)], ids=["steady", "140ms", "190ms"])
+def test_an_echoed_tone_is_one_press_and_plays_without_a_gap_when_the_loop_stalls(
+    stall: tuple[float, float] | None,
+) -> None:
+    # A 300 ms "9" from the party, echoed by the agent; the simulator's loop misses up to 190 ms of
+    # ticks in the middle of it (a busy machine) and catches up in one batch.
+    played = _echo_call([Sound(0.1, 0.3, "dtmf", "9")], _ticks(0.6, stall), 1.2)
+    assert [s.data for s in played if s.kind == "dtmf"] == ["9"]
+    audio = [s for s in played if s.kind == "audio"]
+    loud = [s.start for s in audio if s.pcm and frame_digit(s.pcm) == "9"]
+    assert loud, "the echo was played"
+    assert all(round(b - a, 3) == streams.FRAME_SECONDS for a, b in itertools.pairwise(loud))
+    # It starts playing the buffer's delay after the first echo arrived, not before.
+    assert min(s.start for s in audio) >= streams.FRAME_SECONDS + streams.PLAYOUT_DELAY - 1e-9
+
+
+@pytest.mark.parametrize("stall", [None, (0.3, 0.49)], ids=["steady", "190ms"])
+def test_an_echoed_sentence_is_heard_whole_when_the_loop_stalls(stall: tuple[float, float] | None) -> None:
+    text = "book a table"
+    played = _echo_call([Sound(0.1, speech_seconds(text), "speech", text)], _ticks(1.0, stall), 2.5)
+    assert [s.data for s in played if s.kind == "speech"] == [text]
+
+
+def test_audio_after_the_queue_ran_dry_waits_for_the_buffer_again_and_clear_empties_it() -> None:
+    leg = _Leg([])
+    stream = streams.MediaStream(leg, {"id": "s-1", "name": "bot", "tracks": ["inbound"]}, {}, True)  # type: ignore[arg-type]
+    stream.socket = _EchoSocket()  # type: ignore[assignment]
+    tone = pcmu.encode(render([(0.0, 0.1)], [Sound(0.0, 0.1, "dtmf", "1")]).tobytes())
+    media = {"contentType": "audio/pcmu", "payload": base64.b64encode(tone).decode()}
+    play = json.dumps({"eventType": "playAudio", "media": media})
+
+    def run(until: float) -> None:
+        while leg.clock.now < until - 1e-9:
+            leg.clock.now = round(leg.clock.now + streams.FRAME_SECONDS, 2)
+            stream.advance(leg.clock.now)
+
+    stream._message(play)  # arrives at 0.0: plays from 0.2 to 0.3
+    run(1.0)
+    stream._message(play)  # the queue ran dry at 0.3: this one waits the full delay again
+    run(2.0)
+    stream._message(play)
+    stream._message(json.dumps({"eventType": "clear"}))  # dropped before it played
+    run(3.0)
+    starts = [s.start for s in leg.played if s.kind == "audio"]
+    assert starts[0] == pytest.approx(streams.PLAYOUT_DELAY)
+    assert starts[5] == pytest.approx(1.0 + streams.PLAYOUT_DELAY)
+    assert len(starts) == 10
+    assert [s.data for s in leg.played if s.kind == "dtmf"] == ["1", "1"]
