@@ -49,10 +49,11 @@ _MARKER_SYMBOLS = 2
 MAX_TEXT_BYTES = 4096  # a decoder gives up on longer utterances (untrusted audio stays bounded)
 _MIN_MEAN_SQUARE = 200.0**2  # quieter windows are silence (about -44 dBFS)
 _MIN_SHARE = 0.5  # the dominant tone carries at least this share of a window's energy
-# Windows in a row without a tone before an utterance is abandoned: 250 ms, so a dropout in the
-# audio (an app's late reply, a busy machine) does not cut a sentence, as it would not cut it for a
-# real recogniser.  A gap loses no symbol: two symbols in a row never share a tone.
-_MAX_MISSES = 25
+# Windows in a row without a tone before an utterance is abandoned: 500 ms, about where a real
+# recogniser decides a sentence is over, so a dropout in the audio (an app's late reply, a busy
+# machine, a playout buffer filling again) does not cut one.  A gap loses no symbol: two symbols
+# in a row never share a tone.
+_MAX_MISSES = 50
 _LITTLE = sys.byteorder == "little"
 
 
