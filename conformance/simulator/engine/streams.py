@@ -360,8 +360,9 @@ class MediaStream:
         self.position = leg.clock.time()
         self.tracks = [_Track(t, leg.heard if t == "inbound" else leg.played) for t in info["tracks"]]
         self.playback = bytearray()  # PCMU bytes the app sent, not played yet
-        self.playing = False  # the playout buffer is draining (it has not run dry since it started)
-        self.playable_at: float | None = None  # when queued audio may start, while not playing
+        # When the queued audio starts (or started) playing; None while nothing is queued: the
+        # playout buffer waits from the first audio it gets, and again once it has run dry.
+        self.playable_at: float | None = None
         self.detector = DtmfDetector()  # key presses in what the app plays
         self.speech = speech.SpeechDecoder()  # and the speech stand-in's words
         self.on_end: Callable[[MediaStream, str, str | None], None] | None = None
@@ -429,12 +430,10 @@ class MediaStream:
 
     def _play_back(self, start: float) -> None:
         """Play the next 20 ms of what the app sent into the call (bidirectional mode)."""
-        due = self.playable_at is not None and start + 1e-6 >= self.playable_at  # (frame times are sums)
-        if not self.playing and self.playback and due:
-            self.playing = True
-        if not self.playing or not self.playback:
-            if self.playing:  # ran dry: the next audio waits for the buffer again
-                self.playing, self.playable_at = False, None
+        playing = self.playable_at is not None and start + 1e-6 >= self.playable_at  # (times are sums)
+        if not playing or not self.playback:
+            if playing:  # ran dry: the next audio waits for the buffer again
+                self.playable_at = None
             self.detector.feed(b"")
             self.speech.skip(FRAME_BYTES)
             return
@@ -468,7 +467,7 @@ class MediaStream:
             return
         if event == "clear":
             self.playback.clear()
-            self.playing, self.playable_at = False, None
+            self.playable_at = None
             return
         media = message.get("media")
         payload = media.get("payload") if isinstance(media, dict) else None
@@ -485,7 +484,7 @@ class MediaStream:
         except (binascii.Error, ValueError):
             self.socket.ignored += 1
             return
-        if audio and not self.playing and self.playable_at is None:
+        if audio and self.playable_at is None:
             self.playable_at = self.leg.clock.time() + PLAYOUT_DELAY
         self.playback.extend(audio[:room])
 
